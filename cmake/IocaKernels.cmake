@@ -1,0 +1,24 @@
+# ioca_add_kernel_variants(<target> <source> <name>:<flags>...)
+# Compiles <source> once per instruction set with its own flags and a macro that renames
+# the Eigen namespace, so the template instances of different variants never merge at link
+# time (which would let an AVX-512 instance run on a CPU without AVX-512).
+function(ioca_add_kernel_variants target source)
+  foreach(spec IN LISTS ARGN)
+    string(REPLACE ":" ";" parts "${spec}")
+    list(GET parts 0 isa)
+    list(GET parts 1 flags)
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    set(obj ${target}_${isa})
+    add_library(${obj} OBJECT ${source})
+    # GCC 12 reports false maybe-uninitialized warnings inside its own AVX-512 headers.
+    # -fno-math-errno lets sqrt vectorise; ioca never reads errno.
+    target_compile_options(${obj} PRIVATE ${flags} -fno-math-errno -Wno-maybe-uninitialized)
+    target_compile_definitions(${obj} PRIVATE IOCA_KERNEL_ISA=${isa} Eigen=ioca_eigen_${isa}
+      EIGEN_DONT_PARALLELIZE EIGEN_NO_DEBUG)
+    target_link_libraries(${obj} PRIVATE Eigen3::Eigen OpenMP::OpenMP_CXX ioca_warnings)
+    target_include_directories(${obj} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/generated
+      ${PROJECT_SOURCE_DIR}/src)
+    set_target_properties(${obj} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+    target_sources(${target} PRIVATE $<TARGET_OBJECTS:${obj}>)
+  endforeach()
+endfunction()

@@ -1,0 +1,144 @@
+#pragma once
+// Shared foundations: error types, deterministic random numbers and seeds, OpenMP helpers
+// that keep exceptions inside the region, and the dense kernels (gemm, Adam) that the
+// numeric modules build on.
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ioca {
+
+// ---------------------------------------------------------------------------------------
+// Errors. `Error` is the user's mistake or bad input (exit status 2, one clear line);
+// std::logic_error and everything else are bugs in ioca (exit status 1).
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Bad content in a named file: the message is "<path>: <problem>".
+class FileError : public Error {
+ public:
+  FileError(std::string path, const std::string& problem)
+      : Error(path + ": " + problem), path_(std::move(path)) {}
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Random numbers. Everything is specified here bit for bit (no std:: distributions, whose
+// output differs between standard libraries), so a seed means the same on every machine.
+
+// SplitMix64 step: used to expand seeds and to mix tags into them.
+std::uint64_t splitmix64(std::uint64_t& state);
+
+// A seed derived from a base seed and a path of tags (network index, task kind, ...).
+// Never derive a seed from a rank or thread id.
+std::uint64_t derive_seed(std::uint64_t base, std::initializer_list<std::uint64_t> tags);
+
+// 64-bit FNV-1a, for turning names (data set, scope, quantity) into seed tags.
+std::uint64_t hash_name(std::string_view name);
+
+// xoshiro256** generator.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed);
+  std::uint64_t next();
+  // Uniform in [0, 1) with 24 random bits (exactly representable as float).
+  float uniform_float();
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform_double();
+  // Uniform integer in [0, bound), bound > 0, without modulo bias (Lemire's method).
+  std::uint64_t below(std::uint64_t bound);
+  // Standard normal (Box–Muller, both values used in turn).
+  double normal();
+
+ private:
+  std::uint64_t s_[4];
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
+
+// Fisher–Yates shuffle driven by Rng::below.
+template <class T>
+void shuffle(std::vector<T>& v, Rng& rng) {
+  for (std::size_t i = v.size(); i > 1; --i) {
+    const auto j = static_cast<std::size_t>(rng.below(i));
+    std::swap(v[i - 1], v[j]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// OpenMP helpers. No exception may leave an OpenMP region: these capture the first one
+// and rethrow it on the calling thread after the region.
+class ExceptionCollector {
+ public:
+  template <class F>
+  void run(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      capture(std::current_exception());
+    }
+  }
+  void rethrow_if_any();
+
+ private:
+  void capture(std::exception_ptr e) noexcept;
+  std::exception_ptr first_;
+};
+
+int max_threads();
+bool in_parallel_region();
+
+// Runs body(i) for i in [0, n) on the OpenMP threads (dynamic schedule). The result must
+// not depend on which thread runs which i: callers only give independent items.
+template <class F>
+void parallel_for(std::ptrdiff_t n, F&& body) {
+  ExceptionCollector errors;
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+  for (std::ptrdiff_t i = 0; i < n; ++i) errors.run([&] { body(i); });
+  errors.rethrow_if_any();
+}
+
+// ---------------------------------------------------------------------------------------
+// Dense kernels, row-major, float32. Each exists once per instruction set (generic x86-64,
+// AVX2+FMA, AVX-512); the best the CPU supports is picked at first use. Results do not
+// depend on the number of threads: work is split only into tiles of C that are chosen
+// from the shape alone, and no tile sums over a split of k.
+enum class Trans { no, yes };
+
+// C[m,n] = alpha * op(A) * op(B) + beta * C. op(A) is [m,k], op(B) is [k,n].
+// Runs on the OpenMP threads when called outside a parallel region and the product is
+// large; single-threaded inside one.
+void gemm(Trans trans_a, Trans trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+          const float* b, int ldb, float beta, float* c, int ldc);
+
+// The same product on the calling thread only (the reference for the tiled version).
+void gemm_serial(Trans trans_a, Trans trans_b, int m, int n, int k, float alpha, const float* a,
+                 int lda, const float* b, int ldb, float beta, float* c, int ldc);
+
+struct AdamStep {
+  float lr, beta1, beta2, eps, weight_decay;
+  float bias_correction1, bias_correction2;  // 1 - beta^t
+};
+// One Adam update of params from grad (L2 weight decay added to the gradient).
+void adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
+                 const AdamStep& step);
+// One SGD-with-momentum update: v = mu*v + g + wd*p; p -= lr*v.
+void sgd_momentum_update(float* params, const float* grad, float* velocity, std::size_t n, float lr,
+                         float momentum, float weight_decay);
+
+// Name of the kernel variant in use: "avx512", "avx2" or "generic". IOCA_KERNELS in the
+// environment may force a lower one (for testing and comparison).
+std::string_view kernel_isa();
+
+}  // namespace ioca

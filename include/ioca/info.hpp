@@ -1,0 +1,111 @@
+#pragma once
+// Per-neuron information measures from activation histograms (all in bits), the Morcos et
+// al. class selectivity index, and cheap non-information baselines.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ioca/data.hpp"
+#include "ioca/nn.hpp"
+
+namespace ioca::info {
+
+// How a neuron's output is quantised (DESIGN.md, "Orders, exactly"):
+// - uniform: B equal-width bins over [min, max] of that neuron on the estimation split;
+//   bin = min(B-1, floor((a-min)/(max-min)*B)); a constant neuron puts all mass in bin 0.
+// - uniform_layer: the same with one [min, max] for the whole layer.
+// - quantile: equal-frequency bins; edges e_k = s[floor(k*N/B)], k = 1..B-1, of the sorted
+//   values s; bin(a) = number of edges <= a (ties share a bin, so fewer bins may be used).
+// - binary: bin 1 if a > threshold, else 0.
+// With zero_bin, exact zeros get a bin of their own (the last one) and the rule is applied
+// to the non-zero values only.
+enum class Binning { uniform, uniform_layer, quantile, binary };
+Binning parse_binning(std::string_view name);
+std::string_view to_string(Binning b);
+
+enum class Estimator { plugin, miller_madow };
+Estimator parse_estimator(std::string_view name);
+std::string_view to_string(Estimator e);
+
+struct BinningOptions {
+  Binning rule = Binning::uniform;
+  int bins = 30;
+  std::optional<float> threshold;  // binary: default 0 for relu/tanh/identity, 0.5 sigmoid
+  bool zero_bin = false;
+};
+
+// Counts of (bin, class) for one neuron, row-major [bins, classes].
+struct JointHistogram {
+  int bins = 0;
+  int classes = 0;
+  std::vector<std::int64_t> counts;
+  std::int64_t at(int bin, int cls) const {
+    return counts[static_cast<std::size_t>(bin) * static_cast<std::size_t>(classes) +
+                  static_cast<std::size_t>(cls)];
+  }
+};
+
+// What the histogram gives. Miller–Madow adds (m-1)/(2 N ln 2) to each entropy term
+// (m = occupied bins, N = samples of that term), so I = H(T) - sum_y p(y) H(T|Y=y) with
+// corrected terms. KL selectivity is always the plug-in divergence (Miller–Madow corrects
+// entropies, not divergences). Classes absent from the split are left out of the maximum;
+// kl_selectivity_class is -1 when no class is present.
+struct HistogramQuantities {
+  double entropy = 0.0;
+  double mutual_information = 0.0;
+  double kl_selectivity = 0.0;
+  std::int64_t kl_selectivity_class = -1;
+};
+HistogramQuantities quantities(const JointHistogram& h, Estimator estimator);
+
+// Entropy in bits of a vector of counts.
+double entropy_bits(const std::int64_t* counts, std::size_t n, Estimator estimator);
+
+// D(P || Q) in bits for count vectors (Q > 0 wherever P > 0 is required).
+double kl_divergence_bits(const std::int64_t* p, const std::int64_t* q, std::size_t n);
+
+// Morcos et al. (2018) selectivity index from class-conditional means mu_y of a neuron:
+// (mu_max - mu_rest) / (mu_max + mu_rest), mu_rest the mean over the other present classes.
+// Activations that can be negative are first shifted to be non-negative: tanh by +1 (its
+// lower bound), identity by minus the neuron's minimum on the split; relu and sigmoid are
+// used as they are. A zero denominator (a dead neuron) gives 0.
+double selectivity_index(const std::vector<double>& class_means, const std::vector<bool>& present);
+
+// The quantities of one hidden layer, one entry per neuron.
+struct LayerMeasures {
+  std::vector<double> entropy, mutual_information, kl_selectivity, selectivity_index;
+  std::vector<std::int64_t> kl_selectivity_class;
+  std::vector<double> mean_activation, mean_abs_activation, activation_variance;
+  std::vector<double> outgoing_l1, outgoing_l2;
+  std::vector<double> bin_low, bin_high;  // the range binned (uniform rules), per neuron
+  std::vector<std::int32_t> bins_used;    // occupied bins
+};
+
+struct MeasureOptions {
+  BinningOptions binning;
+  Estimator estimator = Estimator::plugin;
+  std::size_t chunk_rows = 4096;  // samples per forward chunk (bounds memory)
+};
+
+struct Measures {
+  std::vector<LayerMeasures> layers;  // one per hidden layer
+  std::size_t samples = 0;
+  int classes = 0;
+};
+
+// Names of the per-neuron double quantities, in file order, and a lookup by name.
+const std::vector<std::string>& quantity_names();
+const std::vector<double>& quantity(const LayerMeasures& m, std::string_view name);
+
+// One pass (two for the uniform rules, which need each neuron's range first) over the split
+// in chunks. Deterministic for any number of OpenMP threads.
+Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOptions& options);
+
+// The bin of every sample for one neuron's values, by the rules above (the naive reference
+// the fast path is tested against; also used for quantile binning).
+std::vector<int> bin_values(const std::vector<float>& values, const BinningOptions& options,
+                            nn::Activation activation, float layer_low, float layer_high);
+
+}  // namespace ioca::info

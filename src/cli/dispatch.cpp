@@ -1,0 +1,76 @@
+// `ioca <command> ...`: dispatch and the mapping of exceptions to exit statuses.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "ioca/cli.hpp"
+#include "ioca/core.hpp"
+#include "ioca/version.hpp"
+
+namespace ioca::cli {
+namespace {
+
+constexpr const char* usage =
+    "usage: ioca <command> [options]   (ioca <command> --help for its options)\n"
+    "\n"
+    "Information-Ordered Cumulative Ablation: which neurons of a trained network matter,\n"
+    "and do information-theoretic quantities predict it?\n"
+    "\n"
+    "commands:\n"
+    "  train      train a fully-connected network and write a model file\n"
+    "  evaluate   accuracy and loss of a model file on a data split\n"
+    "\n"
+    "  --help     this text\n"
+    "  --version  version, git commit and kernel instruction set\n";
+
+template <class Args, class Parse, class Run>
+int run_command(const std::vector<std::string>& args, Parse parse, Run run) {
+  std::string help;
+  const Args parsed = parse(args, &help);
+  if (!help.empty()) {
+    std::fputs(help.c_str(), stdout);
+    return exit_ok;
+  }
+  return run(parsed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string command = args.empty() ? "" : args.front();
+  if (!args.empty()) args.erase(args.begin());
+  try {
+    if (command.empty() || command == "--help" || command == "-h" || command == "help") {
+      std::fputs(usage, command.empty() ? stderr : stdout);
+      return command.empty() ? exit_bad_input : exit_ok;
+    }
+    if (command == "--version") {
+      std::printf("ioca %s (git %s, kernels %s)\n", version_string, git_commit,
+                  std::string(kernel_isa()).c_str());
+      return exit_ok;
+    }
+    if (command == "train") return run_command<TrainArgs>(args, parse_train_args, run_train);
+    if (command == "evaluate")
+      return run_command<EvaluateArgs>(args, parse_evaluate_args, run_evaluate);
+    std::fprintf(stderr, "ioca: unknown command '%s' (see ioca --help)\n", command.c_str());
+    return exit_bad_input;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "ioca %s: %s (see ioca %s --help)\n", command.c_str(), e.what(),
+                 command.c_str());
+    return exit_bad_input;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "ioca %s: error: %s\n", command.c_str(), e.what());
+    return exit_bad_input;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "ioca %s: out of memory\n", command.c_str());
+    return exit_internal_error;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ioca %s: internal error: %s\n", command.c_str(), e.what());
+    return exit_internal_error;
+  }
+}
+
+}  // namespace ioca::cli

@@ -1,0 +1,170 @@
+#include "cli/options.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include "ioca/core.hpp"
+
+namespace ioca::cli {
+
+bool parse(const std::string& command, const std::vector<std::string>& args,
+           po::options_description& desc, po::variables_map& vm, std::string* help_text) {
+  desc.add_options()("config", po::value<std::string>(),
+                     "INI file with the same keys as the long options (command line wins)")(
+      "help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream os;
+      os << "usage: ioca " << command << " [options]\n\n" << desc;
+      if (help_text) *help_text = os.str();
+      return false;
+    }
+    if (vm.count("config")) {
+      const auto path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw FileError(path, "cannot open config file");
+      try {
+        po::store(po::parse_config_file(in, desc, false), vm);
+      } catch (const po::error& e) {
+        throw FileError(path, e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return true;
+}
+
+po::options_description data_options() {
+  po::options_description d("Data");
+  d.add_options()("dataset", po::value<std::string>(),
+                  "mnist | fashion-mnist | cifar10 | synthetic (default: the model's, else mnist)")(
+      "data-dir", po::value<std::string>(),
+      "folder with the data set's files (default: $IOCA_DATA/<dataset>, else data/<dataset>)")(
+      "validation-size", po::value<long long>(),
+      "training samples held out as the validation split (default: the model's, else 10000; "
+      "synthetic: 1000)")("split-seed", po::value<long long>(),
+                          "seed of the train/validation split (default: the model's, else 0)")(
+      "synthetic-samples", po::value<long long>()->default_value(6000),
+      "synthetic: training-set size")("synthetic-test-samples",
+                                      po::value<long long>()->default_value(2000),
+                                      "synthetic: test-set size")(
+      "synthetic-features", po::value<long long>()->default_value(64), "synthetic: input features")(
+      "synthetic-classes", po::value<long long>()->default_value(10), "synthetic: classes")(
+      "synthetic-noise", po::value<double>()->default_value(0.35),
+      "synthetic: noise standard deviation")(
+      "synthetic-seed", po::value<long long>()->default_value(7), "synthetic: data seed");
+  return d;
+}
+
+namespace {
+long long positive(const po::variables_map& vm, const char* key, long long max) {
+  const long long v = vm[key].as<long long>();
+  if (v <= 0 || v > max)
+    throw UsageError(std::string("--") + key + " must be between 1 and " + std::to_string(max) +
+                     ", not " + std::to_string(v));
+  return v;
+}
+}  // namespace
+
+DataArgs read_data_args(const po::variables_map& vm) {
+  DataArgs a;
+  if (vm.count("dataset")) {
+    a.dataset = vm["dataset"].as<std::string>();
+    data::check_dataset_name(*a.dataset);
+  }
+  if (vm.count("data-dir")) a.data_dir = vm["data-dir"].as<std::string>();
+  if (vm.count("validation-size")) {
+    const long long v = vm["validation-size"].as<long long>();
+    if (v < 0) throw UsageError("--validation-size must be >= 0");
+    a.validation_size = static_cast<std::size_t>(v);
+  }
+  if (vm.count("split-seed")) {
+    const long long v = vm["split-seed"].as<long long>();
+    if (v < 0) throw UsageError("--split-seed must be >= 0");
+    a.split_seed = static_cast<std::uint64_t>(v);
+  }
+  a.synthetic.train_samples =
+      static_cast<std::size_t>(positive(vm, "synthetic-samples", 100'000'000));
+  a.synthetic.test_samples =
+      static_cast<std::size_t>(positive(vm, "synthetic-test-samples", 100'000'000));
+  a.synthetic.features = static_cast<std::size_t>(positive(vm, "synthetic-features", 1'000'000));
+  a.synthetic.classes = static_cast<int>(positive(vm, "synthetic-classes", 1000));
+  if (a.synthetic.classes < 2) throw UsageError("--synthetic-classes must be at least 2");
+  a.synthetic.noise = vm["synthetic-noise"].as<double>();
+  if (!(a.synthetic.noise >= 0.0 && a.synthetic.noise < 100.0))
+    throw UsageError("--synthetic-noise must be in [0, 100)");
+  const long long seed = vm["synthetic-seed"].as<long long>();
+  if (seed < 0) throw UsageError("--synthetic-seed must be >= 0");
+  a.synthetic.seed = static_cast<std::uint64_t>(seed);
+  return a;
+}
+
+data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* attrs) {
+  data::LoadOptions o;
+  const io::Attributes none;
+  const io::Attributes& a = attrs ? *attrs : none;
+  o.dataset = args.dataset ? *args.dataset : io::attribute_string(a, "dataset", "mnist");
+  data::check_dataset_name(o.dataset);
+  o.data_dir = args.data_dir.empty() ? data::default_data_dir(o.dataset) : args.data_dir;
+  const long long default_validation = o.dataset == "synthetic" ? 1000 : 10000;
+  o.validation_size =
+      args.validation_size
+          ? *args.validation_size
+          : static_cast<std::size_t>(io::attribute_int(a, "validation_size", default_validation));
+  o.split_seed = args.split_seed
+                     ? *args.split_seed
+                     : static_cast<std::uint64_t>(io::attribute_int(a, "split_seed", 0));
+  o.synthetic = args.synthetic;
+  if (o.dataset == "synthetic" && attrs && a.count("synthetic_seed")) {
+    // A model trained on synthetic data regenerates exactly that data.
+    o.synthetic.train_samples =
+        static_cast<std::size_t>(io::attribute_int(a, "synthetic_samples", 6000));
+    o.synthetic.test_samples =
+        static_cast<std::size_t>(io::attribute_int(a, "synthetic_test_samples", 2000));
+    o.synthetic.features = static_cast<std::size_t>(io::attribute_int(a, "synthetic_features", 64));
+    o.synthetic.classes = static_cast<int>(io::attribute_int(a, "synthetic_classes", 10));
+    o.synthetic.seed = static_cast<std::uint64_t>(io::attribute_int(a, "synthetic_seed", 7));
+    if (const auto it = a.find("synthetic_noise"); it != a.end())
+      if (const auto* d = std::get_if<double>(&it->second)) o.synthetic.noise = *d;
+  }
+  return o;
+}
+
+void add_data_attributes(const data::LoadOptions& o, io::Attributes& a) {
+  a["dataset"] = o.dataset;
+  a["validation_size"] = static_cast<std::int64_t>(o.validation_size);
+  a["split_seed"] = static_cast<std::int64_t>(o.split_seed);
+  if (o.dataset == "synthetic") {
+    a["synthetic_samples"] = static_cast<std::int64_t>(o.synthetic.train_samples);
+    a["synthetic_test_samples"] = static_cast<std::int64_t>(o.synthetic.test_samples);
+    a["synthetic_features"] = static_cast<std::int64_t>(o.synthetic.features);
+    a["synthetic_classes"] = static_cast<std::int64_t>(o.synthetic.classes);
+    a["synthetic_noise"] = o.synthetic.noise;
+    a["synthetic_seed"] = static_cast<std::int64_t>(o.synthetic.seed);
+  }
+}
+
+}  // namespace ioca::cli
+
+namespace ioca::cli {
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+}  // namespace ioca::cli

@@ -1,0 +1,34 @@
+#pragma once
+// Shared pieces of option parsing (private to the cli module).
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "ioca/cli.hpp"
+#include "ioca/io.hpp"
+
+namespace ioca::cli {
+
+namespace po = boost::program_options;
+
+// Parses args against desc, reading "--config FILE" (INI, same keys) underneath the
+// command line. Returns false (and fills help_text) when --help was given.
+bool parse(const std::string& command, const std::vector<std::string>& args,
+           po::options_description& desc, po::variables_map& vm, std::string* help_text);
+
+// --dataset, --data-dir, --validation-size, --split-seed, --synthetic-*.
+po::options_description data_options();
+DataArgs read_data_args(const po::variables_map& vm);
+
+// Fills the options the user left unset from a model's attributes, then loads the splits.
+data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* model_attributes);
+
+// Model attributes describing the data (so evaluate/measure can rebuild the same split).
+void add_data_attributes(const data::LoadOptions& options, io::Attributes& attributes);
+
+}  // namespace ioca::cli
+
+namespace ioca::cli {
+// A JSON string literal with quotes and escapes.
+std::string json_string(const std::string& s);
+}  // namespace ioca::cli

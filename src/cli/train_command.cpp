@@ -1,0 +1,109 @@
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/options.hpp"
+#include "ioca/core.hpp"
+#include "ioca/version.hpp"
+
+namespace ioca::cli {
+
+TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* help_text) {
+  po::options_description desc("ioca train: train a fully-connected network and save it");
+  desc.add(data_options());
+  po::options_description net("Network and training");
+  net.add_options()("hidden", po::value<std::string>()->default_value("200,200"),
+                    "hidden-layer widths, comma-separated")(
+      "activation", po::value<std::string>()->default_value("relu"),
+      "hidden activation: relu | tanh | sigmoid")("epochs", po::value<int>()->default_value(10),
+                                                  "passes over the train split")(
+      "batch-size", po::value<int>()->default_value(32), "mini-batch size")(
+      "lr", po::value<double>()->default_value(1e-3), "learning rate")(
+      "optimizer", po::value<std::string>()->default_value("adam"), "adam | sgd (with momentum)")(
+      "momentum", po::value<double>()->default_value(0.9), "SGD momentum")(
+      "weight-decay", po::value<double>()->default_value(0.0),
+      "L2 coefficient added to the gradient")("seed", po::value<long long>()->default_value(1),
+                                              "seed of initialisation and shuffling")(
+      "out", po::value<std::string>(), "model file to write (HDF5)")("quiet", po::bool_switch(),
+                                                                     "no progress on stderr");
+  desc.add(net);
+  po::variables_map vm;
+  TrainArgs a;
+  if (!parse("train", args, desc, vm, help_text)) return a;
+  a.data = read_data_args(vm);
+  a.hidden = nn::parse_widths(vm["hidden"].as<std::string>());
+  a.activation = nn::parse_activation(vm["activation"].as<std::string>());
+  if (a.activation == nn::Activation::identity)
+    throw UsageError("--activation must be relu, tanh or sigmoid");
+  a.train.epochs = vm["epochs"].as<int>();
+  if (a.train.epochs < 1 || a.train.epochs > 100000)
+    throw UsageError("--epochs must be between 1 and 100000");
+  a.train.batch_size = vm["batch-size"].as<int>();
+  if (a.train.batch_size < 1 || a.train.batch_size > 1 << 20)
+    throw UsageError("--batch-size must be between 1 and 1048576");
+  a.train.learning_rate = vm["lr"].as<double>();
+  if (!(a.train.learning_rate > 0.0 && a.train.learning_rate < 100.0))
+    throw UsageError("--lr must be in (0, 100)");
+  a.train.optimizer = nn::parse_optimizer(vm["optimizer"].as<std::string>());
+  a.train.momentum = vm["momentum"].as<double>();
+  if (!(a.train.momentum >= 0.0 && a.train.momentum < 1.0))
+    throw UsageError("--momentum must be in [0, 1)");
+  a.train.weight_decay = vm["weight-decay"].as<double>();
+  if (!(a.train.weight_decay >= 0.0 && a.train.weight_decay < 100.0))
+    throw UsageError("--weight-decay must be in [0, 100)");
+  const long long seed = vm["seed"].as<long long>();
+  if (seed < 0) throw UsageError("--seed must be >= 0");
+  a.train.seed = static_cast<std::uint64_t>(seed);
+  if (!vm.count("out")) throw UsageError("--out is required");
+  a.out = vm["out"].as<std::string>();
+  a.quiet = vm["quiet"].as<bool>();
+  return a;
+}
+
+int run_train(const TrainArgs& a) {
+  io::check_writable(a.out);
+  const data::LoadOptions load = resolve_data(a.data, nullptr);
+  const data::Splits splits = data::load(load);
+  nn::Mlp net = nn::make_mlp(static_cast<int>(splits.train.features), a.hidden, a.activation,
+                             splits.train.classes, derive_seed(a.train.seed, {hash_name("init")}));
+  if (!a.quiet)
+    std::fprintf(
+        stderr,
+        "ioca train: %s, %zu train / %zu validation / %zu test samples, kernels %s, %d threads\n",
+        load.dataset.c_str(), splits.train.samples, splits.validation.samples, splits.test.samples,
+        std::string(kernel_isa()).c_str(), max_threads());
+  double train_seconds = 0.0;
+  nn::train(net, splits.train, a.train, [&](const nn::EpochStats& s) {
+    train_seconds += s.seconds;
+    if (!a.quiet)
+      std::fprintf(stderr, "epoch %3d  loss %.4f  train accuracy %.4f  %.2f s  %.0f samples/s\n",
+                   s.epoch, s.loss, s.accuracy, s.seconds, s.samples_per_second);
+  });
+  const nn::Evaluation test = nn::evaluate(net, splits.test);
+  io::Attributes attrs;
+  add_data_attributes(load, attrs);
+  std::string hidden;
+  for (int w : a.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(w);
+  attrs["hidden"] = hidden;
+  attrs["activation"] = std::string(nn::to_string(a.activation));
+  attrs["seed"] = static_cast<std::int64_t>(a.train.seed);
+  attrs["epochs"] = static_cast<std::int64_t>(a.train.epochs);
+  attrs["batch_size"] = static_cast<std::int64_t>(a.train.batch_size);
+  attrs["learning_rate"] = a.train.learning_rate;
+  attrs["optimizer"] = std::string(nn::to_string(a.train.optimizer));
+  attrs["momentum"] = a.train.momentum;
+  attrs["weight_decay"] = a.train.weight_decay;
+  attrs["test_accuracy"] = test.accuracy;
+  attrs["test_loss"] = test.loss;
+  if (splits.validation.samples)
+    attrs["validation_accuracy"] = nn::evaluate(net, splits.validation).accuracy;
+  attrs["training_seconds"] = train_seconds;
+  attrs["git_commit"] = std::string(git_commit);
+  io::save_model(a.out, net, attrs);
+  std::printf("test accuracy %.4f  loss %.4f  (%s, %zu samples)  saved %s\n", test.accuracy,
+              test.loss, load.dataset.c_str(), test.samples, a.out.c_str());
+  return exit_ok;
+}
+
+}  // namespace ioca::cli

@@ -1,0 +1,121 @@
+// Run-time choice of the kernel variant, and the thread-count-independent tiling of gemm.
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "core/kernels_isa.hpp"
+#include "ioca/core.hpp"
+
+namespace ioca {
+namespace {
+
+const kernels::Table& choose_table() {
+  __builtin_cpu_init();
+  const bool has_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // IOCA_KERNELS caps the choice (generic < avx2 < avx512); it can never raise it.
+  std::string cap = std::getenv("IOCA_KERNELS") ? std::getenv("IOCA_KERNELS") : "avx512";
+  if (has_avx512 && cap == "avx512") return kernels::avx512::table();
+  if (has_avx2 && (cap == "avx512" || cap == "avx2")) return kernels::avx2::table();
+  return kernels::generic::table();
+}
+
+const kernels::Table& table() {
+  static const kernels::Table& t = choose_table();
+  return t;
+}
+
+// Tiles of C are chosen from the shape alone, so the bits of C never depend on the number
+// of threads. Each tile is a whole-k product on one thread.
+struct Tiling {
+  int count = 1;
+  bool split_rows = true;
+};
+
+Tiling choose_tiling(int m, int n, int k) {
+  Tiling t;
+  t.split_rows = m >= n;
+  const int dim = t.split_rows ? m : n;
+  const double flops = 2.0 * m * n * k;
+  constexpr double min_tile_flops = 1 << 19;
+  constexpr int min_tile_dim = 32, max_tiles = 64;
+  while (t.count * 2 <= max_tiles && dim / (t.count * 2) >= min_tile_dim &&
+         flops / (t.count * 2) >= min_tile_flops)
+    t.count *= 2;
+  return t;
+}
+
+// Start of tile i of `count` over [0, dim), rounded to a multiple of 16 floats.
+int tile_start(int i, int count, int dim) {
+  if (i >= count) return dim;
+  const long long raw = static_cast<long long>(dim) * i / count;
+  return std::min(dim, static_cast<int>(raw / 16 * 16));
+}
+
+}  // namespace
+
+std::string_view kernel_isa() {
+  return table().name;
+}
+
+void gemm_serial(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc) {
+  table().gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+          const float* b, int ldb, float beta, float* c, int ldc) {
+  const Tiling tiling = choose_tiling(m, n, k);
+  const auto run_tile = [&](int i) {
+    const int dim = tiling.split_rows ? m : n;
+    const int lo = tile_start(i, tiling.count, dim), hi = tile_start(i + 1, tiling.count, dim);
+    if (hi <= lo) return;
+    if (tiling.split_rows) {
+      const float* a_tile = ta == Trans::no ? a + static_cast<std::ptrdiff_t>(lo) * lda : a + lo;
+      table().gemm(ta, tb, hi - lo, n, k, alpha, a_tile, lda, b, ldb, beta,
+                   c + static_cast<std::ptrdiff_t>(lo) * ldc, ldc);
+    } else {
+      const float* b_tile = tb == Trans::no ? b + lo : b + static_cast<std::ptrdiff_t>(lo) * ldb;
+      table().gemm(ta, tb, m, hi - lo, k, alpha, a, lda, b_tile, ldb, beta, c + lo, ldc);
+    }
+  };
+  if (tiling.count == 1 || in_parallel_region() || max_threads() == 1) {
+    for (int i = 0; i < tiling.count; ++i) run_tile(i);
+  } else {
+    parallel_for(tiling.count, [&](std::ptrdiff_t i) { run_tile(static_cast<int>(i)); });
+  }
+}
+
+void adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
+                 const AdamStep& step) {
+  // Element-wise, so any split gives the same bits; fixed chunks keep it cache-friendly.
+  constexpr std::size_t chunk = 16384;
+  const auto chunks = static_cast<std::ptrdiff_t>((n + chunk - 1) / chunk);
+  const auto run = [&](std::ptrdiff_t i) {
+    const std::size_t lo = static_cast<std::size_t>(i) * chunk, len = std::min(chunk, n - lo);
+    table().adam(params + lo, grad + lo, m + lo, v + lo, len, step);
+  };
+  if (in_parallel_region()) {
+    for (std::ptrdiff_t i = 0; i < chunks; ++i) run(i);
+  } else {
+    parallel_for(chunks, run);
+  }
+}
+
+void sgd_momentum_update(float* params, const float* grad, float* velocity, std::size_t n, float lr,
+                         float momentum, float weight_decay) {
+  constexpr std::size_t chunk = 16384;
+  const auto chunks = static_cast<std::ptrdiff_t>((n + chunk - 1) / chunk);
+  const auto run = [&](std::ptrdiff_t i) {
+    const std::size_t lo = static_cast<std::size_t>(i) * chunk, len = std::min(chunk, n - lo);
+    table().sgd(params + lo, grad + lo, velocity + lo, len, lr, momentum, weight_decay);
+  };
+  if (in_parallel_region()) {
+    for (std::ptrdiff_t i = 0; i < chunks; ++i) run(i);
+  } else {
+    parallel_for(chunks, run);
+  }
+}
+
+}  // namespace ioca

@@ -1,0 +1,27 @@
+#pragma once
+// The kernels that exist once per instruction set (kernels_isa.cpp is compiled once for
+// each; CMake sets IOCA_KERNEL_ISA and renames the Eigen namespace per variant).
+#include <cstddef>
+
+#include "ioca/core.hpp"
+
+namespace ioca::kernels {
+
+struct Table {
+  const char* name;
+  void (*gemm)(Trans, Trans, int, int, int, float, const float*, int, const float*, int, float,
+               float*, int);
+  void (*adam)(float*, const float*, float*, float*, std::size_t, const AdamStep&);
+  void (*sgd)(float*, const float*, float*, std::size_t, float, float, float);
+};
+
+#define IOCA_DECLARE_KERNEL_TABLE(isa) \
+  namespace isa {                      \
+  const Table& table();                \
+  }
+IOCA_DECLARE_KERNEL_TABLE(generic)
+IOCA_DECLARE_KERNEL_TABLE(avx2)
+IOCA_DECLARE_KERNEL_TABLE(avx512)
+#undef IOCA_DECLARE_KERNEL_TABLE
+
+}  // namespace ioca::kernels

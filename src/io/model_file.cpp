@@ -1,0 +1,142 @@
+// The model file of DESIGN.md: /layers/K/{weight [out,in], bias [out]} float32, attribute
+// "activation" on /layers/K, optional root attributes input_mean / input_std.
+#include <cmath>
+
+#include "io/hdf5.hpp"
+#include "ioca/core.hpp"
+#include "ioca/io.hpp"
+#include "ioca/version.hpp"
+
+namespace ioca::io {
+
+void save_model(const std::string& path, const nn::Mlp& net, const Attributes& attributes) {
+  write_atomically(path, [&](const std::string& tmp) {
+    h5::File f = h5::create_file(tmp, path);
+    const hid_t root = f.handle.id();
+    h5::write_attribute(f, root, "ioca_model_format", model_format_version);
+    h5::write_attribute(f, root, "ioca_version", std::string(version_string));
+    h5::write_attribute(f, root, "input_mean", static_cast<double>(net.input_mean));
+    h5::write_attribute(f, root, "input_std", static_cast<double>(net.input_std));
+    for (const auto& [key, value] : attributes) {
+      if (key == "ioca_model_format" || key == "ioca_version" || key == "input_mean" ||
+          key == "input_std")
+        continue;
+      std::visit([&](const auto& v) { h5::write_attribute(f, root, key, v); }, value);
+    }
+    h5::Handle layers = h5::create_group(f, root, "layers");
+    for (int l = 0; l < net.num_layers(); ++l) {
+      h5::Handle g = h5::create_group(f, layers.id(), std::to_string(l));
+      const auto out = static_cast<hsize_t>(net.out_size(l)),
+                 in = static_cast<hsize_t>(net.in_size(l));
+      h5::write_dataset(f, g.id(), "weight", net.weight(l), {out, in});
+      h5::write_dataset(f, g.id(), "bias", net.bias(l), {out});
+      h5::write_attribute(f, g.id(), "activation", std::string(nn::to_string(net.activation(l))));
+    }
+  });
+}
+
+Model load_model(const std::string& path) {
+  h5::File f = h5::open_file_read(path);
+  const hid_t root = f.handle.id();
+  h5::Handle layers = h5::open_group(f, root, "layers");
+  const auto names = h5::list_children(f, layers.id(), "/layers");
+  if (names.empty()) throw FileError(path, "/layers holds no layers");
+  // Layers are named 0, 1, ..., K-1 with no gaps.
+  for (std::size_t k = 0; k < names.size(); ++k)
+    if (!h5::exists(layers.id(), std::to_string(k)))
+      throw FileError(path, "/layers must hold groups 0.." + std::to_string(names.size() - 1) +
+                                " but /layers/" + std::to_string(k) + " is missing");
+
+  std::vector<int> sizes;
+  std::vector<nn::Activation> acts;
+  std::vector<h5::Array<float>> weights, biases;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const std::string where = "/layers/" + std::to_string(k);
+    h5::Handle g = h5::open_group(f, layers.id(), std::to_string(k));
+    auto w = h5::read_float_dataset(f, g.id(), "weight");
+    auto b = h5::read_float_dataset(f, g.id(), "bias");
+    if (w.dims.size() != 2 || w.dims[0] == 0 || w.dims[1] == 0)
+      throw FileError(path, where + "/weight must be a non-empty 2-D array [out, in]");
+    if (b.dims.size() != 1 || b.dims[0] != w.dims[0])
+      throw FileError(path, where + "/bias must have shape [" + std::to_string(w.dims[0]) +
+                                "] to match " + where + "/weight [" + std::to_string(w.dims[0]) +
+                                ", " + std::to_string(w.dims[1]) + "]");
+    if (w.dims[0] > 100'000'000 || w.dims[1] > 100'000'000)
+      throw FileError(path, where + "/weight is implausibly large");
+    if (k == 0) sizes.push_back(static_cast<int>(w.dims[1]));
+    if (static_cast<hsize_t>(sizes.back()) != w.dims[1])
+      throw FileError(path, where + "/weight takes " + std::to_string(w.dims[1]) +
+                                " inputs but the layer before gives " +
+                                std::to_string(sizes.back()));
+    sizes.push_back(static_cast<int>(w.dims[0]));
+    std::string act_name =
+        h5::read_string_attribute(f, g.id(), "activation", where + "@activation");
+    try {
+      acts.push_back(nn::parse_activation(act_name));
+    } catch (const Error& e) {
+      throw FileError(path, where + "@activation: " + e.what());
+    }
+    for (float x : w.data)
+      if (!std::isfinite(x)) throw FileError(path, where + "/weight holds NaN or infinite values");
+    for (float x : b.data)
+      if (!std::isfinite(x)) throw FileError(path, where + "/bias holds NaN or infinite values");
+    weights.push_back(std::move(w));
+    biases.push_back(std::move(b));
+  }
+  if (acts.back() != nn::Activation::identity)
+    throw FileError(path, "the last layer /layers/" + std::to_string(acts.size() - 1) +
+                              " must have activation 'identity' (softmax is implied)");
+
+  Model model{nn::Mlp(sizes, acts), {}};
+  for (std::size_t k = 0; k < weights.size(); ++k) {
+    const int l = static_cast<int>(k);
+    std::copy(weights[k].data.begin(), weights[k].data.end(), model.net.weight(l));
+    std::copy(biases[k].data.begin(), biases[k].data.end(), model.net.bias(l));
+  }
+
+  for (const auto& name : h5::list_attributes(f, root)) {
+    switch (h5::attribute_kind(f, root, name)) {
+      case h5::AttributeKind::string:
+        model.attributes[name] = h5::read_string_attribute(f, root, name, "@" + name);
+        break;
+      case h5::AttributeKind::floating:
+        model.attributes[name] = h5::read_double_attribute(f, root, name, "@" + name);
+        break;
+      case h5::AttributeKind::integer:
+        model.attributes[name] = h5::read_int_attribute(f, root, name, "@" + name);
+        break;
+      case h5::AttributeKind::other:
+        break;  // arrays of other types are metadata ioca does not interpret
+    }
+  }
+  const auto read_input_attr = [&](const char* name, float fallback) {
+    if (H5Aexists(root, name) <= 0) return fallback;
+    const double v = h5::read_double_attribute(f, root, name, std::string("@") + name);
+    if (!std::isfinite(v)) throw FileError(path, std::string("@") + name + " is not finite");
+    return static_cast<float>(v);
+  };
+  model.net.input_mean = read_input_attr("input_mean", 0.0f);
+  model.net.input_std = read_input_attr("input_std", 1.0f);
+  if (!(model.net.input_std > 0.0f)) throw FileError(path, "@input_std must be > 0");
+  model.attributes.erase("input_mean");
+  model.attributes.erase("input_std");
+  return model;
+}
+
+std::string attribute_string(const Attributes& a, const std::string& key,
+                             const std::string& fallback) {
+  const auto it = a.find(key);
+  if (it == a.end()) return fallback;
+  if (const auto* s = std::get_if<std::string>(&it->second)) return *s;
+  return fallback;
+}
+
+std::int64_t attribute_int(const Attributes& a, const std::string& key, std::int64_t fallback) {
+  const auto it = a.find(key);
+  if (it == a.end()) return fallback;
+  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return *i;
+  if (const auto* d = std::get_if<double>(&it->second)) return static_cast<std::int64_t>(*d);
+  return fallback;
+}
+
+}  // namespace ioca::io

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# End-to-end tests of `ioca train` and `ioca evaluate` on synthetic data.
+# Usage: cli.sh path/to/ioca
+set -uo pipefail
+ioca=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+pass() { echo "ok   $1"; }
+fail() { echo "FAIL $1"; failures=$((failures + 1)); }
+
+# expect_status CODE NAME CMD...: runs CMD, checks its exit status and that stderr is one line.
+expect_status() {
+  local want=$1 name=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    fail "$name (exit $got, wanted $want): $(head -c 300 "$tmp/err")"
+  elif [ "$want" -ne 0 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+    fail "$name (stderr is not one line): $(cat "$tmp/err")"
+  else
+    pass "$name"
+  fi
+}
+
+syn=(--dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 --synthetic-features 32 --synthetic-noise 0.2)
+
+expect_status 0 "train synthetic" "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 3 --out "$tmp/m.h5" --quiet
+grep -q "test accuracy" "$tmp/out" && pass "train prints the test accuracy" || fail "train output: $(cat "$tmp/out")"
+
+expect_status 0 "evaluate --json" "$ioca" evaluate --model "$tmp/m.h5" --json
+acc=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["samples"]==1000 and d["dataset"]=="synthetic"; print(d["accuracy"])' "$tmp/out") \
+  && pass "evaluate --json is one JSON object (accuracy $acc)" || fail "evaluate --json output: $(cat "$tmp/out")"
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('$acc') > 0.8 else 1)" && pass "synthetic accuracy > 0.8" || fail "synthetic accuracy $acc"
+
+expect_status 0 "evaluate --predictions" "$ioca" evaluate --model "$tmp/m.h5" --split validation --predictions "$tmp/pred.txt"
+[ "$(wc -l <"$tmp/pred.txt")" -eq 1000 ] && pass "one prediction per validation sample" || fail "predictions: $(wc -l <"$tmp/pred.txt") lines"
+
+# Same seed, same bits, whatever the thread count.
+OMP_NUM_THREADS=1 "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 5 --out "$tmp/t1.h5" --quiet >/dev/null
+OMP_NUM_THREADS=2 "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 5 --out "$tmp/t2.h5" --quiet >/dev/null
+h5diff "$tmp/t1.h5" "$tmp/t2.h5" /layers /layers >/dev/null && pass "1 and 2 threads give identical weights" || fail "weights differ between 1 and 2 threads"
+"$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 6 --out "$tmp/t3.h5" --quiet >/dev/null
+h5diff -q "$tmp/t1.h5" "$tmp/t3.h5" /layers /layers >/dev/null && fail "another seed gave the same weights" || pass "another seed gives other weights"
+
+# Config file: same keys as the options; the command line wins.
+cat >"$tmp/train.ini" <<INI
+dataset = synthetic
+synthetic-samples = 2000
+synthetic-features = 16
+hidden = 20
+epochs = 1
+INI
+expect_status 0 "train --config" "$ioca" train --config "$tmp/train.ini" --epochs 2 --out "$tmp/c.h5" --quiet
+h5dump -a /epochs "$tmp/c.h5" | grep -q "(0): 2" && pass "command line overrides the config" || fail "config precedence"
+echo "bogus-key = 1" >>"$tmp/train.ini"
+expect_status 2 "unknown config key" "$ioca" train --config "$tmp/train.ini" --out "$tmp/bad.h5"
+expect_status 2 "missing config file" "$ioca" train --config "$tmp/none.ini" --out "$tmp/bad.h5"
+
+# Usage mistakes: exit 2, one line.
+expect_status 2 "unknown option" "$ioca" train --bogus
+expect_status 2 "unknown command" "$ioca" frobnicate
+expect_status 2 "bad activation" "$ioca" train "${syn[@]}" --activation gelu --out "$tmp/bad.h5"
+expect_status 2 "bad widths" "$ioca" train "${syn[@]}" --hidden 10,,3 --out "$tmp/bad.h5"
+expect_status 2 "negative epochs" "$ioca" train "${syn[@]}" --epochs -1 --out "$tmp/bad.h5"
+expect_status 2 "non-numeric lr" "$ioca" train "${syn[@]}" --lr fast --out "$tmp/bad.h5"
+expect_status 2 "missing --out" "$ioca" train "${syn[@]}"
+expect_status 2 "unknown dataset" "$ioca" train --dataset imagenet --out "$tmp/bad.h5"
+expect_status 2 "validation larger than the training set" "$ioca" train "${syn[@]}" --validation-size 5000 --out "$tmp/bad.h5"
+expect_status 2 "missing data directory" "$ioca" train --dataset mnist --data-dir "$tmp/nowhere" --out "$tmp/bad.h5"
+expect_status 2 "unwritable output" "$ioca" train "${syn[@]}" --epochs 1 --quiet --out "$tmp/no/such/dir/m.h5"
+expect_status 2 "evaluate a missing model" "$ioca" evaluate --model "$tmp/none.h5"
+echo "garbage" >"$tmp/garbage.h5"
+expect_status 2 "evaluate a non-HDF5 model" "$ioca" evaluate --model "$tmp/garbage.h5"
+# A tiny MNIST-format data set (28x28 images) that the 32-input model cannot take.
+mkdir -p "$tmp/tiny"
+/usr/bin/python3 - "$tmp/tiny" <<'PY'
+import struct, sys, os
+d = sys.argv[1]
+for prefix, n in (("train", 20), ("t10k", 10)):
+    with open(os.path.join(d, prefix + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(n * 784))
+    with open(os.path.join(d, prefix + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+PY
+expect_status 2 "model that does not fit the data" "$ioca" evaluate --model "$tmp/m.h5" --dataset mnist --data-dir "$tmp/tiny" --validation-size 5
+expect_status 2 "bad split" "$ioca" evaluate --model "$tmp/m.h5" --split holdout
+[ ! -e "$tmp/bad.h5" ] && pass "no output file after a failure" || fail "a failed run left $tmp/bad.h5"
+ls "$tmp" | grep -q '\.tmp\.' && fail "temporary files left: $(ls "$tmp")" || pass "no temporary files left"
+
+expect_status 0 "--help" "$ioca" --help
+expect_status 0 "train --help" "$ioca" train --help
+grep -q -- "--batch-size" "$tmp/out" && pass "train --help lists --batch-size" || fail "train --help"
+expect_status 0 "--version" "$ioca" --version
+
+[ "$failures" -eq 0 ] && echo "e2e cli: all checks passed" || echo "e2e cli: $failures checks failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,189 @@
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <set>
+
+#include "core/kernels_isa.hpp"
+#include "ioca/core.hpp"
+
+using namespace ioca;
+
+TEST_CASE("Rng is reproducible and seeds differ", "[core]") {
+  Rng a(42), b(42), c(43);
+  for (int i = 0; i < 100; ++i) {
+    const auto x = a.next();
+    REQUIRE(x == b.next());
+    (void)c;
+  }
+  Rng d(42), e(43);
+  int same = 0;
+  for (int i = 0; i < 100; ++i) same += d.next() == e.next();
+  REQUIRE(same == 0);
+}
+
+TEST_CASE("Rng distributions have the right moments", "[core]") {
+  Rng rng(7);
+  const int n = 200000;
+  double sum = 0, sum2 = 0, usum = 0;
+  for (int i = 0; i < n; ++i) {
+    const double z = rng.normal();
+    sum += z;
+    sum2 += z * z;
+    const float u = rng.uniform_float();
+    REQUIRE(u >= 0.0f);
+    REQUIRE(u < 1.0f);
+    usum += u;
+  }
+  REQUIRE(std::abs(sum / n) < 0.01);
+  REQUIRE(std::abs(sum2 / n - 1.0) < 0.02);
+  REQUIRE(std::abs(usum / n - 0.5) < 0.005);
+  std::vector<int> counts(7, 0);
+  for (int i = 0; i < 70000; ++i) ++counts[rng.below(7)];
+  for (int c : counts) REQUIRE(std::abs(c - 10000) < 500);
+}
+
+TEST_CASE("derive_seed separates tags and keeps order", "[core]") {
+  std::set<std::uint64_t> seen;
+  for (std::uint64_t a = 0; a < 20; ++a)
+    for (std::uint64_t b = 0; b < 20; ++b) seen.insert(derive_seed(1, {a, b}));
+  REQUIRE(seen.size() == 400);
+  REQUIRE(derive_seed(1, {2, 3}) != derive_seed(1, {3, 2}));
+  REQUIRE(derive_seed(1, {2}) == derive_seed(1, {2}));
+  REQUIRE(hash_name("mnist") != hash_name("fashion-mnist"));
+}
+
+TEST_CASE("shuffle is a seeded permutation", "[core]") {
+  std::vector<int> v(1000);
+  std::iota(v.begin(), v.end(), 0);
+  auto w = v;
+  Rng r1(5), r2(5);
+  shuffle(v, r1);
+  shuffle(w, r2);
+  REQUIRE(v == w);
+  std::vector<int> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  for (int i = 0; i < 1000; ++i) REQUIRE(sorted[static_cast<std::size_t>(i)] == i);
+}
+
+TEST_CASE("parallel_for rethrows the exception of a worker", "[core]") {
+  REQUIRE_THROWS_AS(parallel_for(100,
+                                 [](std::ptrdiff_t i) {
+                                   if (i == 37) throw Error("item 37");
+                                 }),
+                    Error);
+}
+
+namespace {
+// Naive triple loop in double, the reference for every gemm variant.
+std::vector<double> naive_gemm(Trans ta, Trans tb, int m, int n, int k, float alpha,
+                               const std::vector<float>& a, int lda, const std::vector<float>& b,
+                               int ldb, float beta, const std::vector<float>& c, int ldc) {
+  std::vector<double> out(static_cast<std::size_t>(m) * static_cast<std::size_t>(ldc));
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double s = 0;
+      for (int p = 0; p < k; ++p) {
+        const double av = ta == Trans::no ? a[static_cast<std::size_t>(i * lda + p)]
+                                          : a[static_cast<std::size_t>(p * lda + i)];
+        const double bv = tb == Trans::no ? b[static_cast<std::size_t>(p * ldb + j)]
+                                          : b[static_cast<std::size_t>(j * ldb + p)];
+        s += av * bv;
+      }
+      const auto idx = static_cast<std::size_t>(i * ldc + j);
+      out[idx] = alpha * s + (beta == 0.0f ? 0.0 : beta * static_cast<double>(c[idx]));
+    }
+  return out;
+}
+
+std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(rng.normal());
+  return v;
+}
+}  // namespace
+
+TEST_CASE("gemm variants agree with a naive double-precision product", "[core]") {
+  const kernels::Table* tables[] = {&kernels::generic::table(), &kernels::avx2::table(),
+                                    &kernels::avx512::table()};
+  __builtin_cpu_init();
+  const bool can_run[] = {true, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                              __builtin_cpu_supports("avx512dq") &&
+                              __builtin_cpu_supports("avx512vl")};
+  const int shapes[][3] = {{1, 1, 1},    {3, 5, 7},    {32, 200, 784},
+                           {65, 17, 33}, {10, 1, 200}, {1, 10, 200}};
+  for (std::size_t t = 0; t < 3; ++t) {
+    if (!can_run[t]) continue;
+    for (auto& s : shapes)
+      for (Trans ta : {Trans::no, Trans::yes})
+        for (Trans tb : {Trans::no, Trans::yes})
+          for (float beta : {0.0f, 1.0f, 0.5f}) {
+            const int m = s[0], n = s[1], k = s[2];
+            const int lda = (ta == Trans::no ? k : m) + 3, ldb = (tb == Trans::no ? n : k) + 1,
+                      ldc = n + 2;
+            const auto a =
+                random_vector(static_cast<std::size_t>((ta == Trans::no ? m : k) * lda), 1);
+            const auto b =
+                random_vector(static_cast<std::size_t>((tb == Trans::no ? k : n) * ldb), 2);
+            auto c = random_vector(static_cast<std::size_t>(m * ldc), 3);
+            if (beta == 0.0f)  // C must not be read: poison it
+              for (auto& x : c) x = std::nanf("");
+            const auto ref = naive_gemm(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, c, ldc);
+            tables[t]->gemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, c.data(),
+                            ldc);
+            for (int i = 0; i < m; ++i)
+              for (int j = 0; j < n; ++j) {
+                const auto idx = static_cast<std::size_t>(i * ldc + j);
+                INFO(tables[t]->name << " m=" << m << " n=" << n << " k=" << k);
+                REQUIRE(std::abs(c[idx] - ref[idx]) <= 1e-4 * (1.0 + std::sqrt(k)));
+              }
+          }
+  }
+}
+
+TEST_CASE("tiled gemm gives the same bits for 1 and 2 threads", "[core]") {
+  for (auto shape :
+       {std::array<int, 3>{32, 200, 784}, {10000, 200, 784}, {200, 784, 32}, {777, 65, 300}}) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    const auto a = random_vector(static_cast<std::size_t>(m * k), 4);
+    const auto b = random_vector(static_cast<std::size_t>(n * k), 5);
+    std::vector<float> c1(static_cast<std::size_t>(m * n)), c2(c1.size()), c3(c1.size());
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    gemm(Trans::no, Trans::yes, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c1.data(), n);
+    omp_set_num_threads(2);
+    gemm(Trans::no, Trans::yes, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c2.data(), n);
+    // Inside a parallel region the tiles run one after another: still the same bits.
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp single
+      gemm(Trans::no, Trans::yes, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c3.data(), n);
+    }
+    omp_set_num_threads(saved);
+    REQUIRE(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+    REQUIRE(std::memcmp(c1.data(), c3.data(), c1.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("adam_update matches the textbook formula", "[core]") {
+  std::vector<float> p{1.0f, -2.0f, 0.5f}, g{0.1f, -0.3f, 0.0f}, m(3, 0.0f), v(3, 0.0f);
+  const AdamStep s{0.01f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.1f, 0.001f};
+  const auto p0 = p;
+  adam_update(p.data(), g.data(), m.data(), v.data(), 3, s);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double mi = 0.1 * g[i], vi = 0.001 * g[i] * g[i];
+    const double expected = p0[i] - 0.01 * (mi / 0.1) / (std::sqrt(vi / 0.001) + 1e-8);
+    REQUIRE(p[i] == Approx(expected).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("kernel_isa names a known variant", "[core]") {
+  const std::string isa(kernel_isa());
+  REQUIRE((isa == "generic" || isa == "avx2" || isa == "avx512"));
+}
