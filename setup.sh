@@ -9,7 +9,7 @@ packages=(
   cmake ninja-build g++ pkg-config git
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev catch2 libeigen3-dev zlib1g-dev
-  python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest
+  python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest python3-sklearn
   dataset-fashion-mnist
 )
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ioca/data.hpp"
+#include "ioca/info.hpp"
 #include "ioca/nn.hpp"
 
 namespace ioca::cli {
@@ -50,12 +51,23 @@ struct EvaluateArgs {
   std::string predictions;  // file to write one predicted class per line
 };
 
+struct MeasureArgs {
+  DataArgs data;
+  std::string model;
+  std::string split = "validation";
+  info::MeasureOptions options;
+  std::string out;
+  bool print = false;
+};
+
 // Parsers (throw UsageError or ioca::Error; "--help" sets help_text instead).
 TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* help_text);
 EvaluateArgs parse_evaluate_args(const std::vector<std::string>& args, std::string* help_text);
+MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string* help_text);
 
 int run_train(const TrainArgs& args);
 int run_evaluate(const EvaluateArgs& args);
+int run_measure(const MeasureArgs& args);
 
 // Entry point: dispatches on the command, maps exceptions to exit statuses.
 int main(int argc, char** argv);

@@ -137,6 +137,12 @@ void adam_update(float* params, const float* grad, float* m, float* v, std::size
 void sgd_momentum_update(float* params, const float* grad, float* velocity, std::size_t n, float lr,
                          float momentum, float weight_decay);
 
+// Uniform-rule bins of n values, each against its own [low, high] (see info.hpp):
+// out[i] = min(B-1, floor((a-low)/(high-low)*B)) in double, 0 when high <= low, and B for
+// exact zeros when zero_bin.
+void uniform_bins(const float* a, const float* low, const float* high, std::size_t n, int bins,
+                  bool zero_bin, std::int32_t* out);
+
 // Name of the kernel variant in use: "avx512", "avx2" or "generic". IOCA_KERNELS in the
 // environment may force a lower one (for testing and comparison).
 std::string_view kernel_isa();

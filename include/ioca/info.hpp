@@ -81,12 +81,23 @@ struct LayerMeasures {
   std::vector<double> outgoing_l1, outgoing_l2;
   std::vector<double> bin_low, bin_high;  // the range binned (uniform rules), per neuron
   std::vector<std::int32_t> bins_used;    // occupied bins
+  int histogram_bins = 0;                 // bins per neuron, zero bin included
+  std::vector<std::int64_t> histograms;   // [neuron, bin, class], when kept
 };
 
 struct MeasureOptions {
   BinningOptions binning;
   Estimator estimator = Estimator::plugin;
-  std::size_t chunk_rows = 4096;  // samples per forward chunk (bounds memory)
+  std::size_t chunk_rows = 1024;  // samples per forward chunk (bounds memory)
+  bool keep_histograms = false;   // keep every (bin, class) count in LayerMeasures
+  // Activations are kept between the two passes up to this size (else computed twice).
+  std::size_t activation_cache_bytes = std::size_t{1} << 30;
+};
+
+struct MeasureTimings {
+  double statistics_seconds = 0.0;  // forward passes, ranges, sums, quantile edges
+  double histogram_seconds = 0.0;   // the (bin, class) counting pass
+  bool activations_cached = false;
 };
 
 struct Measures {
@@ -98,10 +109,13 @@ struct Measures {
 // Names of the per-neuron double quantities, in file order, and a lookup by name.
 const std::vector<std::string>& quantity_names();
 const std::vector<double>& quantity(const LayerMeasures& m, std::string_view name);
+std::vector<double>& quantity(LayerMeasures& m, std::string_view name);
 
-// One pass (two for the uniform rules, which need each neuron's range first) over the split
-// in chunks. Deterministic for any number of OpenMP threads.
-Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOptions& options);
+// Two passes over the split in chunks: statistics and ranges, then histograms. Memory is
+// bounded by the chunk size, plus the cached activations (activation_cache_bytes; quantile
+// binning always keeps every value). Deterministic for any number of OpenMP threads.
+Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOptions& options,
+                 MeasureTimings* timings = nullptr);
 
 // The bin of every sample for one neuron's values, by the rules above (the naive reference
 // the fast path is tested against; also used for quantile binning).

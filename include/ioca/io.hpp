@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include "ioca/info.hpp"
 #include "ioca/nn.hpp"
 
 namespace ioca::io {
@@ -30,6 +31,18 @@ void save_model(const std::string& path, const nn::Mlp& net, const Attributes& a
 // layers chain), activation names, and that every weight is finite. Throws
 // ioca::FileError naming the file and the problem.
 Model load_model(const std::string& path);
+
+// The measures file of DESIGN.md: /layers/K/<quantity> float64 [n_K] per hidden layer K,
+// kl_selectivity_class int64; binning, estimator, split and the model's fingerprint as
+// root attributes (passed in `attributes`).
+inline constexpr std::int64_t measures_format_version = 1;
+void save_measures(const std::string& path, const info::Measures& measures, const Attributes& attributes);
+struct MeasuresFile {
+  info::Measures measures;
+  Attributes attributes;
+};
+// Reads every quantity of every layer; checks the shapes agree within each layer.
+MeasuresFile load_measures(const std::string& path);
 
 // Convenience lookups in attributes, with a fallback.
 std::string attribute_string(const Attributes& a, const std::string& key,

@@ -122,6 +122,10 @@ void train(Mlp& net, const data::Dataset& train_set, const TrainOptions& options
 double loss_and_gradient(const Mlp& net, const float* x, const std::int32_t* y, int rows,
                          std::vector<float>& gradient);
 
+// A fingerprint of the architecture and every parameter bit (16 hex digits), so a file
+// derived from a model (measures, ablation curves) can be checked against it.
+std::string fingerprint(const Mlp& net);
+
 // Throws ioca::Error if the network does not fit the data set (input size, classes).
 void check_compatible(const Mlp& net, const data::Dataset& d, const std::string& model_path);
 

@@ -118,4 +118,9 @@ void sgd_momentum_update(float* params, const float* grad, float* velocity, std:
   }
 }
 
+void uniform_bins(const float* a, const float* low, const float* high, std::size_t n, int bins,
+                  bool zero_bin, std::int32_t* out) {
+  table().uniform_bins(a, low, high, n, bins, zero_bin, out);
+}
+
 }  // namespace ioca

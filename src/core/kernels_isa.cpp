@@ -62,13 +62,32 @@ void sgd(float* __restrict p, const float* __restrict g, float* __restrict vel, 
   }
 }
 
+// Branch-free so that it vectorises; the arithmetic is that of DESIGN.md's uniform rule in
+// double precision: bin = min(B-1, floor((a-low)/(high-low)*B)), 0 when high <= low, and
+// the zero bin (index B) for exact zeros when asked.
+void uniform_bins(const float* a, const float* low, const float* high, std::size_t n, int bins,
+                  bool zero_bin, std::int32_t* out) {
+  // Eigen's array expressions vectorise the float->double casts, floor and selects (GCC
+  // does not vectorise the plain loop).
+  using Floats = Eigen::Map<const Eigen::ArrayXf>;
+  const auto size = static_cast<Eigen::Index>(n);
+  const Floats av(a, size), lov(low, size), hiv(high, size);
+  const Eigen::ArrayXd v = av.cast<double>(), lo = lov.cast<double>();
+  const Eigen::ArrayXd span = hiv.cast<double>() - lo;
+  const double b = bins;
+  Eigen::ArrayXd x = ((v - lo) / span * b).floor().max(0.0).min(b - 1.0);
+  x = (span > 0.0).select(x, 0.0);  // a constant neuron (span 0) -> bin 0
+  if (zero_bin) x = (v == 0.0).select(b, x);
+  Eigen::Map<Eigen::Array<std::int32_t, Eigen::Dynamic, 1>>(out, size) = x.cast<std::int32_t>();
+}
+
 #define IOCA_STRINGIFY2(x) #x
 #define IOCA_STRINGIFY(x) IOCA_STRINGIFY2(x)
 
 }  // namespace
 
 const Table& table() {
-  static const Table t{IOCA_STRINGIFY(IOCA_KERNEL_ISA), &gemm, &adam, &sgd};
+  static const Table t{IOCA_STRINGIFY(IOCA_KERNEL_ISA), &gemm, &adam, &sgd, &uniform_bins};
   return t;
 }
 

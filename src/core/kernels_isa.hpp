@@ -2,6 +2,7 @@
 // The kernels that exist once per instruction set (kernels_isa.cpp is compiled once for
 // each; CMake sets IOCA_KERNEL_ISA and renames the Eigen namespace per variant).
 #include <cstddef>
+#include <cstdint>
 
 #include "ioca/core.hpp"
 
@@ -13,6 +14,7 @@ struct Table {
                float*, int);
   void (*adam)(float*, const float*, float*, float*, std::size_t, const AdamStep&);
   void (*sgd)(float*, const float*, float*, std::size_t, float, float, float);
+  void (*uniform_bins)(const float*, const float*, const float*, std::size_t, int, bool, std::int32_t*);
 };
 
 #define IOCA_DECLARE_KERNEL_TABLE(isa) \

@@ -161,26 +161,41 @@ void write_dataset(const File& f, hid_t loc, const std::string& name, const std:
   write_any(f, loc, name, data, dims);
 }
 
-Array<float> read_float_dataset(const File& f, hid_t loc, const std::string& name) {
+namespace {
+template <class T>
+Array<T> read_dataset(const File& f, hid_t loc, const std::string& name, H5T_class_t want,
+                      const char* what) {
   if (!exists(loc, name)) throw FileError(f.path, "missing dataset " + name);
   Handle set = check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), f, name + " is not a dataset");
   Handle type = check(H5Dget_type(set.id()), f, "cannot read the type of " + name);
-  if (H5Tget_class(type.id()) != H5T_FLOAT)
-    throw FileError(f.path, name + " must hold floating-point numbers");
+  if (H5Tget_class(type.id()) != want) throw FileError(f.path, name + " must hold " + what);
   Handle space = check(H5Dget_space(set.id()), f, "cannot read the shape of " + name);
   const int rank = H5Sget_simple_extent_ndims(space.id());
   if (rank < 0 || rank > 8) throw FileError(f.path, "cannot read the shape of " + name);
-  Array<float> out;
+  Array<T> out;
   out.dims.resize(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space.id(), out.dims.data(), nullptr);
   hsize_t count = 1;
   for (auto d : out.dims) count *= d;
+  if (count > (hsize_t{1} << 34) / sizeof(T))
+    throw FileError(f.path, name + " is implausibly large");
   out.data.resize(count);
   if (count)
-    check_status(
-        H5Dread(set.id(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data.data()), f,
-        "cannot read dataset " + name);
+    check_status(H5Dread(set.id(), native_type(out.data.data()), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                         out.data.data()),
+                 f, "cannot read dataset " + name);
   return out;
+}
+}  // namespace
+
+Array<float> read_float_dataset(const File& f, hid_t loc, const std::string& name) {
+  return read_dataset<float>(f, loc, name, H5T_FLOAT, "floating-point numbers");
+}
+Array<double> read_double_dataset(const File& f, hid_t loc, const std::string& name) {
+  return read_dataset<double>(f, loc, name, H5T_FLOAT, "floating-point numbers");
+}
+Array<std::int64_t> read_int_dataset(const File& f, hid_t loc, const std::string& name) {
+  return read_dataset<std::int64_t>(f, loc, name, H5T_INTEGER, "integers");
 }
 
 void write_attribute(const File& f, hid_t loc, const std::string& name, const std::string& value) {

@@ -62,8 +62,11 @@ void write_dataset(const File& f, hid_t loc, const std::string& name, const doub
                    const std::vector<hsize_t>& dims);
 void write_dataset(const File& f, hid_t loc, const std::string& name, const std::int64_t* data,
                    const std::vector<hsize_t>& dims);
-// Reads a floating-point dataset (any float width, converted); `where` names it in errors.
+// Read a dataset converted to the requested type; the stored type must be of the same
+// class (floating point or integer).
 Array<float> read_float_dataset(const File& f, hid_t loc, const std::string& name);
+Array<double> read_double_dataset(const File& f, hid_t loc, const std::string& name);
+Array<std::int64_t> read_int_dataset(const File& f, hid_t loc, const std::string& name);
 
 void write_attribute(const File& f, hid_t loc, const std::string& name, const std::string& value);
 void write_attribute(const File& f, hid_t loc, const std::string& name, double value);

@@ -1,5 +1,6 @@
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include "ioca/core.hpp"
 #include "ioca/nn.hpp"
@@ -101,6 +102,28 @@ Mlp make_mlp(int inputs, const std::vector<int>& hidden, Activation act, int cla
   Mlp net(std::move(sizes), std::move(acts));
   net.initialize(seed);
   return net;
+}
+
+std::string fingerprint(const Mlp& net) {
+  std::uint64_t h = hash_name("ioca-mlp");
+  const auto mix = [&h](const void* data, std::size_t bytes) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < bytes; ++i) {
+      h ^= p[i];
+      h *= 0x100000001b3ULL;
+    }
+  };
+  for (int s : net.sizes()) mix(&s, sizeof s);
+  for (int l = 0; l < net.num_layers(); ++l) {
+    const auto a = static_cast<int>(net.activation(l));
+    mix(&a, sizeof a);
+  }
+  mix(net.parameters().data(), net.parameters().size() * sizeof(float));
+  mix(&net.input_mean, sizeof net.input_mean);
+  mix(&net.input_std, sizeof net.input_std);
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
 }
 
 void check_compatible(const Mlp& net, const data::Dataset& d, const std::string& model_path) {

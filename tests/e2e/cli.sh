@@ -89,6 +89,22 @@ expect_status 2 "bad split" "$ioca" evaluate --model "$tmp/m.h5" --split holdout
 [ ! -e "$tmp/bad.h5" ] && pass "no output file after a failure" || fail "a failed run left $tmp/bad.h5"
 ls "$tmp" | grep -q '\.tmp\.' && fail "temporary files left: $(ls "$tmp")" || pass "no temporary files left"
 
+# measure: the measures file, its summary, and its bad inputs.
+expect_status 0 "measure --out --print" "$ioca" measure --model "$tmp/m.h5" --out "$tmp/meas.h5" --print
+grep -q "mutual_information" "$tmp/out" && pass "measure --print shows a summary" || fail "measure --print output: $(cat "$tmp/out")"
+h5ls -r "$tmp/meas.h5" | grep -q "/layers/1/kl_selectivity_class" && pass "measures file has /layers/K/<quantity>" || fail "measures file layout: $(h5ls -r "$tmp/meas.h5")"
+OMP_NUM_THREADS=1 "$ioca" measure --model "$tmp/m.h5" --out "$tmp/meas1.h5" --binning quantile 2>/dev/null
+OMP_NUM_THREADS=2 "$ioca" measure --model "$tmp/m.h5" --out "$tmp/meas2.h5" --binning quantile 2>/dev/null
+h5diff "$tmp/meas1.h5" "$tmp/meas2.h5" >/dev/null && pass "measure: 1 and 2 threads give identical files" || fail "measure differs between 1 and 2 threads"
+expect_status 2 "measure without --out or --print" "$ioca" measure --model "$tmp/m.h5"
+expect_status 2 "measure --bins 1" "$ioca" measure --model "$tmp/m.h5" --bins 1 --print
+expect_status 2 "measure unknown binning" "$ioca" measure --model "$tmp/m.h5" --binning kmeans --print
+expect_status 2 "measure unknown estimator" "$ioca" measure --model "$tmp/m.h5" --estimator nsb --print
+expect_status 2 "measure unwritable output" "$ioca" measure --model "$tmp/m.h5" --out "$tmp/no/dir/x.h5"
+expect_status 2 "measure a missing model" "$ioca" measure --model "$tmp/none.h5" --print
+expect_status 2 "measure with an empty split" "$ioca" measure --model "$tmp/m.h5" --validation-size 0 --print
+[ ! -e "$tmp/no/dir/x.h5" ] || fail "measure left an output behind"
+
 expect_status 0 "--help" "$ioca" --help
 expect_status 0 "train --help" "$ioca" train --help
 grep -q -- "--batch-size" "$tmp/out" && pass "train --help lists --batch-size" || fail "train --help"

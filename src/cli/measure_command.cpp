@@ -1,0 +1,115 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "cli/options.hpp"
+#include "ioca/core.hpp"
+#include "ioca/info.hpp"
+
+namespace ioca::cli {
+
+MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string* help_text) {
+  po::options_description desc(
+      "ioca measure: per-neuron information measures of a model's hidden layers");
+  desc.add_options()("model", po::value<std::string>(), "model file (HDF5)")(
+      "split", po::value<std::string>()->default_value("validation"),
+      "estimation split: validation | train | test")(
+      "binning", po::value<std::string>()->default_value("uniform"),
+      "uniform | uniform-layer | quantile | binary")(
+      "bins", po::value<int>()->default_value(30),
+      "bins per neuron (uniform, uniform-layer, quantile)")(
+      "threshold", po::value<double>(),
+      "binary binning threshold (default 0 for relu/tanh, 0.5 for sigmoid)")(
+      "zero-bin", po::bool_switch(), "give exact zeros a bin of their own (the ReLU spike)")(
+      "estimator", po::value<std::string>()->default_value("plugin"), "plugin | miller-madow")(
+      "out", po::value<std::string>(), "measures file to write (HDF5)")(
+      "save-histograms", po::bool_switch(),
+      "also store each neuron's (bin, class) counts, /layers/K/histogram [n, bins, classes]")(
+      "print", po::bool_switch(),
+      "print a per-layer summary (min / median / max of each quantity)");
+  desc.add(data_options());
+  po::variables_map vm;
+  MeasureArgs a;
+  if (!parse("measure", args, desc, vm, help_text)) return a;
+  a.data = read_data_args(vm);
+  if (!vm.count("model")) throw UsageError("--model is required");
+  a.model = vm["model"].as<std::string>();
+  a.split = vm["split"].as<std::string>();
+  if (a.split != "test" && a.split != "validation" && a.split != "train")
+    throw UsageError("--split must be validation, train or test, not '" + a.split + "'");
+  a.options.binning.rule = info::parse_binning(vm["binning"].as<std::string>());
+  a.options.binning.bins = vm["bins"].as<int>();
+  if (a.options.binning.bins < 2 || a.options.binning.bins > 100000)
+    throw UsageError("--bins must be between 2 and 100000");
+  if (vm.count("threshold")) {
+    const double t = vm["threshold"].as<double>();
+    if (!std::isfinite(t)) throw UsageError("--threshold must be a finite number");
+    a.options.binning.threshold = static_cast<float>(t);
+  }
+  a.options.binning.zero_bin = vm["zero-bin"].as<bool>();
+  a.options.estimator = info::parse_estimator(vm["estimator"].as<std::string>());
+  if (vm.count("out")) a.out = vm["out"].as<std::string>();
+  a.print = vm["print"].as<bool>();
+  a.options.keep_histograms = vm["save-histograms"].as<bool>();
+  if (a.out.empty() && !a.print) throw UsageError("give --out FILE, --print, or both");
+  return a;
+}
+
+namespace {
+
+void print_summary(const info::Measures& m) {
+  std::printf("%-6s %-22s %12s %12s %12s\n", "layer", "quantity", "min", "median", "max");
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    for (const auto& name : info::quantity_names()) {
+      std::vector<double> v = info::quantity(m.layers[l], name);
+      std::sort(v.begin(), v.end());
+      const double median =
+          v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+      std::printf("%-6zu %-22s %12.5g %12.5g %12.5g\n", l, name.c_str(), v.front(), median,
+                  v.back());
+    }
+    const auto& cls = m.layers[l].kl_selectivity_class;
+    std::vector<int> per_class(static_cast<std::size_t>(m.classes), 0);
+    for (auto c : cls)
+      if (c >= 0) ++per_class[static_cast<std::size_t>(c)];
+    std::printf("%-6zu %-22s", l, "kl_selectivity_class");
+    for (int c : per_class) std::printf(" %d", c);
+    std::printf("  (neurons per most-selective class)\n");
+  }
+}
+
+}  // namespace
+
+int run_measure(const MeasureArgs& a) {
+  if (!a.out.empty()) io::check_writable(a.out);
+  const io::Model model = io::load_model(a.model);
+  const data::LoadOptions load = resolve_data(a.data, &model.attributes);
+  const data::Splits splits = data::load(load);
+  const data::Dataset& d = a.split == "test"         ? splits.test
+                           : a.split == "validation" ? splits.validation
+                                                     : splits.train;
+  nn::check_compatible(model.net, d, a.model);
+  const info::Measures m = info::measure(model.net, d, a.options);
+  if (!a.out.empty()) {
+    io::Attributes attrs;
+    add_data_attributes(load, attrs);
+    attrs["split"] = a.split;
+    attrs["binning"] = std::string(info::to_string(a.options.binning.rule));
+    attrs["bins"] = static_cast<std::int64_t>(a.options.binning.bins);
+    attrs["zero_bin"] = static_cast<std::int64_t>(a.options.binning.zero_bin);
+    if (a.options.binning.threshold)
+      attrs["threshold"] = static_cast<double>(*a.options.binning.threshold);
+    attrs["estimator"] = std::string(info::to_string(a.options.estimator));
+    attrs["model"] = a.model;
+    attrs["model_fingerprint"] = nn::fingerprint(model.net);
+    io::save_measures(a.out, m, attrs);
+  }
+  if (a.print) print_summary(m);
+  std::fflush(stdout);
+  std::fprintf(stderr, "ioca measure: %zu hidden layers, %zu samples of the %s split%s%s\n",
+               m.layers.size(), m.samples, a.split.c_str(), a.out.empty() ? "" : ", saved ",
+               a.out.c_str());
+  return exit_ok;
+}
+
+}  // namespace ioca::cli

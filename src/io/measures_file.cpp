@@ -1,0 +1,117 @@
+// The measures file: /layers/K/<quantity> per hidden layer, attributes at the root.
+#include "io/hdf5.hpp"
+#include "ioca/core.hpp"
+#include "ioca/io.hpp"
+#include "ioca/version.hpp"
+
+namespace ioca::io {
+namespace {
+
+// Every per-neuron float64 array of a layer with its dataset name.
+template <class Layer, class F>
+void for_each_double(Layer& L, F&& f) {
+  for (const auto& name : info::quantity_names()) f(name, info::quantity(L, name));
+  f("bin_low", L.bin_low);
+  f("bin_high", L.bin_high);
+}
+
+void write_root_attributes(const h5::File& f, const Attributes& attributes) {
+  for (const auto& [key, value] : attributes)
+    std::visit([&](const auto& v) { h5::write_attribute(f, f.handle.id(), key, v); }, value);
+}
+
+Attributes read_root_attributes(const h5::File& f) {
+  Attributes a;
+  const hid_t root = f.handle.id();
+  for (const auto& name : h5::list_attributes(f, root)) {
+    switch (h5::attribute_kind(f, root, name)) {
+      case h5::AttributeKind::string:
+        a[name] = h5::read_string_attribute(f, root, name, "@" + name);
+        break;
+      case h5::AttributeKind::floating:
+        a[name] = h5::read_double_attribute(f, root, name, "@" + name);
+        break;
+      case h5::AttributeKind::integer:
+        a[name] = h5::read_int_attribute(f, root, name, "@" + name);
+        break;
+      case h5::AttributeKind::other:
+        break;
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+void save_measures(const std::string& path, const info::Measures& m, const Attributes& attributes) {
+  write_atomically(path, [&](const std::string& tmp) {
+    h5::File f = h5::create_file(tmp, path);
+    Attributes a = attributes;
+    a["ioca_measures_format"] = measures_format_version;
+    a["ioca_version"] = std::string(version_string);
+    a["samples"] = static_cast<std::int64_t>(m.samples);
+    a["classes"] = static_cast<std::int64_t>(m.classes);
+    a["units"] = std::string("bits");
+    write_root_attributes(f, a);
+    h5::Handle layers = h5::create_group(f, f.handle.id(), "layers");
+    for (std::size_t k = 0; k < m.layers.size(); ++k) {
+      const auto& L = m.layers[k];
+      h5::Handle g = h5::create_group(f, layers.id(), std::to_string(k));
+      const std::vector<hsize_t> dims{static_cast<hsize_t>(L.entropy.size())};
+      for_each_double(L, [&](const std::string& name, const std::vector<double>& v) {
+        h5::write_dataset(f, g.id(), name, v.data(), dims);
+      });
+      h5::write_dataset(f, g.id(), "kl_selectivity_class", L.kl_selectivity_class.data(), dims);
+      std::vector<std::int64_t> used(L.bins_used.begin(), L.bins_used.end());
+      h5::write_dataset(f, g.id(), "bins_used", used.data(), dims);
+      if (!L.histograms.empty())
+        h5::write_dataset(
+            f, g.id(), "histogram", L.histograms.data(),
+            {dims[0], static_cast<hsize_t>(L.histogram_bins), static_cast<hsize_t>(m.classes)});
+    }
+  });
+}
+
+MeasuresFile load_measures(const std::string& path) {
+  h5::File f = h5::open_file_read(path);
+  MeasuresFile out;
+  out.attributes = read_root_attributes(f);
+  if (!out.attributes.count("ioca_measures_format"))
+    throw FileError(path, "not an ioca measures file (no ioca_measures_format attribute)");
+  h5::Handle layers = h5::open_group(f, f.handle.id(), "layers");
+  const auto names = h5::list_children(f, layers.id(), "/layers");
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const std::string where = "/layers/" + std::to_string(k);
+    if (!h5::exists(layers.id(), std::to_string(k))) throw FileError(path, where + " is missing");
+    h5::Handle g = h5::open_group(f, layers.id(), std::to_string(k));
+    info::LayerMeasures L;
+    std::size_t width = 0;
+    bool first = true;
+    for_each_double(L, [&](const std::string& name, std::vector<double>& v) {
+      if (!h5::exists(g.id(), name)) throw FileError(path, "missing dataset " + where + "/" + name);
+      auto a = h5::read_double_dataset(f, g.id(), name);
+      if (a.dims.size() != 1) throw FileError(path, where + "/" + name + " must be 1-D");
+      if (first) width = a.data.size();
+      first = false;
+      if (a.data.size() != width)
+        throw FileError(path, where + "/" + name + " has " + std::to_string(a.data.size()) +
+                                  " entries but the layer has " + std::to_string(width) +
+                                  " neurons");
+      v = std::move(a.data);
+    });
+    auto cls = h5::read_int_dataset(f, g.id(), "kl_selectivity_class");
+    if (cls.data.size() != width)
+      throw FileError(path, where + "/kl_selectivity_class has the wrong length");
+    L.kl_selectivity_class = std::move(cls.data);
+    if (h5::exists(g.id(), "bins_used")) {
+      auto used = h5::read_int_dataset(f, g.id(), "bins_used");
+      L.bins_used.assign(used.data.begin(), used.data.end());
+    }
+    out.measures.layers.push_back(std::move(L));
+  }
+  out.measures.samples = static_cast<std::size_t>(attribute_int(out.attributes, "samples", 0));
+  out.measures.classes = static_cast<int>(attribute_int(out.attributes, "classes", 0));
+  return out;
+}
+
+}  // namespace ioca::io
