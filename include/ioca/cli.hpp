@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ioca/ablation.hpp"
 #include "ioca/data.hpp"
 #include "ioca/info.hpp"
 #include "ioca/nn.hpp"
@@ -60,14 +61,36 @@ struct MeasureArgs {
   bool print = false;
 };
 
+struct AblateArgs {
+  DataArgs data;
+  std::string model;
+  std::string measures;             // required when a quantity or --ablate-to mean needs it
+  std::vector<std::string> scopes;  // empty: all (layer0, layer1, ..., network)
+  // Quantities to order by: names of info::quantity_names(), or "single_damage".
+  std::vector<std::string> by{"entropy", "mutual_information", "kl_selectivity"};
+  std::vector<ablation::Direction> directions{ablation::Direction::ascending,
+                                              ablation::Direction::descending};
+  int random = 10;                    // random orders per scope
+  std::optional<std::uint64_t> seed;  // unset: the model's "seed" attribute, else 1
+  std::string order_file;             // custom orders, "<scope> <name> <i1> <i2> ..." per line
+  ablation::AblateTo ablate_to = ablation::AblateTo::zero;
+  std::int64_t steps = 0;  // 0: record after every step; else at even_points(n, steps)
+  bool single = true;      // also compute single-neuron damage
+  ablation::SweepOptions sweep;
+  std::string out;
+  bool quiet = false;
+};
+
 // Parsers (throw UsageError or ioca::Error; "--help" sets help_text instead).
 TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* help_text);
 EvaluateArgs parse_evaluate_args(const std::vector<std::string>& args, std::string* help_text);
 MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string* help_text);
+AblateArgs parse_ablate_args(const std::vector<std::string>& args, std::string* help_text);
 
 int run_train(const TrainArgs& args);
 int run_evaluate(const EvaluateArgs& args);
 int run_measure(const MeasureArgs& args);
+int run_ablate(const AblateArgs& args);
 
 // Entry point: dispatches on the command, maps exceptions to exit statuses.
 int main(int argc, char** argv);

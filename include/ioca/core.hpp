@@ -143,6 +143,22 @@ void sgd_momentum_update(float* params, const float* grad, float* velocity, std:
 void uniform_bins(const float* a, const float* low, const float* high, std::size_t n, int bins,
                   bool zero_bin, std::int32_t* out);
 
+// Double-precision row kernels of the ablation engines (single-threaded):
+// y += alpha * x.
+void axpy(double alpha, const double* x, double* y, std::size_t n);
+// z[o] = bias[o] + sum_i a[i] * weight[o * n_in + i] in double (weight is [out, in]), summed
+// in a fixed order that is the same in every kernel variant.
+void affine_row(const float* a, std::size_t n_in, const double* weight, const double* bias,
+                std::size_t n_out, double* z);
+// Cross-entropy (nats) of a row of double logits against label, and the arg-max (first
+// maximum) in *predicted.
+double softmax_cross_entropy(const double* logits, int classes, int label, int* predicted);
+
+// a = f(float(z)) for a row, f by code (0 relu, 1 tanh, 2 sigmoid, 3 identity); then, where
+// ablated[i] is set (if ablated is given), a[i] = values[i].
+void activate_row(const double* z, float* a, std::size_t n, int activation,
+                  const std::uint8_t* ablated, const float* values);
+
 // Name of the kernel variant in use: "avx512", "avx2" or "generic". IOCA_KERNELS in the
 // environment may force a lower one (for testing and comparison).
 std::string_view kernel_isa();

@@ -4,9 +4,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
+#include "ioca/ablation.hpp"
 #include "ioca/info.hpp"
 #include "ioca/nn.hpp"
 
@@ -36,7 +39,8 @@ Model load_model(const std::string& path);
 // kl_selectivity_class int64; binning, estimator, split and the model's fingerprint as
 // root attributes (passed in `attributes`).
 inline constexpr std::int64_t measures_format_version = 1;
-void save_measures(const std::string& path, const info::Measures& measures, const Attributes& attributes);
+void save_measures(const std::string& path, const info::Measures& measures,
+                   const Attributes& attributes);
 struct MeasuresFile {
   info::Measures measures;
   Attributes attributes;
@@ -57,5 +61,51 @@ void check_writable(const std::string& path);
 // the temporary file is removed and the exception passes on.
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string&)>& write);
+
+// The ablation file of DESIGN.md (`ioca ablate --out`), format version 1 (root attribute
+// "ioca_ablation_format"). Curves hold the values at the recorded points (`ablated`);
+// orders are stored as indices into the scope's enumeration (layer scopes: the neuron index;
+// `network`: the pooled index, layer by layer), so the hidden widths are stored too
+// (/hidden_widths int64 [H]) to turn them back into neurons.
+inline constexpr std::int64_t ablation_format_version = 1;
+
+struct OrderedCurve {  // /ablation/<scope>/<quantity>/<direction>
+  std::string scope;
+  std::string quantity;
+  ablation::Direction direction = ablation::Direction::ascending;
+  std::vector<ablation::Neuron> order;
+  ablation::Curve curve;
+};
+struct RandomCurves {  // /ablation/<scope>/random, R repeats on the same recorded points
+  std::string scope;
+  std::vector<std::vector<ablation::Neuron>> orders;
+  std::vector<ablation::Curve> curves;
+};
+struct CustomCurve {  // /ablation/<scope>/custom/<name>
+  std::string scope;
+  std::string name;
+  std::vector<ablation::Neuron> order;
+  ablation::Curve curve;
+};
+struct AblationResults {
+  std::vector<int> hidden_widths;  // neurons per hidden layer of the network ablated
+  int classes = 0;
+  std::vector<OrderedCurve> ordered;
+  std::vector<RandomCurves> random;
+  std::vector<CustomCurve> custom;
+  std::optional<ablation::SingleDamage> single;  // /single_neuron
+};
+
+// Writes atomically. Root attributes: `attributes` plus ioca_ablation_format, ioca_version,
+// classes, and (with single-neuron damage) intact_accuracy and intact_loss. Throws
+// ioca::Error if a curve or order does not fit hidden_widths.
+void save_ablation(const std::string& path, const AblationResults& results,
+                   const Attributes& attributes);
+struct AblationFile {
+  AblationResults results;
+  Attributes attributes;
+};
+// Reads everything back; checks every shape. Throws ioca::FileError naming the file.
+AblationFile load_ablation(const std::string& path);
 
 }  // namespace ioca::io

@@ -22,6 +22,7 @@ constexpr const char* usage =
     "  train      train a fully-connected network and write a model file\n"
     "  evaluate   accuracy and loss of a model file on a data split\n"
     "  measure    per-neuron entropy, mutual information, selectivity and baselines\n"
+    "  ablate     cumulative ablation curves: neurons ordered by a quantity, random, custom\n"
     "\n"
     "  --help     this text\n"
     "  --version  version, git commit and kernel instruction set\n";
@@ -56,7 +57,9 @@ int main(int argc, char** argv) {
     if (command == "train") return run_command<TrainArgs>(args, parse_train_args, run_train);
     if (command == "evaluate")
       return run_command<EvaluateArgs>(args, parse_evaluate_args, run_evaluate);
-    if (command == "measure") return run_command<MeasureArgs>(args, parse_measure_args, run_measure);
+    if (command == "measure")
+      return run_command<MeasureArgs>(args, parse_measure_args, run_measure);
+    if (command == "ablate") return run_command<AblateArgs>(args, parse_ablate_args, run_ablate);
     std::fprintf(stderr, "ioca: unknown command '%s' (see ioca --help)\n", command.c_str());
     return exit_bad_input;
   } catch (const UsageError& e) {

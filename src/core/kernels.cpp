@@ -123,4 +123,22 @@ void uniform_bins(const float* a, const float* low, const float* high, std::size
   table().uniform_bins(a, low, high, n, bins, zero_bin, out);
 }
 
+void axpy(double alpha, const double* x, double* y, std::size_t n) {
+  table().axpy(alpha, x, y, n);
+}
+
+void affine_row(const float* a, std::size_t n_in, const double* weight, const double* bias,
+                std::size_t n_out, double* z) {
+  table().affine_row(a, n_in, weight, bias, n_out, z);
+}
+
+void activate_row(const double* z, float* a, std::size_t n, int activation,
+                  const std::uint8_t* ablated, const float* values) {
+  table().activate_row(z, a, n, activation, ablated, values);
+}
+
+double softmax_cross_entropy(const double* logits, int classes, int label, int* predicted) {
+  return table().softmax_cross_entropy(logits, classes, label, predicted);
+}
+
 }  // namespace ioca

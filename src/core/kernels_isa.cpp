@@ -3,7 +3,9 @@
 #include "core/kernels_isa.hpp"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace ioca::kernels::IOCA_KERNEL_ISA {
 namespace {
@@ -81,13 +83,115 @@ void uniform_bins(const float* a, const float* low, const float* high, std::size
   Eigen::Map<Eigen::Array<std::int32_t, Eigen::Dynamic, 1>>(out, size) = x.cast<std::int32_t>();
 }
 
+void axpy(double alpha, const double* __restrict x, double* __restrict y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// Eight lane sums per output: lane k adds the terms i = k, k + 8, k + 16, ... in increasing
+// order, then a fixed reduction. The order of additions does not depend on alignment or
+// instruction set. Eigen's fixed-size arrays make the eight lanes vector registers.
+using Lanes = Eigen::Array<double, 8, 1>;
+
+inline double reduce_lanes(const Lanes& acc) {
+  return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+void affine_row(const float* __restrict a, std::size_t n_in, const double* __restrict weight,
+                const double* __restrict bias, std::size_t n_out, double* __restrict z) {
+  using FloatLanes = Eigen::Map<const Eigen::Array<float, 8, 1>>;
+  using WeightLanes = Eigen::Map<const Lanes>;
+  const std::size_t body = n_in / 8 * 8, tail = n_in - body;
+  Lanes a_tail = Lanes::Zero();
+  for (std::size_t i = 0; i < tail; ++i) a_tail[static_cast<Eigen::Index>(i)] = a[body + i];
+  const auto tail_weights = [&](const double* w) {
+    Lanes t = Lanes::Zero();
+    for (std::size_t i = 0; i < tail; ++i) t[static_cast<Eigen::Index>(i)] = w[body + i];
+    return t;
+  };
+  // Four outputs at a time: four independent chains of additions.
+  std::size_t o = 0;
+  for (; o + 4 <= n_out; o += 4) {
+    const double* w = weight + o * n_in;
+    Lanes acc0 = Lanes::Zero(), acc1 = Lanes::Zero(), acc2 = Lanes::Zero(), acc3 = Lanes::Zero();
+    for (std::size_t i = 0; i < body; i += 8) {
+      const Lanes x = FloatLanes(a + i).cast<double>();
+      acc0 += x * WeightLanes(w + i);
+      acc1 += x * WeightLanes(w + n_in + i);
+      acc2 += x * WeightLanes(w + 2 * n_in + i);
+      acc3 += x * WeightLanes(w + 3 * n_in + i);
+    }
+    if (tail) {
+      acc0 += a_tail * tail_weights(w);
+      acc1 += a_tail * tail_weights(w + n_in);
+      acc2 += a_tail * tail_weights(w + 2 * n_in);
+      acc3 += a_tail * tail_weights(w + 3 * n_in);
+    }
+    z[o] = bias[o] + reduce_lanes(acc0);
+    z[o + 1] = bias[o + 1] + reduce_lanes(acc1);
+    z[o + 2] = bias[o + 2] + reduce_lanes(acc2);
+    z[o + 3] = bias[o + 3] + reduce_lanes(acc3);
+  }
+  for (; o < n_out; ++o) {
+    const double* w = weight + o * n_in;
+    Lanes acc = Lanes::Zero();
+    for (std::size_t i = 0; i < body; i += 8)
+      acc += FloatLanes(a + i).cast<double>() * WeightLanes(w + i);
+    if (tail) acc += a_tail * tail_weights(w);
+    z[o] = bias[o] + reduce_lanes(acc);
+  }
+}
+
+void activate_row(const double* __restrict z, float* __restrict a, std::size_t n, int activation,
+                  const std::uint8_t* __restrict ablated, const float* __restrict values) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(z[i]);
+  switch (activation) {
+    case 0:  // relu
+      for (std::size_t i = 0; i < n; ++i) a[i] = a[i] > 0.0f ? a[i] : 0.0f;
+      break;
+    case 1:  // tanh
+      for (std::size_t i = 0; i < n; ++i) a[i] = std::tanh(a[i]);
+      break;
+    case 2:  // sigmoid
+      for (std::size_t i = 0; i < n; ++i) a[i] = 1.0f / (1.0f + std::exp(-a[i]));
+      break;
+    default:  // identity
+      break;
+  }
+  if (ablated)
+    for (std::size_t i = 0; i < n; ++i) a[i] = ablated[i] ? values[i] : a[i];
+}
+
+double softmax_cross_entropy(const double* z, int classes, int label, int* predicted) {
+  int best = 0;
+  double max = z[0];
+  for (int c = 1; c < classes; ++c) {  // first maximum; selects, not branches
+    const bool larger = z[c] > max;
+    best = larger ? c : best;
+    max = larger ? z[c] : max;
+  }
+  *predicted = best;
+  // exp in float, 16 at a time with Eigen's vectorised exp (padding adds exp(-inf) = 0);
+  // its 1e-7 relative error is far below what a loss is read to.
+  using Block = Eigen::Array<float, 16, 1>;
+  float sum = 0.0f;
+  for (int c0 = 0; c0 < classes; c0 += 16) {
+    Block x = Block::Constant(-std::numeric_limits<float>::infinity());
+    const int len = std::min(16, classes - c0);
+    for (int k = 0; k < len; ++k) x[k] = static_cast<float>(z[c0 + k] - max);
+    sum += x.exp().sum();
+  }
+  return static_cast<double>(std::log(sum)) + max - z[label];
+}
+
 #define IOCA_STRINGIFY2(x) #x
 #define IOCA_STRINGIFY(x) IOCA_STRINGIFY2(x)
 
 }  // namespace
 
 const Table& table() {
-  static const Table t{IOCA_STRINGIFY(IOCA_KERNEL_ISA), &gemm, &adam, &sgd, &uniform_bins};
+  static const Table t{
+      IOCA_STRINGIFY(IOCA_KERNEL_ISA), &gemm,        &adam, &sgd, &uniform_bins, &axpy, &affine_row,
+      &softmax_cross_entropy,          &activate_row};
   return t;
 }
 

@@ -1,0 +1,106 @@
+#pragma once
+// Cumulative ablation: neurons of a scope set to a constant one after another, with test
+// accuracy, loss and per-class accuracy after each step. Two engines give the same curves:
+// `naive` runs a full masked forward pass per recorded step; `fast` caches the intact
+// pre-activations and applies each ablation as a rank-1 update of the next layer, touching
+// only the samples whose value changes and recomputing only what lies downstream.
+//
+// Arithmetic (both engines): activations are float32, every pre-activation is accumulated in
+// double and then rounded to float, logits stay double for the loss and the arg-max. So the
+// engines differ only by double rounding (~1e-16) and give the same curves.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ioca/data.hpp"
+#include "ioca/nn.hpp"
+
+namespace ioca::ablation {
+
+// A hidden neuron: hidden layer index (0 = first hidden layer) and index within it.
+struct Neuron {
+  int layer = 0;
+  int index = 0;
+  bool operator==(const Neuron&) const = default;
+};
+
+// "layer0", "layer1", ... or "network" (all hidden neurons pooled).
+struct Scope {
+  std::string name;
+  std::vector<Neuron> neurons;  // enumeration order: layer by layer, index within layer
+};
+// Throws ioca::Error for an unknown scope name. "all" is not a scope (the CLI expands it).
+Scope make_scope(const nn::Mlp& net, std::string_view name);
+std::vector<std::string> all_scope_names(const nn::Mlp& net);  // layer0.., network
+
+enum class Direction { ascending, descending };
+Direction parse_direction(std::string_view name);
+std::string_view to_string(Direction d);
+
+// Order of a scope's neurons by a value per neuron (values[i] belongs to scope.neurons[i]):
+// ascending is a stable sort by value with ties by enumeration position; descending is the
+// exact reverse of ascending. NaN values are an error.
+std::vector<Neuron> order_by_value(const Scope& scope, const std::vector<double>& values,
+                                   Direction direction);
+// A uniformly random permutation of the scope (Fisher–Yates on the bit-exact Rng).
+std::vector<Neuron> random_order(const Scope& scope, std::uint64_t seed);
+
+enum class AblateTo { zero, mean };
+AblateTo parse_ablate_to(std::string_view name);
+std::string_view to_string(AblateTo a);
+
+// The constant each neuron is set to when ablated: per hidden layer, one per neuron.
+using AblationValues = std::vector<std::vector<float>>;
+AblationValues zero_values(const nn::Mlp& net);
+
+enum class Engine { fast, naive };
+Engine parse_engine(std::string_view name);
+std::string_view to_string(Engine e);
+
+// Work counters of the fast engine (for benchmarks): sample rows updated per ablated layer.
+struct SweepCounters {
+  std::vector<std::int64_t> rows_updated;  // per hidden layer of the ablated neuron
+};
+
+struct SweepOptions {
+  Engine engine = Engine::fast;
+  // Points at which the curve is recorded: numbers of neurons ablated, increasing, from 0 to
+  // the order's length. Empty: after every step (0, 1, ..., n).
+  std::vector<std::int64_t> record_at;
+  std::size_t chunk_rows = 256;       // test samples per task (bounds memory, keeps work in cache)
+  SweepCounters* counters = nullptr;  // filled by the fast engine when given
+};
+
+// One curve: values at each recorded point.
+struct Curve {
+  std::vector<std::int64_t> ablated;       // [points] neurons ablated at each point
+  std::vector<double> accuracy;            // [points]
+  std::vector<double> loss;                // [points] mean cross-entropy, nats
+  std::vector<double> per_class_accuracy;  // [points, classes]; NaN for an absent class
+};
+
+// Runs every order (each a sequence of distinct hidden neurons) on the data set; the work
+// is spread over OpenMP threads by (order, chunk of samples). Results do not depend on the
+// number of threads.
+std::vector<Curve> run_sweeps(const nn::Mlp& net, const data::Dataset& test,
+                              const AblationValues& values,
+                              const std::vector<std::vector<Neuron>>& orders,
+                              const SweepOptions& options);
+
+// Damage of ablating each hidden neuron alone: intact minus ablated accuracy, and ablated
+// minus intact loss, per hidden layer and neuron.
+struct SingleDamage {
+  std::vector<std::vector<double>> accuracy_drop;
+  std::vector<std::vector<double>> loss_increase;
+  double intact_accuracy = 0.0;
+  double intact_loss = 0.0;
+};
+SingleDamage single_neuron_damage(const nn::Mlp& net, const data::Dataset& test,
+                                  const AblationValues& values, const SweepOptions& options);
+
+// Evenly spaced recording points: 0, then `steps` points up to n (all of 0..n when
+// steps >= n).
+std::vector<std::int64_t> even_points(std::int64_t n, std::int64_t steps);
+
+}  // namespace ioca::ablation

@@ -1,0 +1,74 @@
+#pragma once
+// The arithmetic both ablation engines share (see ablation.hpp): float activations,
+// pre-activations accumulated in double by one row kernel, double logits.
+#include <cstdint>
+#include <vector>
+
+#include "ioca/ablation.hpp"
+#include "ioca/nn.hpp"
+
+namespace ioca::ablation::detail {
+
+class ExactNet {
+ public:
+  ExactNet(const nn::Mlp& net, const AblationValues& values);
+
+  int layers() const { return net_.num_layers(); }  // hidden layers + output layer
+  int hidden() const { return net_.num_hidden(); }
+  int classes() const { return net_.output_size(); }
+  std::size_t width(int layer) const { return static_cast<std::size_t>(net_.out_size(layer)); }
+  std::size_t input_width() const { return static_cast<std::size_t>(net_.input_size()); }
+  float value(int layer, int neuron) const {
+    return values_[static_cast<std::size_t>(layer)][static_cast<std::size_t>(neuron)];
+  }
+  // Column `neuron` of layer `layer + 1`'s weight: how neuron (layer, neuron) feeds forward.
+  const double* outgoing(int layer, int neuron) const {
+    return outgoing_[static_cast<std::size_t>(layer) + 1].data() +
+           static_cast<std::size_t>(neuron) * width(layer + 1);
+  }
+
+  // The network's input row as it sees it (normalised like nn::forward).
+  void input_row(const float* x, float* out) const;
+  // z = pre-activation of `layer` from its input row.
+  void affine(int layer, const float* input, double* z) const;
+  // a = f(float(z)) for hidden `layer`, then ablated neurons set to their value.
+  void activate(int layer, const double* z, float* a, const std::uint8_t* ablated) const;
+
+ private:
+  const nn::Mlp& net_;
+  const AblationValues& values_;
+  std::vector<std::vector<double>> weight_;    // per layer [out, in]
+  std::vector<std::vector<double>> outgoing_;  // per layer, transposed: [in, out]
+  std::vector<std::vector<double>> bias_;
+};
+
+// Cross-entropy (nats) of a row of double logits, and its arg-max (first maximum).
+double row_loss(const double* logits, int classes, int label, int& predicted);
+
+// Per-chunk results at each recorded point: loss sum and correct count per class.
+struct PointTotals {
+  std::vector<double> loss_sum;                // [points]
+  std::vector<std::int64_t> correct_by_class;  // [points, classes]
+};
+
+// Turns per-(order, chunk) totals into curves (chunks summed in order).
+std::vector<Curve> assemble_curves(const std::vector<PointTotals>& totals, std::size_t orders,
+                                   std::size_t chunks,
+                                   const std::vector<std::vector<std::int64_t>>& points,
+                                   const data::Dataset& test, int classes);
+
+// Recording points of an order of length n (options.record_at clipped, or every step).
+std::vector<std::int64_t> points_for(std::size_t n, const SweepOptions& options);
+
+void check_sweep_inputs(const nn::Mlp& net, const data::Dataset& test, const AblationValues& values,
+                        const std::vector<std::vector<Neuron>>& orders);
+
+}  // namespace ioca::ablation::detail
+
+namespace ioca::ablation::detail {
+// The reference engine: a full masked forward pass of every sample at every recorded point.
+std::vector<Curve> run_naive(const nn::Mlp& net, const data::Dataset& test,
+                             const AblationValues& values,
+                             const std::vector<std::vector<Neuron>>& orders,
+                             const SweepOptions& options);
+}  // namespace ioca::ablation::detail

@@ -1,0 +1,198 @@
+// The fast engine. Per (order, chunk of samples) task: start from the cached intact state;
+// ablating neuron j of layer m changes only the samples whose a_j differs from the
+// ablation value, and for those the next layer's pre-activation by the rank-1 term
+// (c - a_j) w_j; the layers above are recomputed for those samples alone.
+#include <algorithm>
+
+#include "ablation/exact_forward.hpp"
+#include "ablation/intact_cache.hpp"
+#include "ioca/core.hpp"
+
+namespace ioca::ablation {
+namespace detail {
+
+IntactCache compute_intact(const ExactNet& en, const data::Dataset& test, std::size_t chunk_rows) {
+  const int L = en.layers(), H = en.hidden();
+  const std::size_t n = test.samples;
+  IntactCache cache;
+  cache.a.resize(static_cast<std::size_t>(H));
+  cache.z.resize(static_cast<std::size_t>(L));
+  for (int l = 0; l < H; ++l) cache.a[static_cast<std::size_t>(l)].resize(n * en.width(l));
+  for (int l = 1; l < L; ++l) cache.z[static_cast<std::size_t>(l)].resize(n * en.width(l));
+  cache.loss.resize(n);
+  cache.predicted.resize(n);
+  const std::size_t chunks = (n + chunk_rows - 1) / chunk_rows;
+  parallel_for(static_cast<std::ptrdiff_t>(chunks), [&](std::ptrdiff_t ch) {
+    std::vector<float> input(en.input_width());
+    std::vector<double> z0(en.width(0));
+    const std::size_t lo = static_cast<std::size_t>(ch) * chunk_rows,
+                      hi = std::min(n, lo + chunk_rows);
+    for (std::size_t r = lo; r < hi; ++r) {
+      en.input_row(test.row(r), input.data());
+      const float* in = input.data();
+      for (int l = 0; l < L; ++l) {
+        const auto ul = static_cast<std::size_t>(l);
+        double* z = l == 0 ? z0.data() : cache.z[ul].data() + r * en.width(l);
+        en.affine(l, in, z);
+        if (l + 1 < L) {
+          float* a = cache.a[ul].data() + r * en.width(l);
+          en.activate(l, z, a, nullptr);
+          in = a;
+        }
+      }
+      int predicted = 0;
+      cache.loss[r] =
+          row_loss(cache.z.back().data() + r * en.width(L - 1), en.classes(), test.y[r], predicted);
+      cache.predicted[r] = predicted;
+    }
+  });
+  return cache;
+}
+
+namespace {
+
+// The mutable state of one task: rows [lo, lo + rows) from layer `low` upward.
+class ChunkState {
+ public:
+  ChunkState(const ExactNet& en, const IntactCache& cache, std::size_t lo, std::size_t rows,
+             int low)
+      : en_(en),
+        lo_(lo),
+        rows_(rows),
+        low_(low),
+        a_(static_cast<std::size_t>(en.hidden())),
+        z_(static_cast<std::size_t>(en.layers())),
+        ablated_(static_cast<std::size_t>(en.hidden())) {
+    for (int l = low; l < en.hidden(); ++l) {
+      const auto w = en.width(l);
+      const auto* src = cache.a[static_cast<std::size_t>(l)].data() + lo * w;
+      a_[static_cast<std::size_t>(l)].assign(src, src + rows * w);
+    }
+    for (int l = low + 1; l < en.layers(); ++l) {
+      const auto w = en.width(l);
+      const auto* src = cache.z[static_cast<std::size_t>(l)].data() + lo * w;
+      z_[static_cast<std::size_t>(l)].assign(src, src + rows * w);
+    }
+    for (int l = 0; l < en.hidden(); ++l)
+      ablated_[static_cast<std::size_t>(l)].assign(en.width(l), 0);
+    loss_.assign(cache.loss.begin() + static_cast<std::ptrdiff_t>(lo),
+                 cache.loss.begin() + static_cast<std::ptrdiff_t>(lo + rows));
+    predicted_.assign(cache.predicted.begin() + static_cast<std::ptrdiff_t>(lo),
+                      cache.predicted.begin() + static_cast<std::ptrdiff_t>(lo + rows));
+  }
+
+  // Returns the number of sample rows that changed.
+  std::int64_t ablate(const Neuron& nr, const data::Dataset& test) {
+    const auto m = static_cast<std::size_t>(nr.layer), j = static_cast<std::size_t>(nr.index);
+    ablated_[m][j] = 1;
+    const float c = en_.value(nr.layer, nr.index);
+    const std::size_t w = en_.width(nr.layer), w_next = en_.width(nr.layer + 1);
+    const double* outgoing = en_.outgoing(nr.layer, nr.index);
+    float* a = a_[m].data();
+    double* z_next = z_[m + 1].data();
+    std::int64_t changed = 0;
+    for (std::size_t r = 0; r < rows_; ++r) {
+      const float current = a[r * w + j];
+      if (current == c) continue;  // this sample does not change
+      a[r * w + j] = c;
+      axpy(static_cast<double>(c) - static_cast<double>(current), outgoing, z_next + r * w_next,
+           w_next);
+      propagate(r, nr.layer + 1, test);
+      ++changed;
+    }
+    return changed;
+  }
+
+  // Loss sum and correct count per class of the chunk, in row order.
+  void totals(const data::Dataset& test, double& loss, std::int64_t* correct_by_class) const {
+    loss = 0.0;
+    for (std::size_t r = 0; r < rows_; ++r) {
+      loss += loss_[r];
+      const int label = test.y[lo_ + r];
+      if (predicted_[r] == label) ++correct_by_class[label];
+    }
+  }
+
+ private:
+  // Recomputes row r from the pre-activation of layer `from` up to the loss.
+  void propagate(std::size_t r, int from, const data::Dataset& test) {
+    const int L = en_.layers();
+    for (int l = from; l + 1 < L; ++l) {
+      const auto ul = static_cast<std::size_t>(l);
+      float* a = a_[ul].data() + r * en_.width(l);
+      en_.activate(l, z_[ul].data() + r * en_.width(l), a, ablated_[ul].data());
+      en_.affine(l + 1, a, z_[ul + 1].data() + r * en_.width(l + 1));
+    }
+    int predicted = 0;
+    loss_[r] = row_loss(z_.back().data() + r * en_.width(L - 1), en_.classes(), test.y[lo_ + r],
+                        predicted);
+    predicted_[r] = predicted;
+  }
+
+  const ExactNet& en_;
+  std::size_t lo_, rows_;
+  int low_;
+  std::vector<std::vector<float>> a_;
+  std::vector<std::vector<double>> z_;
+  std::vector<std::vector<std::uint8_t>> ablated_;
+  std::vector<double> loss_;
+  std::vector<std::int32_t> predicted_;
+};
+
+std::vector<Curve> run_fast(const nn::Mlp& net, const data::Dataset& test,
+                            const AblationValues& values,
+                            const std::vector<std::vector<Neuron>>& orders,
+                            const SweepOptions& options) {
+  check_sweep_inputs(net, test, values, orders);
+  const ExactNet en(net, values);
+  const std::size_t n = test.samples, chunk = options.chunk_rows;
+  const std::size_t chunks = (n + chunk - 1) / chunk;
+  const IntactCache cache = compute_intact(en, test, chunk);
+  const auto C = static_cast<std::size_t>(en.classes());
+  std::vector<std::vector<std::int64_t>> points;
+  for (const auto& order : orders) points.push_back(points_for(order.size(), options));
+  std::vector<PointTotals> totals(orders.size() * chunks);
+  if (options.counters)
+    options.counters->rows_updated.assign(static_cast<std::size_t>(en.hidden()), 0);
+
+  parallel_for(static_cast<std::ptrdiff_t>(orders.size() * chunks), [&](std::ptrdiff_t task) {
+    const std::size_t o = static_cast<std::size_t>(task) / chunks,
+                      ch = static_cast<std::size_t>(task) % chunks;
+    const std::size_t lo = ch * chunk, rows = std::min(chunk, n - lo);
+    int low = en.hidden();
+    for (const auto& nr : orders[o]) low = std::min(low, nr.layer);
+    ChunkState state(en, cache, lo, rows, low);
+    PointTotals& t = totals[static_cast<std::size_t>(task)];
+    t.loss_sum.assign(points[o].size(), 0.0);
+    t.correct_by_class.assign(points[o].size() * C, 0);
+    std::vector<std::int64_t> rows_updated(static_cast<std::size_t>(en.hidden()), 0);
+    std::size_t applied = 0;
+    for (std::size_t p = 0; p < points[o].size(); ++p) {
+      for (; applied < static_cast<std::size_t>(points[o][p]); ++applied) {
+        const Neuron& nr = orders[o][applied];
+        rows_updated[static_cast<std::size_t>(nr.layer)] += state.ablate(nr, test);
+      }
+      state.totals(test, t.loss_sum[p], t.correct_by_class.data() + p * C);
+    }
+    if (options.counters) {
+#pragma omp critical(ioca_sweep_counters)
+      for (std::size_t l = 0; l < rows_updated.size(); ++l)
+        options.counters->rows_updated[l] += rows_updated[l];
+    }
+  });
+  return assemble_curves(totals, orders.size(), chunks, points, test, en.classes());
+}
+
+}  // namespace
+}  // namespace detail
+
+std::vector<Curve> run_sweeps(const nn::Mlp& net, const data::Dataset& test,
+                              const AblationValues& values,
+                              const std::vector<std::vector<Neuron>>& orders,
+                              const SweepOptions& options) {
+  if (options.chunk_rows == 0) throw std::logic_error("chunk_rows must be > 0");
+  return options.engine == Engine::fast ? detail::run_fast(net, test, values, orders, options)
+                                        : detail::run_naive(net, test, values, orders, options);
+}
+
+}  // namespace ioca::ablation

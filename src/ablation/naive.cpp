@@ -1,0 +1,70 @@
+// The naive engine: kept as the reference the fast engine is tested against.
+#include <algorithm>
+
+#include "ablation/exact_forward.hpp"
+#include "ioca/core.hpp"
+
+namespace ioca::ablation::detail {
+
+std::vector<Curve> run_naive(const nn::Mlp& net, const data::Dataset& test,
+                             const AblationValues& values,
+                             const std::vector<std::vector<Neuron>>& orders,
+                             const SweepOptions& options) {
+  check_sweep_inputs(net, test, values, orders);
+  const ExactNet en(net, values);
+  const std::size_t n = test.samples, chunk = options.chunk_rows;
+  const std::size_t chunks = (n + chunk - 1) / chunk;
+  const int classes = en.classes(), L = en.layers();
+  const auto C = static_cast<std::size_t>(classes);
+  std::vector<std::vector<std::int64_t>> points;
+  for (const auto& order : orders) points.push_back(points_for(order.size(), options));
+  std::vector<PointTotals> totals(orders.size() * chunks);
+
+  parallel_for(static_cast<std::ptrdiff_t>(orders.size() * chunks), [&](std::ptrdiff_t task) {
+    const std::size_t o = static_cast<std::size_t>(task) / chunks,
+                      ch = static_cast<std::size_t>(task) % chunks;
+    const std::size_t lo = ch * chunk, rows = std::min(chunk, n - lo);
+    PointTotals& t = totals[static_cast<std::size_t>(task)];
+    t.loss_sum.assign(points[o].size(), 0.0);
+    t.correct_by_class.assign(points[o].size() * C, 0);
+    std::vector<std::vector<std::uint8_t>> ablated(static_cast<std::size_t>(en.hidden()));
+    for (int l = 0; l < en.hidden(); ++l)
+      ablated[static_cast<std::size_t>(l)].assign(en.width(l), 0);
+    std::vector<float> input(en.input_width());
+    std::vector<std::vector<float>> a(static_cast<std::size_t>(L));
+    std::vector<std::vector<double>> z(static_cast<std::size_t>(L));
+    for (int l = 0; l < L; ++l) {
+      a[static_cast<std::size_t>(l)].resize(en.width(l));
+      z[static_cast<std::size_t>(l)].resize(en.width(l));
+    }
+    std::size_t applied = 0;
+    for (std::size_t p = 0; p < points[o].size(); ++p) {
+      for (; applied < static_cast<std::size_t>(points[o][p]); ++applied) {
+        const Neuron& nr = orders[o][applied];
+        ablated[static_cast<std::size_t>(nr.layer)][static_cast<std::size_t>(nr.index)] = 1;
+      }
+      double loss = 0.0;
+      for (std::size_t r = 0; r < rows; ++r) {
+        en.input_row(test.row(lo + r), input.data());
+        const float* in = input.data();
+        for (int l = 0; l < L; ++l) {
+          en.affine(l, in, z[static_cast<std::size_t>(l)].data());
+          if (l + 1 < L) {
+            en.activate(l, z[static_cast<std::size_t>(l)].data(),
+                        a[static_cast<std::size_t>(l)].data(),
+                        ablated[static_cast<std::size_t>(l)].data());
+            in = a[static_cast<std::size_t>(l)].data();
+          }
+        }
+        int predicted = 0;
+        const int label = test.y[lo + r];
+        loss += row_loss(z.back().data(), classes, label, predicted);
+        if (predicted == label) ++t.correct_by_class[p * C + static_cast<std::size_t>(label)];
+      }
+      t.loss_sum[p] = loss;
+    }
+  });
+  return assemble_curves(totals, orders.size(), chunks, points, test, classes);
+}
+
+}  // namespace ioca::ablation::detail

@@ -1,0 +1,220 @@
+#include <omp.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "ioca/ablation.hpp"
+#include "ioca/core.hpp"
+
+using namespace ioca;
+using namespace ioca::ablation;
+
+namespace {
+
+data::Dataset blobs(std::size_t n, std::size_t features, int classes, std::uint64_t seed) {
+  data::Dataset d;
+  d.name = "blobs";
+  d.samples = n;
+  d.features = features;
+  d.classes = classes;
+  Rng rng(seed);
+  std::vector<float> centres(static_cast<std::size_t>(classes) * features);
+  for (auto& c : centres) c = rng.uniform_float();
+  for (std::size_t i = 0; i < n; ++i) {
+    const int y = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
+    d.y.push_back(y);
+    for (std::size_t f = 0; f < features; ++f)
+      d.x.push_back(centres[static_cast<std::size_t>(y) * features + f] +
+                    0.3f * static_cast<float>(rng.normal()));
+  }
+  return d;
+}
+
+// A trained network, so that ablations matter and accuracies move.
+nn::Mlp trained(nn::Activation act, const data::Dataset& d, std::vector<int> hidden) {
+  auto net = nn::make_mlp(static_cast<int>(d.features), hidden, act, d.classes, 21);
+  nn::TrainOptions o;
+  o.epochs = 3;
+  nn::train(net, d, o);
+  return net;
+}
+
+AblationValues mean_values(const nn::Mlp& net, const data::Dataset& d) {
+  nn::Activations acts;
+  nn::forward(net, d.x.data(), static_cast<int>(d.samples), acts);
+  AblationValues v;
+  for (int l = 0; l < net.num_hidden(); ++l) {
+    const auto w = static_cast<std::size_t>(net.out_size(l));
+    std::vector<float> m(w, 0.0f);
+    for (std::size_t j = 0; j < w; ++j) {
+      double s = 0;
+      for (std::size_t r = 0; r < d.samples; ++r)
+        s += acts.outputs[static_cast<std::size_t>(l)][r * w + j];
+      m[j] = static_cast<float>(s / static_cast<double>(d.samples));
+    }
+    v.push_back(m);
+  }
+  return v;
+}
+
+std::vector<std::vector<Neuron>> some_orders(const nn::Mlp& net) {
+  std::vector<std::vector<Neuron>> orders;
+  std::uint64_t seed = 1;
+  for (const auto& name : all_scope_names(net)) {
+    const Scope s = make_scope(net, name);
+    std::vector<double> values;
+    for (const auto& n : s.neurons) values.push_back(std::sin(n.index * 1.3 + n.layer));
+    orders.push_back(order_by_value(s, values, Direction::ascending));
+    orders.push_back(order_by_value(s, values, Direction::descending));
+    orders.push_back(random_order(s, seed++));
+  }
+  return orders;
+}
+
+void require_same(const std::vector<Curve>& a, const std::vector<Curve>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO("curve " << i);
+    REQUIRE(a[i].ablated == b[i].ablated);
+    REQUIRE(a[i].accuracy == b[i].accuracy);  // identical, not approximately
+    REQUIRE(a[i].per_class_accuracy.size() == b[i].per_class_accuracy.size());
+    for (std::size_t p = 0; p < a[i].loss.size(); ++p)
+      REQUIRE(a[i].loss[p] == Approx(b[i].loss[p]).epsilon(1e-9));
+    for (std::size_t k = 0; k < a[i].per_class_accuracy.size(); ++k) {
+      const double x = a[i].per_class_accuracy[k], y = b[i].per_class_accuracy[k];
+      REQUIRE(((std::isnan(x) && std::isnan(y)) || x == y));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("orders: stable ascending, descending its exact reverse, seeded random", "[ablation]") {
+  const auto net = nn::make_mlp(4, {5, 3}, nn::Activation::relu, 2, 1);
+  const Scope s = make_scope(net, "network");
+  REQUIRE(s.neurons.size() == 8);
+  REQUIRE(s.neurons[5] == Neuron{1, 0});
+  const std::vector<double> v{2, 1, 2, 0, 1, 2, 0, 1};
+  const auto asc = order_by_value(s, v, Direction::ascending);
+  const std::vector<Neuron> expected{{0, 3}, {1, 1}, {0, 1}, {0, 4},
+                                     {1, 2}, {0, 0}, {0, 2}, {1, 0}};
+  REQUIRE(asc == expected);
+  auto desc = order_by_value(s, v, Direction::descending);
+  std::reverse(desc.begin(), desc.end());
+  REQUIRE(desc == asc);
+  const auto r1 = random_order(s, 7), r2 = random_order(s, 7), r3 = random_order(s, 8);
+  REQUIRE(r1 == r2);
+  REQUIRE(r1 != r3);
+  REQUIRE(make_scope(net, "layer1").neurons.size() == 3);
+  REQUIRE_THROWS_AS(make_scope(net, "layer2"), Error);
+  REQUIRE_THROWS_AS(make_scope(net, "layers"), Error);
+  REQUIRE_THROWS_AS(order_by_value(s, {1, 2, 3, NAN, 1, 2, 3, 4}, Direction::ascending), Error);
+  REQUIRE(even_points(10, 4) == std::vector<std::int64_t>{0, 3, 5, 8, 10});
+  REQUIRE(even_points(3, 0) == std::vector<std::int64_t>{0, 1, 2, 3});
+}
+
+TEST_CASE("fast and naive engines give identical curves", "[ablation]") {
+  const auto d = blobs(700, 10, 4, 3);
+  for (auto act : {nn::Activation::relu, nn::Activation::tanh, nn::Activation::sigmoid}) {
+    const auto net = trained(act, d, {24, 16});
+    const auto orders = some_orders(net);
+    for (bool mean : {false, true}) {
+      const AblationValues values = mean ? mean_values(net, d) : zero_values(net);
+      SweepOptions fast, naive;
+      naive.engine = Engine::naive;
+      fast.chunk_rows = naive.chunk_rows = 128;  // several chunks, one partial
+      INFO("activation " << nn::to_string(act) << (mean ? " mean" : " zero"));
+      const auto a = run_sweeps(net, d, values, orders, fast);
+      const auto b = run_sweeps(net, d, values, orders, naive);
+      require_same(a, b);
+      // The curves really move: ablating a whole scope changes the accuracy.
+      REQUIRE(a[0].accuracy.front() != a[0].accuracy.back());
+      // Recording a subset of points gives the same values at those points.
+      fast.record_at = even_points(static_cast<std::int64_t>(orders[3].size()), 4);
+      const auto c = run_sweeps(net, d, values, {orders[3]}, fast);
+      for (std::size_t p = 0; p < c[0].ablated.size(); ++p)
+        REQUIRE(c[0].accuracy[p] == a[3].accuracy[static_cast<std::size_t>(c[0].ablated[p])]);
+    }
+  }
+}
+
+TEST_CASE("a three-hidden-layer network: engines agree on every scope", "[ablation]") {
+  const auto d = blobs(400, 8, 3, 5);
+  const auto net = trained(nn::Activation::relu, d, {12, 10, 8});
+  const auto orders = some_orders(net);
+  SweepOptions naive;
+  naive.engine = Engine::naive;
+  require_same(run_sweeps(net, d, zero_values(net), orders, {}),
+               run_sweeps(net, d, zero_values(net), orders, naive));
+}
+
+TEST_CASE("ablating the whole last hidden layer leaves the output bias alone", "[ablation]") {
+  const auto d = blobs(500, 10, 4, 9);
+  const auto net = trained(nn::Activation::relu, d, {20, 12});
+  const Scope s = make_scope(net, "layer1");
+  const auto curves = run_sweeps(net, d, zero_values(net), {s.neurons}, {});
+  const float* b = net.bias(2);
+  const int predicted = static_cast<int>(std::max_element(b, b + 4) - b);
+  const double expected =
+      static_cast<double>(std::count(d.y.begin(), d.y.end(), predicted)) / 500.0;
+  REQUIRE(curves[0].accuracy.back() == expected);
+  // And entry 0 is the intact network's accuracy.
+  REQUIRE(curves[0].accuracy.front() == Approx(nn::evaluate(net, d).accuracy).margin(1.0 / 500));
+}
+
+TEST_CASE("curves are bitwise identical for 1 and 2 threads", "[ablation]") {
+  const auto d = blobs(900, 10, 4, 13);
+  const auto net = trained(nn::Activation::relu, d, {30, 20});
+  const auto orders = some_orders(net);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto a = run_sweeps(net, d, zero_values(net), orders, {});
+  const auto sa = single_neuron_damage(net, d, zero_values(net), {});
+  omp_set_num_threads(2);
+  const auto b = run_sweeps(net, d, zero_values(net), orders, {});
+  const auto sb = single_neuron_damage(net, d, zero_values(net), {});
+  omp_set_num_threads(saved);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i].accuracy == b[i].accuracy);
+    REQUIRE(std::memcmp(a[i].loss.data(), b[i].loss.data(), a[i].loss.size() * sizeof(double)) ==
+            0);
+  }
+  for (std::size_t l = 0; l < 2; ++l) {
+    REQUIRE(sa.accuracy_drop[l] == sb.accuracy_drop[l]);
+    REQUIRE(std::memcmp(sa.loss_increase[l].data(), sb.loss_increase[l].data(),
+                        sa.loss_increase[l].size() * sizeof(double)) == 0);
+  }
+}
+
+TEST_CASE("single-neuron damage: fast equals naive", "[ablation]") {
+  const auto d = blobs(600, 10, 4, 17);
+  for (auto act : {nn::Activation::relu, nn::Activation::tanh}) {
+    const auto net = trained(act, d, {16, 12});
+    const auto values = mean_values(net, d);
+    SweepOptions naive;
+    naive.engine = Engine::naive;
+    const auto f = single_neuron_damage(net, d, values, {});
+    const auto n = single_neuron_damage(net, d, values, naive);
+    REQUIRE(f.intact_accuracy == n.intact_accuracy);
+    REQUIRE(f.intact_loss == n.intact_loss);
+    double total = 0;
+    for (std::size_t l = 0; l < 2; ++l)
+      for (std::size_t j = 0; j < f.accuracy_drop[l].size(); ++j) {
+        REQUIRE(f.accuracy_drop[l][j] == n.accuracy_drop[l][j]);
+        REQUIRE(f.loss_increase[l][j] == Approx(n.loss_increase[l][j]).margin(1e-9));
+        total += std::abs(f.loss_increase[l][j]);
+      }
+    REQUIRE(total > 0.0);
+  }
+}
+
+TEST_CASE("sweeps reject duplicate and unknown neurons", "[ablation]") {
+  const auto d = blobs(50, 4, 2, 1);
+  const auto net = nn::make_mlp(4, {3}, nn::Activation::relu, 2, 1);
+  REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{0, 1}, {0, 1}}}, {}), Error);
+  REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{0, 3}}}, {}), Error);
+  REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{1, 0}}}, {}), Error);
+}
