@@ -35,10 +35,11 @@ struct Tiling {
 
 Tiling choose_tiling(int m, int n, int k) {
   Tiling t;
-  t.split_rows = m >= n;
+  // Row tiles are contiguous blocks of C; columns only when there are too few rows.
+  t.split_rows = m >= 64 || m >= n;
   const int dim = t.split_rows ? m : n;
   const double flops = 2.0 * m * n * k;
-  constexpr double min_tile_flops = 1 << 19;
+  constexpr double min_tile_flops = 1 << 22;
   constexpr int min_tile_dim = 32, max_tiles = 64;
   while (t.count * 2 <= max_tiles && dim / (t.count * 2) >= min_tile_dim &&
          flops / (t.count * 2) >= min_tile_flops)

@@ -111,12 +111,15 @@ File open_file_read(const std::string& path) {
 
 bool exists(hid_t loc, const std::string& name) {
   // Walk a/b/c one link at a time: H5Lexists fails on a missing intermediate group.
-  std::string prefix;
-  std::size_t pos = 0;
-  while (pos <= name.size()) {
+  std::string prefix = !name.empty() && name[0] == '/' ? "/" : "";
+  std::size_t pos = prefix.size();
+  while (pos < name.size()) {
     const std::size_t slash = std::min(name.find('/', pos), name.size());
-    prefix += (prefix.empty() ? "" : "/") + name.substr(pos, slash - pos);
-    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (slash > pos) {
+      if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+      prefix += name.substr(pos, slash - pos);
+      if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
     pos = slash + 1;
   }
   return true;
@@ -265,10 +268,12 @@ std::string read_string_attribute(const File& f, hid_t loc, const std::string& n
   const std::size_t size = H5Tget_size(type.id());
   if (size == 0 || size > (1u << 20))
     throw FileError(f.path, "attribute " + where + " has a bad size");
+  // One byte more than stored, so a string that fills its whole size keeps its last
+  // character next to the terminator.
   Handle mem = check(H5Tcopy(H5T_C_S1), f, "cannot create string type");
-  H5Tset_size(mem.id(), size);
+  H5Tset_size(mem.id(), size + 1);
   H5Tset_cset(mem.id(), H5Tget_cset(type.id()));
-  std::string buffer(size, '\0');
+  std::string buffer(size + 1, '\0');
   check_status(H5Aread(attr.id(), mem.id(), buffer.data()), f, "cannot read attribute " + where);
   // Fixed-length strings are padded with NULs or spaces.
   const auto end = buffer.find('\0');

@@ -42,6 +42,10 @@ Model load_model(const std::string& path) {
   const auto names = h5::list_children(f, layers.id(), "/layers");
   if (names.empty()) throw FileError(path, "/layers holds no layers");
   // Layers are named 0, 1, ..., K-1 with no gaps.
+  for (const auto& name : names)
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+      throw FileError(path,
+                      "unexpected entry /layers/" + name + " (layers are named 0, 1, 2, ...)");
   for (std::size_t k = 0; k < names.size(); ++k)
     if (!h5::exists(layers.id(), std::to_string(k)))
       throw FileError(path, "/layers must hold groups 0.." + std::to_string(names.size() - 1) +
@@ -53,8 +57,8 @@ Model load_model(const std::string& path) {
   for (std::size_t k = 0; k < names.size(); ++k) {
     const std::string where = "/layers/" + std::to_string(k);
     h5::Handle g = h5::open_group(f, layers.id(), std::to_string(k));
-    auto w = h5::read_float_dataset(f, g.id(), "weight");
-    auto b = h5::read_float_dataset(f, g.id(), "bias");
+    auto w = h5::read_float_dataset(f, root, where + "/weight");
+    auto b = h5::read_float_dataset(f, root, where + "/bias");
     if (w.dims.size() != 2 || w.dims[0] == 0 || w.dims[1] == 0)
       throw FileError(path, where + "/weight must be a non-empty 2-D array [out, in]");
     if (b.dims.size() != 1 || b.dims[0] != w.dims[0])

@@ -184,6 +184,14 @@ TEST_CASE("bad model files give one clear error naming the file", "[io]") {
   write_raw_model(p("lastrelu.h5"), {good0, layer(2, 3, "relu")});
   require_file_error(p("lastrelu.h5"), "must have activation 'identity'");
 
+  write_raw_model(p("notes.h5"), {good0, good1});
+  {
+    hid_t file = H5Fopen(p("notes.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Gclose(H5Gcreate2(file, "/layers/notes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Fclose(file);
+  }
+  require_file_error(p("notes.h5"), "unexpected entry /layers/notes");
+
   auto flat = good0;
   flat.wdims = {12};
   write_raw_model(p("flat.h5"), {flat, good1});
