@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace ioca::kernels::IOCA_KERNEL_ISA {
 namespace {
@@ -96,49 +97,50 @@ inline double reduce_lanes(const Lanes& acc) {
   return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
-void affine_row(const float* __restrict a, std::size_t n_in, const double* __restrict weight,
-                const double* __restrict bias, std::size_t n_out, double* __restrict z) {
+// NB outputs at once: NB independent chains of additions keep the FMA units busy (one
+// output alone is bound by the latency of its chain). Every output's terms are still added
+// in the fixed lane pattern.
+template <int NB>
+void affine_block(const float* __restrict a, std::size_t n_in, const double* __restrict w,
+                  const double* __restrict bias, double* __restrict z) {
   using FloatLanes = Eigen::Map<const Eigen::Array<float, 8, 1>>;
   using WeightLanes = Eigen::Map<const Lanes>;
   const std::size_t body = n_in / 8 * 8, tail = n_in - body;
-  Lanes a_tail = Lanes::Zero();
-  for (std::size_t i = 0; i < tail; ++i) a_tail[static_cast<Eigen::Index>(i)] = a[body + i];
-  const auto tail_weights = [&](const double* w) {
-    Lanes t = Lanes::Zero();
-    for (std::size_t i = 0; i < tail; ++i) t[static_cast<Eigen::Index>(i)] = w[body + i];
-    return t;
-  };
-  // Four outputs at a time: four independent chains of additions.
+  Lanes acc[NB];
+  for (int r = 0; r < NB; ++r) acc[r] = Lanes::Zero();
+  for (std::size_t i = 0; i < body; i += 8) {
+    const Lanes x = FloatLanes(a + i).cast<double>();
+    for (int r = 0; r < NB; ++r)
+      acc[r] += x * WeightLanes(w + static_cast<std::size_t>(r) * n_in + i);
+  }
+  if (tail) {
+    Lanes x = Lanes::Zero();
+    for (std::size_t i = 0; i < tail; ++i) x[static_cast<Eigen::Index>(i)] = a[body + i];
+    for (int r = 0; r < NB; ++r) {
+      Lanes t = Lanes::Zero();
+      for (std::size_t i = 0; i < tail; ++i)
+        t[static_cast<Eigen::Index>(i)] = w[static_cast<std::size_t>(r) * n_in + body + i];
+      acc[r] += x * t;
+    }
+  }
+  for (int r = 0; r < NB; ++r) z[r] = bias[r] + reduce_lanes(acc[r]);
+}
+
+template <int... NB>
+void affine_last_block(std::size_t nb, const float* a, std::size_t n_in, const double* w,
+                       const double* bias, double* z, std::integer_sequence<int, NB...>) {
+  // Calls affine_block<nb> for the run-time nb in 1..16.
+  (void)((nb == static_cast<std::size_t>(NB + 1) ? (affine_block<NB + 1>(a, n_in, w, bias, z), true)
+                                                 : false) ||
+         ...);
+}
+
+void affine_row(const float* __restrict a, std::size_t n_in, const double* __restrict weight,
+                const double* __restrict bias, std::size_t n_out, double* __restrict z) {
   std::size_t o = 0;
-  for (; o + 4 <= n_out; o += 4) {
-    const double* w = weight + o * n_in;
-    Lanes acc0 = Lanes::Zero(), acc1 = Lanes::Zero(), acc2 = Lanes::Zero(), acc3 = Lanes::Zero();
-    for (std::size_t i = 0; i < body; i += 8) {
-      const Lanes x = FloatLanes(a + i).cast<double>();
-      acc0 += x * WeightLanes(w + i);
-      acc1 += x * WeightLanes(w + n_in + i);
-      acc2 += x * WeightLanes(w + 2 * n_in + i);
-      acc3 += x * WeightLanes(w + 3 * n_in + i);
-    }
-    if (tail) {
-      acc0 += a_tail * tail_weights(w);
-      acc1 += a_tail * tail_weights(w + n_in);
-      acc2 += a_tail * tail_weights(w + 2 * n_in);
-      acc3 += a_tail * tail_weights(w + 3 * n_in);
-    }
-    z[o] = bias[o] + reduce_lanes(acc0);
-    z[o + 1] = bias[o + 1] + reduce_lanes(acc1);
-    z[o + 2] = bias[o + 2] + reduce_lanes(acc2);
-    z[o + 3] = bias[o + 3] + reduce_lanes(acc3);
-  }
-  for (; o < n_out; ++o) {
-    const double* w = weight + o * n_in;
-    Lanes acc = Lanes::Zero();
-    for (std::size_t i = 0; i < body; i += 8)
-      acc += FloatLanes(a + i).cast<double>() * WeightLanes(w + i);
-    if (tail) acc += a_tail * tail_weights(w);
-    z[o] = bias[o] + reduce_lanes(acc);
-  }
+  for (; n_out - o > 16; o += 8) affine_block<8>(a, n_in, weight + o * n_in, bias + o, z + o);
+  affine_last_block(n_out - o, a, n_in, weight + o * n_in, bias + o, z + o,
+                    std::make_integer_sequence<int, 16>{});
 }
 
 void activate_row(const double* __restrict z, float* __restrict a, std::size_t n, int activation,
