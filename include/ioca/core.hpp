@@ -122,6 +122,9 @@ enum class Trans { no, yes };
 void gemm(Trans trans_a, Trans trans_b, int m, int n, int k, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc);
 
+// Number of tiles gemm splits an [m,n,k] product into (shape-only; for tests).
+int gemm_tiles(int m, int n, int k);
+
 // The same product on the calling thread only (the reference for the tiled version).
 void gemm_serial(Trans trans_a, Trans trans_b, int m, int n, int k, float alpha, const float* a,
                  int lda, const float* b, int ldb, float beta, float* c, int ldc);

@@ -155,7 +155,10 @@ TEST_CASE("cross_entropy is stable and exact", "[nn]") {
 }
 
 TEST_CASE("training learns and is bitwise identical for 1 and 2 threads", "[nn]") {
-  const auto d = blobs(2000, 40, 5, 11);
+  // Wide enough that the batch products are split into parallel tiles (>= 4 MFLOP).
+  const auto d = blobs(2000, 200, 5, 11);
+  REQUIRE(gemm_tiles(32, 1024, 200) > 1);  // forward of the first layer
+  REQUIRE(gemm_tiles(1024, 200, 32) > 1);  // its weight gradient
   nn::TrainOptions o;
   o.epochs = 3;
   o.batch_size = 32;
@@ -166,7 +169,7 @@ TEST_CASE("training learns and is bitwise identical for 1 and 2 threads", "[nn]"
     std::vector<float> params[2];
     for (int threads : {1, 2}) {
       omp_set_num_threads(threads);
-      auto net = nn::make_mlp(40, {300, 64}, Activation::relu, 5, 17);
+      auto net = nn::make_mlp(200, {1024, 64}, Activation::relu, 5, 17);
       const double before = mean_loss(net, d);
       nn::train(net, d, o);
       REQUIRE(mean_loss(net, d) < 0.5 * before);
