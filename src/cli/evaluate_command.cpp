@@ -20,9 +20,7 @@ EvaluateArgs parse_evaluate_args(const std::vector<std::string>& args, std::stri
   a.data = read_data_args(vm);
   if (!vm.count("model")) throw UsageError("--model is required");
   a.model = vm["model"].as<std::string>();
-  a.split = vm["split"].as<std::string>();
-  if (a.split != "test" && a.split != "validation" && a.split != "train")
-    throw UsageError("--split must be test, validation or train, not '" + a.split + "'");
+  a.split = check_split_name(vm["split"].as<std::string>());
   a.json = vm["json"].as<bool>();
   if (vm.count("predictions")) a.predictions = vm["predictions"].as<std::string>();
   return a;
@@ -33,9 +31,7 @@ int run_evaluate(const EvaluateArgs& a) {
   const io::Model model = io::load_model(a.model);
   const data::LoadOptions load = resolve_data(a.data, &model.attributes);
   const data::Splits splits = data::load(load);
-  const data::Dataset& d = a.split == "test"         ? splits.test
-                           : a.split == "validation" ? splits.validation
-                                                     : splits.train;
+  const data::Dataset& d = select_split(splits, a.split);
   nn::check_compatible(model.net, d, a.model);
   std::vector<std::int32_t> predictions;
   const nn::Evaluation e =

@@ -34,9 +34,7 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
   a.data = read_data_args(vm);
   if (!vm.count("model")) throw UsageError("--model is required");
   a.model = vm["model"].as<std::string>();
-  a.split = vm["split"].as<std::string>();
-  if (a.split != "test" && a.split != "validation" && a.split != "train")
-    throw UsageError("--split must be validation, train or test, not '" + a.split + "'");
+  a.split = check_split_name(vm["split"].as<std::string>());
   a.options.binning.rule = info::parse_binning(vm["binning"].as<std::string>());
   a.options.binning.bins = vm["bins"].as<int>();
   if (a.options.binning.bins < 2 || a.options.binning.bins > 100000)
@@ -85,9 +83,7 @@ int run_measure(const MeasureArgs& a) {
   const io::Model model = io::load_model(a.model);
   const data::LoadOptions load = resolve_data(a.data, &model.attributes);
   const data::Splits splits = data::load(load);
-  const data::Dataset& d = a.split == "test"         ? splits.test
-                           : a.split == "validation" ? splits.validation
-                                                     : splits.train;
+  const data::Dataset& d = select_split(splits, a.split);
   nn::check_compatible(model.net, d, a.model);
   const info::Measures m = info::measure(model.net, d, a.options);
   if (!a.out.empty()) {

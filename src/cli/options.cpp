@@ -133,6 +133,19 @@ data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* attrs
   return o;
 }
 
+std::string check_split_name(const std::string& split) {
+  if (split != "test" && split != "validation" && split != "train")
+    throw UsageError("--split must be test, validation or train, not '" + split + "'");
+  return split;
+}
+
+const data::Dataset& select_split(const data::Splits& splits, const std::string& split) {
+  if (split == "test") return splits.test;
+  if (split == "validation") return splits.validation;
+  if (split == "train") return splits.train;
+  throw std::logic_error("select_split: unchecked split name " + split);
+}
+
 void add_data_attributes(const data::LoadOptions& o, io::Attributes& a) {
   a["dataset"] = o.dataset;
   a["validation_size"] = static_cast<std::int64_t>(o.validation_size);

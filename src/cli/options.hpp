@@ -23,6 +23,10 @@ DataArgs read_data_args(const po::variables_map& vm);
 // Fills the options the user left unset from a model's attributes, then loads the splits.
 data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* model_attributes);
 
+// Checks a --split value (test, validation or train) and picks that split.
+std::string check_split_name(const std::string& split);
+const data::Dataset& select_split(const data::Splits& splits, const std::string& split);
+
 // Model attributes describing the data (so evaluate/measure can rebuild the same split).
 void add_data_attributes(const data::LoadOptions& options, io::Attributes& attributes);
 

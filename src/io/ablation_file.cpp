@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "io/attributes.hpp"
 #include "io/hdf5.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
@@ -57,32 +58,6 @@ std::vector<std::int64_t> order_indices(const ScopeIndex& s, const std::vector<N
     out.push_back(it->second);
   }
   return out;
-}
-
-void write_root_attributes(const h5::File& f, const Attributes& attributes) {
-  for (const auto& [key, value] : attributes)
-    std::visit([&](const auto& v) { h5::write_attribute(f, f.handle.id(), key, v); }, value);
-}
-
-Attributes read_root_attributes(const h5::File& f) {
-  Attributes a;
-  const hid_t root = f.handle.id();
-  for (const auto& name : h5::list_attributes(f, root)) {
-    switch (h5::attribute_kind(f, root, name)) {
-      case h5::AttributeKind::string:
-        a[name] = h5::read_string_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::floating:
-        a[name] = h5::read_double_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::integer:
-        a[name] = h5::read_int_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::other:
-        break;
-    }
-  }
-  return a;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -184,7 +159,7 @@ void save_ablation(const std::string& path, const AblationResults& r,
       a["intact_accuracy"] = r.single->intact_accuracy;
       a["intact_loss"] = r.single->intact_loss;
     }
-    write_root_attributes(f, a);
+    write_attributes(f, f.handle.id(), a);
     const std::vector<std::int64_t> widths(r.hidden_widths.begin(), r.hidden_widths.end());
     h5::write_dataset(f, f.handle.id(), "hidden_widths", widths.data(),
                       {static_cast<hsize_t>(widths.size())});
@@ -318,7 +293,7 @@ struct Reader {
 AblationFile load_ablation(const std::string& path) {
   h5::File f = h5::open_file_read(path);
   AblationFile out;
-  out.attributes = read_root_attributes(f);
+  out.attributes = read_attributes(f, f.handle.id());
   if (!out.attributes.count("ioca_ablation_format"))
     throw FileError(path, "not an ioca ablation file (no ioca_ablation_format attribute)");
   const std::int64_t version = attribute_int(out.attributes, "ioca_ablation_format", 0);

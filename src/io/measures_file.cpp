@@ -1,4 +1,5 @@
 // The measures file: /layers/K/<quantity> per hidden layer, attributes at the root.
+#include "io/attributes.hpp"
 #include "io/hdf5.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
@@ -15,32 +16,6 @@ void for_each_double(Layer& L, F&& f) {
   f("bin_high", L.bin_high);
 }
 
-void write_root_attributes(const h5::File& f, const Attributes& attributes) {
-  for (const auto& [key, value] : attributes)
-    std::visit([&](const auto& v) { h5::write_attribute(f, f.handle.id(), key, v); }, value);
-}
-
-Attributes read_root_attributes(const h5::File& f) {
-  Attributes a;
-  const hid_t root = f.handle.id();
-  for (const auto& name : h5::list_attributes(f, root)) {
-    switch (h5::attribute_kind(f, root, name)) {
-      case h5::AttributeKind::string:
-        a[name] = h5::read_string_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::floating:
-        a[name] = h5::read_double_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::integer:
-        a[name] = h5::read_int_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::other:
-        break;
-    }
-  }
-  return a;
-}
-
 }  // namespace
 
 void save_measures(const std::string& path, const info::Measures& m, const Attributes& attributes) {
@@ -52,7 +27,7 @@ void save_measures(const std::string& path, const info::Measures& m, const Attri
     a["samples"] = static_cast<std::int64_t>(m.samples);
     a["classes"] = static_cast<std::int64_t>(m.classes);
     a["units"] = std::string("bits");
-    write_root_attributes(f, a);
+    write_attributes(f, f.handle.id(), a);
     h5::Handle layers = h5::create_group(f, f.handle.id(), "layers");
     for (std::size_t k = 0; k < m.layers.size(); ++k) {
       const auto& L = m.layers[k];
@@ -75,7 +50,7 @@ void save_measures(const std::string& path, const info::Measures& m, const Attri
 MeasuresFile load_measures(const std::string& path) {
   h5::File f = h5::open_file_read(path);
   MeasuresFile out;
-  out.attributes = read_root_attributes(f);
+  out.attributes = read_attributes(f, f.handle.id());
   if (!out.attributes.count("ioca_measures_format"))
     throw FileError(path, "not an ioca measures file (no ioca_measures_format attribute)");
   h5::Handle layers = h5::open_group(f, f.handle.id(), "layers");

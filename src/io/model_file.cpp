@@ -2,6 +2,7 @@
 // "activation" on /layers/K, optional root attributes input_mean / input_std.
 #include <cmath>
 
+#include "io/attributes.hpp"
 #include "io/hdf5.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
@@ -17,12 +18,10 @@ void save_model(const std::string& path, const nn::Mlp& net, const Attributes& a
     h5::write_attribute(f, root, "ioca_version", std::string(version_string));
     h5::write_attribute(f, root, "input_mean", static_cast<double>(net.input_mean));
     h5::write_attribute(f, root, "input_std", static_cast<double>(net.input_std));
-    for (const auto& [key, value] : attributes) {
-      if (key == "ioca_model_format" || key == "ioca_version" || key == "input_mean" ||
-          key == "input_std")
-        continue;
-      std::visit([&](const auto& v) { h5::write_attribute(f, root, key, v); }, value);
-    }
+    Attributes extra = attributes;
+    for (const char* reserved : {"ioca_model_format", "ioca_version", "input_mean", "input_std"})
+      extra.erase(reserved);
+    write_attributes(f, root, extra);
     h5::Handle layers = h5::create_group(f, root, "layers");
     for (int l = 0; l < net.num_layers(); ++l) {
       h5::Handle g = h5::create_group(f, layers.id(), std::to_string(l));
@@ -98,21 +97,7 @@ Model load_model(const std::string& path) {
     std::copy(biases[k].data.begin(), biases[k].data.end(), model.net.bias(l));
   }
 
-  for (const auto& name : h5::list_attributes(f, root)) {
-    switch (h5::attribute_kind(f, root, name)) {
-      case h5::AttributeKind::string:
-        model.attributes[name] = h5::read_string_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::floating:
-        model.attributes[name] = h5::read_double_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::integer:
-        model.attributes[name] = h5::read_int_attribute(f, root, name, "@" + name);
-        break;
-      case h5::AttributeKind::other:
-        break;  // arrays of other types are metadata ioca does not interpret
-    }
-  }
+  model.attributes = read_attributes(f, root);
   const auto read_input_attr = [&](const char* name, float fallback) {
     if (H5Aexists(root, name) <= 0) return fallback;
     const double v = h5::read_double_attribute(f, root, name, std::string("@") + name);

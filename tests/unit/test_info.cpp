@@ -337,3 +337,22 @@ TEST_CASE("measure rejects an empty split and bad bin counts", "[info]") {
   o.binning.bins = 1;
   REQUIRE_THROWS_AS(info::measure(net, blobs(10, 3, 2, 1), o), Error);
 }
+
+TEST_CASE("measure on a one-sample split and with a class absent", "[info]") {
+  const auto net = nn::make_mlp(6, {5}, nn::Activation::tanh, 3, 2);
+  auto d = blobs(40, 6, 3, 4);
+  for (auto& y : d.y) y = y == 2 ? 0 : y;  // class 2 absent
+  const auto m = info::measure(net, d, {});
+  for (std::size_t j = 0; j < 5; ++j) {
+    REQUIRE(m.layers[0].kl_selectivity_class[j] != 2);
+    REQUIRE(m.layers[0].mutual_information[j] <= m.layers[0].kl_selectivity[j] + 1e-12);
+    REQUIRE(std::isfinite(m.layers[0].selectivity_index[j]));
+  }
+  const auto one = d.subset({7});
+  const auto m1 = info::measure(net, one, {});
+  for (std::size_t j = 0; j < 5; ++j) {
+    REQUIRE(m1.layers[0].entropy[j] == 0.0);
+    REQUIRE(m1.layers[0].mutual_information[j] == 0.0);
+    REQUIRE(m1.layers[0].activation_variance[j] == 0.0);
+  }
+}
