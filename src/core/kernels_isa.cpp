@@ -3,6 +3,9 @@
 #include "core/kernels_isa.hpp"
 
 #include <Eigen/Core>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -164,6 +167,27 @@ void activate_row(const double* __restrict z, float* __restrict a, std::size_t n
 }
 
 double softmax_cross_entropy(const double* z, int classes, int label, int* predicted) {
+#ifdef __AVX512F__
+  if (classes <= 16) {
+    // Masked loads (no reading past the row), lanes beyond the classes set to -inf.
+    const auto lo_mask = static_cast<__mmask8>(classes >= 8 ? 0xff : (1u << classes) - 1);
+    const auto hi_mask = static_cast<__mmask8>(classes <= 8 ? 0 : (1u << (classes - 8)) - 1);
+    const __m512d minus_inf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    const __m512d lo = _mm512_mask_loadu_pd(minus_inf, lo_mask, z);
+    const __m512d hi = _mm512_mask_loadu_pd(minus_inf, hi_mask, z + 8);
+    const double max = _mm512_reduce_max_pd(_mm512_max_pd(lo, hi));
+    const __m512d m = _mm512_set1_pd(max);
+    // First maximum: lowest set bit of the equality masks.
+    const unsigned equal = static_cast<unsigned>(_mm512_cmp_pd_mask(lo, m, _CMP_EQ_OQ)) |
+                           (static_cast<unsigned>(_mm512_cmp_pd_mask(hi, m, _CMP_EQ_OQ)) << 8);
+    *predicted = __builtin_ctz(equal);
+    const __m512 shifted =
+        _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_sub_pd(lo, m))),
+                           _mm512_cvtpd_ps(_mm512_sub_pd(hi, m)), 1);
+    const float sum = _mm512_reduce_add_ps(Eigen::internal::pexp(shifted));
+    return static_cast<double>(std::log(sum)) + max - z[label];
+  }
+#endif
   int best = 0;
   double max = z[0];
   for (int c = 1; c < classes; ++c) {  // first maximum; selects, not branches

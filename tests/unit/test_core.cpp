@@ -187,3 +187,28 @@ TEST_CASE("kernel_isa names a known variant", "[core]") {
   const std::string isa(kernel_isa());
   REQUIRE((isa == "generic" || isa == "avx2" || isa == "avx512"));
 }
+
+TEST_CASE("softmax_cross_entropy: loss to float precision and the first maximum", "[core]") {
+  Rng rng(31);
+  for (int classes : {1, 2, 3, 7, 8, 9, 10, 16, 17, 40}) {
+    for (int trial = 0; trial < 200; ++trial) {
+      std::vector<double> z(static_cast<std::size_t>(classes));
+      for (auto& v : z) v = 5.0 * rng.normal();
+      if (classes > 3 && trial % 3 == 0)
+        z[2] = z[static_cast<std::size_t>(classes - 1)] = 50.0;  // a tie
+      const int label = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
+      double max = z[0];
+      int first = 0;
+      for (int c = 1; c < classes; ++c)
+        if (z[static_cast<std::size_t>(c)] > max) max = z[static_cast<std::size_t>(first = c)];
+      double sum = 0;
+      for (double v : z) sum += std::exp(v - max);
+      const double reference = std::log(sum) + max - z[static_cast<std::size_t>(label)];
+      int predicted = -1;
+      const double loss = softmax_cross_entropy(z.data(), classes, label, &predicted);
+      INFO("classes " << classes << " trial " << trial);
+      REQUIRE(predicted == first);
+      REQUIRE(loss == Approx(reference).epsilon(1e-6).margin(1e-6));
+    }
+  }
+}
