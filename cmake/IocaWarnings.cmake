@@ -4,4 +4,6 @@ target_compile_options(ioca_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual
   # GCC 12 false positive on std::string concatenation at -O3 (GCC bug 105329).
-  -Wno-restrict>)
+  -Wno-restrict
+  # GCC 12 false positive on std::vector inside lambdas (GCC bug 108197 and relatives).
+  -Wno-free-nonheap-object>)

@@ -70,6 +70,10 @@ struct SweepOptions {
   std::vector<std::int64_t> record_at;
   std::size_t chunk_rows = 256;       // test samples per task (bounds memory, keeps work in cache)
   SweepCounters* counters = nullptr;  // filled by the fast engine when given
+  // The test set is processed in blocks of chunks whose cached state and partial results
+  // fit this budget, so memory stays bounded for any test-set size (results do not depend
+  // on it).
+  std::size_t memory_budget_bytes = std::size_t{512} << 20;
 };
 
 // One curve: values at each recorded point.

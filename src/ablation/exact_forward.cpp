@@ -63,41 +63,58 @@ std::vector<std::int64_t> points_for(std::size_t n, const SweepOptions& options)
   return points;
 }
 
-std::vector<Curve> assemble_curves(const std::vector<PointTotals>& totals, std::size_t orders,
-                                   std::size_t chunks,
-                                   const std::vector<std::vector<std::int64_t>>& points,
-                                   const data::Dataset& test, int classes) {
-  const auto C = static_cast<std::size_t>(classes);
+CurveSums::CurveSums(const std::vector<std::vector<std::int64_t>>& points, int classes)
+    : points_(points), classes_(static_cast<std::size_t>(classes)), sums_(points.size()) {
+  for (std::size_t o = 0; o < points.size(); ++o) {
+    sums_[o].loss_sum.assign(points[o].size(), 0.0);
+    sums_[o].correct_by_class.assign(points[o].size() * classes_, 0);
+  }
+}
+
+void CurveSums::add(std::size_t order, const PointTotals& chunk) {
+  PointTotals& s = sums_[order];
+  for (std::size_t p = 0; p < s.loss_sum.size(); ++p) s.loss_sum[p] += chunk.loss_sum[p];
+  for (std::size_t k = 0; k < s.correct_by_class.size(); ++k)
+    s.correct_by_class[k] += chunk.correct_by_class[k];
+}
+
+std::vector<Curve> CurveSums::curves(const data::Dataset& test) const {
+  const std::size_t C = classes_;
   std::vector<std::int64_t> class_count(C, 0);
   for (auto y : test.y) ++class_count[static_cast<std::size_t>(y)];
   const double n = static_cast<double>(test.samples);
-  std::vector<Curve> curves(orders);
-  for (std::size_t o = 0; o < orders; ++o) {
-    const std::size_t P = points[o].size();
+  std::vector<Curve> curves(sums_.size());
+  for (std::size_t o = 0; o < sums_.size(); ++o) {
+    const std::size_t P = points_[o].size();
     Curve& curve = curves[o];
-    curve.ablated = points[o];
+    curve.ablated = points_[o];
     curve.accuracy.assign(P, 0.0);
     curve.loss.assign(P, 0.0);
     curve.per_class_accuracy.assign(P * C, 0.0);
     for (std::size_t p = 0; p < P; ++p) {
-      double loss = 0.0;
       std::int64_t correct = 0;
-      std::vector<std::int64_t> by_class(C, 0);
-      for (std::size_t ch = 0; ch < chunks; ++ch) {
-        const PointTotals& t = totals[o * chunks + ch];
-        loss += t.loss_sum[p];
-        for (std::size_t c = 0; c < C; ++c) by_class[c] += t.correct_by_class[p * C + c];
-      }
-      for (auto v : by_class) correct += v;
-      curve.accuracy[p] = static_cast<double>(correct) / n;
-      curve.loss[p] = loss / n;
-      for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::int64_t k = sums_[o].correct_by_class[p * C + c];
+        correct += k;
         curve.per_class_accuracy[p * C + c] =
-            class_count[c] ? static_cast<double>(by_class[c]) / static_cast<double>(class_count[c])
+            class_count[c] ? static_cast<double>(k) / static_cast<double>(class_count[c])
                            : std::numeric_limits<double>::quiet_NaN();
+      }
+      curve.accuracy[p] = static_cast<double>(correct) / n;
+      curve.loss[p] = sums_[o].loss_sum[p] / n;
     }
   }
   return curves;
+}
+
+std::vector<RowBlock> row_blocks(std::size_t samples, std::size_t chunk_rows,
+                                 std::size_t bytes_per_row, std::size_t budget_bytes) {
+  const std::size_t fit = budget_bytes / std::max<std::size_t>(bytes_per_row, 1);
+  const std::size_t rows = std::max(chunk_rows, fit / chunk_rows * chunk_rows);
+  std::vector<RowBlock> blocks;
+  for (std::size_t lo = 0; lo < samples; lo += rows)
+    blocks.push_back({lo, std::min(samples, lo + rows)});
+  return blocks;
 }
 
 void check_sweep_inputs(const nn::Mlp& net, const data::Dataset& test, const AblationValues& values,

@@ -51,11 +51,27 @@ struct PointTotals {
   std::vector<std::int64_t> correct_by_class;  // [points, classes]
 };
 
-// Turns per-(order, chunk) totals into curves (chunks summed in order).
-std::vector<Curve> assemble_curves(const std::vector<PointTotals>& totals, std::size_t orders,
-                                   std::size_t chunks,
-                                   const std::vector<std::vector<std::int64_t>>& points,
-                                   const data::Dataset& test, int classes);
+// Running totals of every order over the chunks, added in chunk order (so the sums are the
+// same however the samples are split into blocks), turned into curves at the end.
+class CurveSums {
+ public:
+  CurveSums(const std::vector<std::vector<std::int64_t>>& points, int classes);
+  void add(std::size_t order, const PointTotals& chunk);
+  std::vector<Curve> curves(const data::Dataset& test) const;
+
+ private:
+  const std::vector<std::vector<std::int64_t>>& points_;
+  std::size_t classes_;
+  std::vector<PointTotals> sums_;
+};
+
+// Blocks of whole chunks [lo, hi) whose per-row memory (bytes_per_row) fits the budget, so
+// that memory stays bounded whatever the size of the test set.
+struct RowBlock {
+  std::size_t lo, hi;
+};
+std::vector<RowBlock> row_blocks(std::size_t samples, std::size_t chunk_rows,
+                                 std::size_t bytes_per_row, std::size_t budget_bytes);
 
 // Recording points of an order of length n (options.record_at clipped, or every step).
 std::vector<std::int64_t> points_for(std::size_t n, const SweepOptions& options);

@@ -11,10 +11,20 @@
 namespace ioca::ablation {
 namespace detail {
 
-IntactCache compute_intact(const ExactNet& en, const data::Dataset& test, std::size_t chunk_rows) {
+std::size_t intact_bytes_per_row(const ExactNet& en) {
+  std::size_t bytes = sizeof(double) + sizeof(std::int32_t);
+  for (int l = 0; l < en.hidden(); ++l) bytes += en.width(l) * sizeof(float);
+  for (int l = 1; l < en.layers(); ++l) bytes += en.width(l) * sizeof(double);
+  return bytes;
+}
+
+IntactCache compute_intact(const ExactNet& en, const data::Dataset& test, std::size_t lo,
+                           std::size_t hi, std::size_t chunk_rows) {
   const int L = en.layers(), H = en.hidden();
-  const std::size_t n = test.samples;
+  const std::size_t n = hi - lo;
   IntactCache cache;
+  cache.first_row = lo;
+  cache.rows = n;
   cache.a.resize(static_cast<std::size_t>(H));
   cache.z.resize(static_cast<std::size_t>(L));
   for (int l = 0; l < H; ++l) cache.a[static_cast<std::size_t>(l)].resize(n * en.width(l));
@@ -25,10 +35,10 @@ IntactCache compute_intact(const ExactNet& en, const data::Dataset& test, std::s
   parallel_for(static_cast<std::ptrdiff_t>(chunks), [&](std::ptrdiff_t ch) {
     std::vector<float> input(en.input_width());
     std::vector<double> z0(en.width(0));
-    const std::size_t lo = static_cast<std::size_t>(ch) * chunk_rows,
-                      hi = std::min(n, lo + chunk_rows);
-    for (std::size_t r = lo; r < hi; ++r) {
-      en.input_row(test.row(r), input.data());
+    const std::size_t first = static_cast<std::size_t>(ch) * chunk_rows,
+                      last = std::min(n, first + chunk_rows);
+    for (std::size_t r = first; r < last; ++r) {
+      en.input_row(test.row(lo + r), input.data());
       const float* in = input.data();
       for (int l = 0; l < L; ++l) {
         const auto ul = static_cast<std::size_t>(l);
@@ -41,8 +51,8 @@ IntactCache compute_intact(const ExactNet& en, const data::Dataset& test, std::s
         }
       }
       int predicted = 0;
-      cache.loss[r] =
-          row_loss(cache.z.back().data() + r * en.width(L - 1), en.classes(), test.y[r], predicted);
+      cache.loss[r] = row_loss(cache.z.back().data() + r * en.width(L - 1), en.classes(),
+                               test.y[lo + r], predicted);
       cache.predicted[r] = predicted;
     }
   });
@@ -63,22 +73,23 @@ class ChunkState {
         a_(static_cast<std::size_t>(en.hidden())),
         z_(static_cast<std::size_t>(en.layers())),
         ablated_(static_cast<std::size_t>(en.hidden())) {
+    const std::size_t at = lo - cache.first_row;  // the samples' position in the cache
     for (int l = low; l < en.hidden(); ++l) {
       const auto w = en.width(l);
-      const auto* src = cache.a[static_cast<std::size_t>(l)].data() + lo * w;
+      const auto* src = cache.a[static_cast<std::size_t>(l)].data() + at * w;
       a_[static_cast<std::size_t>(l)].assign(src, src + rows * w);
     }
     for (int l = low + 1; l < en.layers(); ++l) {
       const auto w = en.width(l);
-      const auto* src = cache.z[static_cast<std::size_t>(l)].data() + lo * w;
+      const auto* src = cache.z[static_cast<std::size_t>(l)].data() + at * w;
       z_[static_cast<std::size_t>(l)].assign(src, src + rows * w);
     }
     for (int l = 0; l < en.hidden(); ++l)
       ablated_[static_cast<std::size_t>(l)].assign(en.width(l), 0);
-    loss_.assign(cache.loss.begin() + static_cast<std::ptrdiff_t>(lo),
-                 cache.loss.begin() + static_cast<std::ptrdiff_t>(lo + rows));
-    predicted_.assign(cache.predicted.begin() + static_cast<std::ptrdiff_t>(lo),
-                      cache.predicted.begin() + static_cast<std::ptrdiff_t>(lo + rows));
+    loss_.assign(cache.loss.begin() + static_cast<std::ptrdiff_t>(at),
+                 cache.loss.begin() + static_cast<std::ptrdiff_t>(at + rows));
+    predicted_.assign(cache.predicted.begin() + static_cast<std::ptrdiff_t>(at),
+                      cache.predicted.begin() + static_cast<std::ptrdiff_t>(at + rows));
   }
 
   // Returns the number of sample rows that changed.
@@ -145,42 +156,55 @@ std::vector<Curve> run_fast(const nn::Mlp& net, const data::Dataset& test,
                             const SweepOptions& options) {
   check_sweep_inputs(net, test, values, orders);
   const ExactNet en(net, values);
-  const std::size_t n = test.samples, chunk = options.chunk_rows;
-  const std::size_t chunks = (n + chunk - 1) / chunk;
-  const IntactCache cache = compute_intact(en, test, chunk);
+  const std::size_t chunk = options.chunk_rows;
   const auto C = static_cast<std::size_t>(en.classes());
   std::vector<std::vector<std::int64_t>> points;
-  for (const auto& order : orders) points.push_back(points_for(order.size(), options));
-  std::vector<PointTotals> totals(orders.size() * chunks);
+  std::size_t all_points = 0;
+  for (const auto& order : orders) {
+    points.push_back(points_for(order.size(), options));
+    all_points += points.back().size();
+  }
   if (options.counters)
     options.counters->rows_updated.assign(static_cast<std::size_t>(en.hidden()), 0);
+  // Per sample row: the intact cache and this row's share of the per-chunk totals.
+  const std::size_t bytes_per_row =
+      intact_bytes_per_row(en) + (all_points * (C + 1) * sizeof(double)) / chunk + 1;
+  CurveSums sums(points, en.classes());
 
-  parallel_for(static_cast<std::ptrdiff_t>(orders.size() * chunks), [&](std::ptrdiff_t task) {
-    const std::size_t o = static_cast<std::size_t>(task) / chunks,
-                      ch = static_cast<std::size_t>(task) % chunks;
-    const std::size_t lo = ch * chunk, rows = std::min(chunk, n - lo);
-    int low = en.hidden();
-    for (const auto& nr : orders[o]) low = std::min(low, nr.layer);
-    ChunkState state(en, cache, lo, rows, low);
-    PointTotals& t = totals[static_cast<std::size_t>(task)];
-    t.loss_sum.assign(points[o].size(), 0.0);
-    t.correct_by_class.assign(points[o].size() * C, 0);
-    std::vector<std::int64_t> rows_updated(static_cast<std::size_t>(en.hidden()), 0);
-    std::size_t applied = 0;
-    for (std::size_t p = 0; p < points[o].size(); ++p) {
-      for (; applied < static_cast<std::size_t>(points[o][p]); ++applied) {
-        const Neuron& nr = orders[o][applied];
-        rows_updated[static_cast<std::size_t>(nr.layer)] += state.ablate(nr, test);
+  for (const RowBlock& block :
+       row_blocks(test.samples, chunk, bytes_per_row, options.memory_budget_bytes)) {
+    const IntactCache cache = compute_intact(en, test, block.lo, block.hi, chunk);
+    const std::size_t chunks = (block.hi - block.lo + chunk - 1) / chunk;
+    std::vector<PointTotals> totals(orders.size() * chunks);
+    parallel_for(static_cast<std::ptrdiff_t>(orders.size() * chunks), [&](std::ptrdiff_t task) {
+      const std::size_t o = static_cast<std::size_t>(task) / chunks,
+                        ch = static_cast<std::size_t>(task) % chunks;
+      const std::size_t lo = block.lo + ch * chunk, rows = std::min(chunk, block.hi - lo);
+      int low = en.hidden();
+      for (const auto& nr : orders[o]) low = std::min(low, nr.layer);
+      ChunkState state(en, cache, lo, rows, low);
+      PointTotals& t = totals[static_cast<std::size_t>(task)];
+      t.loss_sum.assign(points[o].size(), 0.0);
+      t.correct_by_class.assign(points[o].size() * C, 0);
+      std::vector<std::int64_t> rows_updated(static_cast<std::size_t>(en.hidden()), 0);
+      std::size_t applied = 0;
+      for (std::size_t p = 0; p < points[o].size(); ++p) {
+        for (; applied < static_cast<std::size_t>(points[o][p]); ++applied) {
+          const Neuron& nr = orders[o][applied];
+          rows_updated[static_cast<std::size_t>(nr.layer)] += state.ablate(nr, test);
+        }
+        state.totals(test, t.loss_sum[p], t.correct_by_class.data() + p * C);
       }
-      state.totals(test, t.loss_sum[p], t.correct_by_class.data() + p * C);
-    }
-    if (options.counters) {
+      if (options.counters) {
 #pragma omp critical(ioca_sweep_counters)
-      for (std::size_t l = 0; l < rows_updated.size(); ++l)
-        options.counters->rows_updated[l] += rows_updated[l];
-    }
-  });
-  return assemble_curves(totals, orders.size(), chunks, points, test, en.classes());
+        for (std::size_t l = 0; l < rows_updated.size(); ++l)
+          options.counters->rows_updated[l] += rows_updated[l];
+      }
+    });
+    for (std::size_t o = 0; o < orders.size(); ++o)
+      for (std::size_t ch = 0; ch < chunks; ++ch) sums.add(o, totals[o * chunks + ch]);
+  }
+  return sums.curves(test);
 }
 
 }  // namespace

@@ -12,59 +12,70 @@ std::vector<Curve> run_naive(const nn::Mlp& net, const data::Dataset& test,
                              const SweepOptions& options) {
   check_sweep_inputs(net, test, values, orders);
   const ExactNet en(net, values);
-  const std::size_t n = test.samples, chunk = options.chunk_rows;
-  const std::size_t chunks = (n + chunk - 1) / chunk;
+  const std::size_t chunk = options.chunk_rows;
   const int classes = en.classes(), L = en.layers();
   const auto C = static_cast<std::size_t>(classes);
   std::vector<std::vector<std::int64_t>> points;
-  for (const auto& order : orders) points.push_back(points_for(order.size(), options));
-  std::vector<PointTotals> totals(orders.size() * chunks);
+  std::size_t all_points = 0;
+  for (const auto& order : orders) {
+    points.push_back(points_for(order.size(), options));
+    all_points += points.back().size();
+  }
+  const std::size_t bytes_per_row = (all_points * (C + 1) * sizeof(double)) / chunk + 1;
+  CurveSums sums(points, classes);
 
-  parallel_for(static_cast<std::ptrdiff_t>(orders.size() * chunks), [&](std::ptrdiff_t task) {
-    const std::size_t o = static_cast<std::size_t>(task) / chunks,
-                      ch = static_cast<std::size_t>(task) % chunks;
-    const std::size_t lo = ch * chunk, rows = std::min(chunk, n - lo);
-    PointTotals& t = totals[static_cast<std::size_t>(task)];
-    t.loss_sum.assign(points[o].size(), 0.0);
-    t.correct_by_class.assign(points[o].size() * C, 0);
-    std::vector<std::vector<std::uint8_t>> ablated(static_cast<std::size_t>(en.hidden()));
-    for (int l = 0; l < en.hidden(); ++l)
-      ablated[static_cast<std::size_t>(l)].assign(en.width(l), 0);
-    std::vector<float> input(en.input_width());
-    std::vector<std::vector<float>> a(static_cast<std::size_t>(L));
-    std::vector<std::vector<double>> z(static_cast<std::size_t>(L));
-    for (int l = 0; l < L; ++l) {
-      a[static_cast<std::size_t>(l)].resize(en.width(l));
-      z[static_cast<std::size_t>(l)].resize(en.width(l));
-    }
-    std::size_t applied = 0;
-    for (std::size_t p = 0; p < points[o].size(); ++p) {
-      for (; applied < static_cast<std::size_t>(points[o][p]); ++applied) {
-        const Neuron& nr = orders[o][applied];
-        ablated[static_cast<std::size_t>(nr.layer)][static_cast<std::size_t>(nr.index)] = 1;
+  for (const RowBlock& block :
+       row_blocks(test.samples, chunk, bytes_per_row, options.memory_budget_bytes)) {
+    const std::size_t chunks = (block.hi - block.lo + chunk - 1) / chunk;
+    std::vector<PointTotals> totals(orders.size() * chunks);
+    parallel_for(static_cast<std::ptrdiff_t>(orders.size() * chunks), [&](std::ptrdiff_t task) {
+      const std::size_t o = static_cast<std::size_t>(task) / chunks,
+                        ch = static_cast<std::size_t>(task) % chunks;
+      const std::size_t lo = block.lo + ch * chunk, rows = std::min(chunk, block.hi - lo);
+      PointTotals& t = totals[static_cast<std::size_t>(task)];
+      t.loss_sum.assign(points[o].size(), 0.0);
+      t.correct_by_class.assign(points[o].size() * C, 0);
+      std::vector<std::vector<std::uint8_t>> ablated(static_cast<std::size_t>(en.hidden()));
+      for (int l = 0; l < en.hidden(); ++l)
+        ablated[static_cast<std::size_t>(l)].assign(en.width(l), 0);
+      std::vector<float> input(en.input_width());
+      std::vector<std::vector<float>> a(static_cast<std::size_t>(L));
+      std::vector<std::vector<double>> z(static_cast<std::size_t>(L));
+      for (int l = 0; l < L; ++l) {
+        a[static_cast<std::size_t>(l)].resize(en.width(l));
+        z[static_cast<std::size_t>(l)].resize(en.width(l));
       }
-      double loss = 0.0;
-      for (std::size_t r = 0; r < rows; ++r) {
-        en.input_row(test.row(lo + r), input.data());
-        const float* in = input.data();
-        for (int l = 0; l < L; ++l) {
-          en.affine(l, in, z[static_cast<std::size_t>(l)].data());
-          if (l + 1 < L) {
-            en.activate(l, z[static_cast<std::size_t>(l)].data(),
-                        a[static_cast<std::size_t>(l)].data(),
-                        ablated[static_cast<std::size_t>(l)].data());
-            in = a[static_cast<std::size_t>(l)].data();
-          }
+      std::size_t applied = 0;
+      for (std::size_t p = 0; p < points[o].size(); ++p) {
+        for (; applied < static_cast<std::size_t>(points[o][p]); ++applied) {
+          const Neuron& nr = orders[o][applied];
+          ablated[static_cast<std::size_t>(nr.layer)][static_cast<std::size_t>(nr.index)] = 1;
         }
-        int predicted = 0;
-        const int label = test.y[lo + r];
-        loss += row_loss(z.back().data(), classes, label, predicted);
-        if (predicted == label) ++t.correct_by_class[p * C + static_cast<std::size_t>(label)];
+        // A full masked forward pass of every sample of the chunk.
+        double loss = 0.0;
+        for (std::size_t r = 0; r < rows; ++r) {
+          en.input_row(test.row(lo + r), input.data());
+          const float* in = input.data();
+          for (int l = 0; l < L; ++l) {
+            const auto ul = static_cast<std::size_t>(l);
+            en.affine(l, in, z[ul].data());
+            if (l + 1 < L) {
+              en.activate(l, z[ul].data(), a[ul].data(), ablated[ul].data());
+              in = a[ul].data();
+            }
+          }
+          int predicted = 0;
+          const int label = test.y[lo + r];
+          loss += row_loss(z.back().data(), classes, label, predicted);
+          if (predicted == label) ++t.correct_by_class[p * C + static_cast<std::size_t>(label)];
+        }
+        t.loss_sum[p] = loss;
       }
-      t.loss_sum[p] = loss;
-    }
-  });
-  return assemble_curves(totals, orders.size(), chunks, points, test, classes);
+    });
+    for (std::size_t o = 0; o < orders.size(); ++o)
+      for (std::size_t ch = 0; ch < chunks; ++ch) sums.add(o, totals[o * chunks + ch]);
+  }
+  return sums.curves(test);
 }
 
 }  // namespace ioca::ablation::detail

@@ -60,7 +60,9 @@ std::string_view kernel_isa() {
   return table().name;
 }
 
-int gemm_tiles(int m, int n, int k) { return choose_tiling(m, n, k).count; }
+int gemm_tiles(int m, int n, int k) {
+  return choose_tiling(m, n, k).count;
+}
 
 void gemm_serial(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
                  const float* b, int ldb, float beta, float* c, int ldc) {

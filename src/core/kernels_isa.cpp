@@ -109,7 +109,7 @@ void affine_block(const float* __restrict a, std::size_t n_in, const double* __r
   using FloatLanes = Eigen::Map<const Eigen::Array<float, 8, 1>>;
   using WeightLanes = Eigen::Map<const Lanes>;
   const std::size_t body = n_in / 8 * 8, tail = n_in - body;
-  Lanes acc[NB];
+  Lanes acc[static_cast<std::size_t>(NB)];
   for (int r = 0; r < NB; ++r) acc[r] = Lanes::Zero();
   for (std::size_t i = 0; i < body; i += 8) {
     const Lanes x = FloatLanes(a + i).cast<double>();

@@ -354,14 +354,15 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
         L.bins_used[j] += occupied > 0;
       }
       // Selectivity index on activations shifted to be non-negative (see info.hpp).
-      double shift = 0.0;
-      if (net.activation(l) == nn::Activation::tanh) shift = 1.0;
-      if (net.activation(l) == nn::Activation::identity) shift = -static_cast<double>(total.low[k]);
+      double offset_si = 0.0;
+      if (net.activation(l) == nn::Activation::tanh) offset_si = 1.0;
+      if (net.activation(l) == nn::Activation::identity)
+        offset_si = -static_cast<double>(total.low[k]);
       std::vector<double> class_mean(classes, 0.0);
       for (std::size_t y = 0; y < classes; ++y)
         if (class_count[y] > 0)
           class_mean[y] =
-              total.class_sum[k * classes + y] / static_cast<double>(class_count[y]) + shift;
+              total.class_sum[k * classes + y] / static_cast<double>(class_count[y]) + offset_si;
       L.selectivity_index[j] = selectivity_index(class_mean, present);
       L.mean_activation[j] = mean[k];
       L.mean_abs_activation[j] = total.sum_abs[k] / static_cast<double>(n);

@@ -218,3 +218,29 @@ TEST_CASE("sweeps reject duplicate and unknown neurons", "[ablation]") {
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{0, 3}}}, {}), Error);
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{1, 0}}}, {}), Error);
 }
+
+TEST_CASE("a small memory budget (many blocks of the test set) changes no bit", "[ablation]") {
+  const auto d = blobs(1000, 10, 4, 23);
+  const auto net = trained(nn::Activation::relu, d, {20, 12});
+  const auto orders = some_orders(net);
+  for (auto engine : {Engine::fast, Engine::naive}) {
+    SweepOptions whole, blocks;
+    whole.engine = blocks.engine = engine;
+    whole.chunk_rows = blocks.chunk_rows = 96;
+    blocks.memory_budget_bytes = 1;  // one chunk per block
+    const auto a = run_sweeps(net, d, zero_values(net), orders, whole);
+    const auto b = run_sweeps(net, d, zero_values(net), orders, blocks);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      REQUIRE(a[i].accuracy == b[i].accuracy);
+      REQUIRE(std::memcmp(a[i].loss.data(), b[i].loss.data(), a[i].loss.size() * sizeof(double)) ==
+              0);
+    }
+    const auto sa = single_neuron_damage(net, d, zero_values(net), whole);
+    const auto sb = single_neuron_damage(net, d, zero_values(net), blocks);
+    REQUIRE(sa.intact_loss == sb.intact_loss);
+    for (std::size_t l = 0; l < 2; ++l) {
+      REQUIRE(sa.accuracy_drop[l] == sb.accuracy_drop[l]);
+      REQUIRE(sa.loss_increase[l] == sb.loss_increase[l]);
+    }
+  }
+}

@@ -197,7 +197,7 @@ data::Dataset blobs(std::size_t n, std::size_t features, int classes, std::uint6
     const int y = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
     d.y.push_back(y);
     for (std::size_t f = 0; f < features; ++f)
-      d.x.push_back(static_cast<float>(0.1 * y * (f % 3) + 0.3 * rng.normal()));
+      d.x.push_back(static_cast<float>(0.1 * y * static_cast<double>(f % 3) + 0.3 * rng.normal()));
   }
   return d;
 }
