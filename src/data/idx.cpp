@@ -9,6 +9,8 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -286,9 +288,12 @@ Dataset read_idx_pair(const std::string& images_path, const std::string& labels_
     IdxData images = parse_idx(images_path, images_magic, "image", "images");
     d.samples = images.dims[0];
     d.features = images.dims[1] * images.dims[2];
-    d.x.resize(d.samples * d.features);
-    const std::uint8_t* src = images.bytes.data() + images.offset;
-    for (std::size_t i = 0; i < d.x.size(); ++i) d.x[i] = static_cast<float>(src[i]) / 255.0f;
+    // Built from a view, not resized then filled: no pass of zeros over the largest array.
+    const std::span<const std::uint8_t> pixels(images.bytes.data() + images.offset,
+                                               d.samples * d.features);
+    const auto scaled = pixels | std::views::transform(
+                                     [](std::uint8_t b) { return static_cast<float>(b) / 255.0f; });
+    d.x.assign(scaled.begin(), scaled.end());
   }
   const IdxData labels = parse_idx(labels_path, labels_magic, "label", "labels");
   if (labels.dims[0] != d.samples) {

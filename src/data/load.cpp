@@ -89,13 +89,12 @@ Dataset Dataset::subset(const std::vector<std::size_t>& indices) const {
   d.features = features;
   d.classes = classes;
   d.samples = indices.size();
-  d.x.resize(d.samples * features);
-  d.y.resize(d.samples);
-  for (std::size_t k = 0; k < indices.size(); ++k) {
-    const std::size_t i = indices[k];
+  d.x.reserve(d.samples * features);  // appended row by row: no pass of zeros first
+  d.y.reserve(d.samples);
+  for (const std::size_t i : indices) {
     if (i >= samples) throw std::out_of_range("Dataset::subset: index out of range");
-    std::copy_n(row(i), features, d.x.data() + k * features);
-    d.y[k] = y[i];
+    d.x.insert(d.x.end(), row(i), row(i) + features);
+    d.y.push_back(y[i]);
   }
   return d;
 }
