@@ -110,6 +110,19 @@ void parallel_for(std::ptrdiff_t n, F&& body) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Large buffers. The first touch of fresh memory costs a page fault per 4 KiB page, which
+// is slow on virtual machines; transparent huge pages make it one per 2 MiB. Advise a
+// buffer before writing it. A no-op where unsupported.
+void advise_huge_pages(void* data, std::size_t bytes);
+
+// Reserves n elements in an empty vector (one allocation) and advises huge pages for it.
+template <class T>
+void reserve_large(std::vector<T>& v, std::size_t n) {
+  v.reserve(n);
+  advise_huge_pages(v.data(), n * sizeof(T));
+}
+
+// ---------------------------------------------------------------------------------------
 // Dense kernels, row-major, float32. Each exists once per instruction set (generic x86-64,
 // AVX2+FMA, AVX-512); the best the CPU supports is picked at first use. Results do not
 // depend on the number of threads: work is split only into tiles of C that are chosen

@@ -27,8 +27,14 @@ IntactCache compute_intact(const ExactNet& en, const data::Dataset& test, std::s
   cache.rows = n;
   cache.a.resize(static_cast<std::size_t>(H));
   cache.z.resize(static_cast<std::size_t>(L));
-  for (int l = 0; l < H; ++l) cache.a[static_cast<std::size_t>(l)].resize(n * en.width(l));
-  for (int l = 1; l < L; ++l) cache.z[static_cast<std::size_t>(l)].resize(n * en.width(l));
+  for (int l = 0; l < H; ++l) {
+    reserve_large(cache.a[static_cast<std::size_t>(l)], n * en.width(l));
+    cache.a[static_cast<std::size_t>(l)].resize(n * en.width(l));
+  }
+  for (int l = 1; l < L; ++l) {
+    reserve_large(cache.z[static_cast<std::size_t>(l)], n * en.width(l));
+    cache.z[static_cast<std::size_t>(l)].resize(n * en.width(l));
+  }
   cache.loss.resize(n);
   cache.predicted.resize(n);
   const std::size_t chunks = (n + chunk_rows - 1) / chunk_rows;

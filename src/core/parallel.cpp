@@ -1,4 +1,7 @@
 #include <omp.h>
+#include <sys/mman.h>
+
+#include <cstdint>
 
 #include "ioca/core.hpp"
 
@@ -7,8 +10,18 @@ namespace ioca {
 int max_threads() {
   return omp_get_max_threads();
 }
+
 bool in_parallel_region() {
   return omp_in_parallel() != 0;
+}
+
+void advise_huge_pages(void* data, std::size_t bytes) {
+  constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
+  const auto begin = reinterpret_cast<std::uintptr_t>(data);
+  const std::uintptr_t first = (begin + huge - 1) & ~(huge - 1), end = begin + bytes;
+  if (end < first + huge) return;  // not even one whole huge page
+  // Advice only: failure (no THP support) changes nothing but speed.
+  (void)madvise(reinterpret_cast<void*>(first), (end - first) & ~(huge - 1), MADV_HUGEPAGE);
 }
 
 }  // namespace ioca

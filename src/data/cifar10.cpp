@@ -33,7 +33,7 @@ Dataset read_cifar10(const std::vector<std::string>& batch_paths) {
     const auto size = std::filesystem::file_size(path, ec);
     if (!ec) expected_records += static_cast<std::size_t>(size) / record_size;
   }
-  d.x.reserve(expected_records * cifar_features);
+  reserve_large(d.x, expected_records * cifar_features);
   d.y.reserve(expected_records);
   for (const auto& path : batch_paths) {
     // Also accepts a gzipped batch: a record starts with a label 0..9, never the gzip magic.

@@ -293,6 +293,7 @@ Dataset read_idx_pair(const std::string& images_path, const std::string& labels_
                                                d.samples * d.features);
     const auto scaled = pixels | std::views::transform(
                                      [](std::uint8_t b) { return static_cast<float>(b) / 255.0f; });
+    reserve_large(d.x, pixels.size());
     d.x.assign(scaled.begin(), scaled.end());
   }
   const IdxData labels = parse_idx(labels_path, labels_magic, "label", "labels");

@@ -89,7 +89,7 @@ Dataset Dataset::subset(const std::vector<std::size_t>& indices) const {
   d.features = features;
   d.classes = classes;
   d.samples = indices.size();
-  d.x.reserve(d.samples * features);  // appended row by row: no pass of zeros first
+  reserve_large(d.x, d.samples * features);  // appended row by row: no pass of zeros first
   d.y.reserve(d.samples);
   for (const std::size_t i : indices) {
     if (i >= samples) throw std::out_of_range("Dataset::subset: index out of range");

@@ -27,6 +27,7 @@ Dataset make_blobs(const SyntheticSpec& spec, const std::vector<double>& centres
   d.samples = samples;
   d.features = spec.features;
   d.classes = spec.classes;
+  reserve_large(d.x, samples * spec.features);
   d.x.resize(samples * spec.features);
   d.y.resize(samples);
   Rng rng(seed);
