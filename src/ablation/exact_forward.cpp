@@ -63,6 +63,19 @@ std::vector<std::int64_t> points_for(std::size_t n, const SweepOptions& options)
   return points;
 }
 
+RecordingPlan plan_recording(const std::vector<std::vector<Neuron>>& orders,
+                             const SweepOptions& options, int classes) {
+  RecordingPlan plan;
+  std::size_t all_points = 0;
+  for (const auto& order : orders) {
+    plan.points.push_back(points_for(order.size(), options));
+    all_points += plan.points.back().size();
+  }
+  const auto C = static_cast<std::size_t>(classes);
+  plan.totals_bytes_per_row = (all_points * (C + 1) * sizeof(double)) / options.chunk_rows + 1;
+  return plan;
+}
+
 CurveSums::CurveSums(const std::vector<std::vector<std::int64_t>>& points, int classes)
     : points_(points), classes_(static_cast<std::size_t>(classes)), sums_(points.size()) {
   for (std::size_t o = 0; o < points.size(); ++o) {

@@ -76,6 +76,15 @@ std::vector<RowBlock> row_blocks(std::size_t samples, std::size_t chunk_rows,
 // Recording points of an order of length n (options.record_at clipped, or every step).
 std::vector<std::int64_t> points_for(std::size_t n, const SweepOptions& options);
 
+// The recording points of every order, and the memory per sample row their per-chunk totals
+// take (chunks of chunk_rows samples, `classes` classes).
+struct RecordingPlan {
+  std::vector<std::vector<std::int64_t>> points;
+  std::size_t totals_bytes_per_row = 0;
+};
+RecordingPlan plan_recording(const std::vector<std::vector<Neuron>>& orders,
+                             const SweepOptions& options, int classes);
+
 void check_sweep_inputs(const nn::Mlp& net, const data::Dataset& test, const AblationValues& values,
                         const std::vector<std::vector<Neuron>>& orders);
 

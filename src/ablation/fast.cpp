@@ -164,17 +164,12 @@ std::vector<Curve> run_fast(const nn::Mlp& net, const data::Dataset& test,
   const ExactNet en(net, values);
   const std::size_t chunk = options.chunk_rows;
   const auto C = static_cast<std::size_t>(en.classes());
-  std::vector<std::vector<std::int64_t>> points;
-  std::size_t all_points = 0;
-  for (const auto& order : orders) {
-    points.push_back(points_for(order.size(), options));
-    all_points += points.back().size();
-  }
+  const RecordingPlan plan = plan_recording(orders, options, en.classes());
+  const auto& points = plan.points;
   if (options.counters)
     options.counters->rows_updated.assign(static_cast<std::size_t>(en.hidden()), 0);
   // Per sample row: the intact cache and this row's share of the per-chunk totals.
-  const std::size_t bytes_per_row =
-      intact_bytes_per_row(en) + (all_points * (C + 1) * sizeof(double)) / chunk + 1;
+  const std::size_t bytes_per_row = intact_bytes_per_row(en) + plan.totals_bytes_per_row;
   CurveSums sums(points, en.classes());
 
   for (const RowBlock& block :

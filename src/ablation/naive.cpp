@@ -15,13 +15,9 @@ std::vector<Curve> run_naive(const nn::Mlp& net, const data::Dataset& test,
   const std::size_t chunk = options.chunk_rows;
   const int classes = en.classes(), L = en.layers();
   const auto C = static_cast<std::size_t>(classes);
-  std::vector<std::vector<std::int64_t>> points;
-  std::size_t all_points = 0;
-  for (const auto& order : orders) {
-    points.push_back(points_for(order.size(), options));
-    all_points += points.back().size();
-  }
-  const std::size_t bytes_per_row = (all_points * (C + 1) * sizeof(double)) / chunk + 1;
+  const RecordingPlan plan = plan_recording(orders, options, classes);
+  const auto& points = plan.points;
+  const std::size_t bytes_per_row = plan.totals_bytes_per_row;
   CurveSums sums(points, classes);
 
   for (const RowBlock& block :

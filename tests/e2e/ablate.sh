@@ -6,26 +6,7 @@
 set -uo pipefail
 ioca=$1
 py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-# expect_status CODE NAME CMD...: runs CMD, checks its exit status and that stderr is one line.
-expect_status() {
-  local want=$1 name=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local got=$?
-  if [ "$got" -ne "$want" ]; then
-    fail "$name (exit $got, wanted $want): $(head -c 300 "$tmp/err")"
-  elif [ "$want" -ne 0 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-    fail "$name (stderr is not one line): $(cat "$tmp/err")"
-  else
-    pass "$name"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 # expect_bad NAME ARGS...: `ioca ablate ARGS --out $tmp/bad.h5` must exit 2 with one line on
 # stderr and leave no output (nor temporary) file.
@@ -275,5 +256,4 @@ ls "$tmp" | grep -q '\.tmp\.' && fail "temporary files left: $(ls "$tmp")" || pa
 expect_status 0 "ablate --help" "$ioca" ablate --help
 grep -q -- "--order-file" "$tmp/out" && pass "ablate --help lists --order-file" || fail "ablate --help"
 
-[ "$failures" -eq 0 ] && echo "e2e ablate: all checks passed" || echo "e2e ablate: $failures checks failed"
-[ "$failures" -eq 0 ]
+finish "e2e ablate"

@@ -3,26 +3,7 @@
 # Usage: cli.sh path/to/ioca
 set -uo pipefail
 ioca=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-
-# expect_status CODE NAME CMD...: runs CMD, checks its exit status and that stderr is one line.
-expect_status() {
-  local want=$1 name=$2
-  shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  if [ "$got" -ne "$want" ]; then
-    fail "$name (exit $got, wanted $want): $(head -c 300 "$tmp/err")"
-  elif [ "$want" -ne 0 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-    fail "$name (stderr is not one line): $(cat "$tmp/err")"
-  else
-    pass "$name"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 syn=(--dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 --synthetic-features 32 --synthetic-noise 0.2)
 
@@ -110,5 +91,4 @@ expect_status 0 "train --help" "$ioca" train --help
 grep -q -- "--batch-size" "$tmp/out" && pass "train --help lists --batch-size" || fail "train --help"
 expect_status 0 "--version" "$ioca" --version
 
-[ "$failures" -eq 0 ] && echo "e2e cli: all checks passed" || echo "e2e cli: $failures checks failed"
-[ "$failures" -eq 0 ]
+finish "e2e cli"

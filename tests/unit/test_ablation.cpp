@@ -8,30 +8,12 @@
 
 #include "ioca/ablation.hpp"
 #include "ioca/core.hpp"
+#include "test_helpers.hpp"
 
 using namespace ioca;
 using namespace ioca::ablation;
 
 namespace {
-
-data::Dataset blobs(std::size_t n, std::size_t features, int classes, std::uint64_t seed) {
-  data::Dataset d;
-  d.name = "blobs";
-  d.samples = n;
-  d.features = features;
-  d.classes = classes;
-  Rng rng(seed);
-  std::vector<float> centres(static_cast<std::size_t>(classes) * features);
-  for (auto& c : centres) c = rng.uniform_float();
-  for (std::size_t i = 0; i < n; ++i) {
-    const int y = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
-    d.y.push_back(y);
-    for (std::size_t f = 0; f < features; ++f)
-      d.x.push_back(centres[static_cast<std::size_t>(y) * features + f] +
-                    0.3f * static_cast<float>(rng.normal()));
-  }
-  return d;
-}
 
 // A trained network, so that ablations matter and accuracies move.
 nn::Mlp trained(nn::Activation act, const data::Dataset& d, std::vector<int> hidden) {
@@ -117,7 +99,7 @@ TEST_CASE("orders: stable ascending, descending its exact reverse, seeded random
 }
 
 TEST_CASE("fast and naive engines give identical curves", "[ablation]") {
-  const auto d = blobs(700, 10, 4, 3);
+  const auto d = testing::gaussian_blobs(700, 10, 4, 3, 0.3f);
   for (auto act : {nn::Activation::relu, nn::Activation::tanh, nn::Activation::sigmoid}) {
     const auto net = trained(act, d, {24, 16});
     const auto orders = some_orders(net);
@@ -142,7 +124,7 @@ TEST_CASE("fast and naive engines give identical curves", "[ablation]") {
 }
 
 TEST_CASE("a three-hidden-layer network: engines agree on every scope", "[ablation]") {
-  const auto d = blobs(400, 8, 3, 5);
+  const auto d = testing::gaussian_blobs(400, 8, 3, 5, 0.3f);
   const auto net = trained(nn::Activation::relu, d, {12, 10, 8});
   const auto orders = some_orders(net);
   SweepOptions naive;
@@ -152,7 +134,7 @@ TEST_CASE("a three-hidden-layer network: engines agree on every scope", "[ablati
 }
 
 TEST_CASE("ablating the whole last hidden layer leaves the output bias alone", "[ablation]") {
-  const auto d = blobs(500, 10, 4, 9);
+  const auto d = testing::gaussian_blobs(500, 10, 4, 9, 0.3f);
   const auto net = trained(nn::Activation::relu, d, {20, 12});
   const Scope s = make_scope(net, "layer1");
   const auto curves = run_sweeps(net, d, zero_values(net), {s.neurons}, {});
@@ -166,7 +148,7 @@ TEST_CASE("ablating the whole last hidden layer leaves the output bias alone", "
 }
 
 TEST_CASE("curves are bitwise identical for 1 and 2 threads", "[ablation]") {
-  const auto d = blobs(900, 10, 4, 13);
+  const auto d = testing::gaussian_blobs(900, 10, 4, 13, 0.3f);
   const auto net = trained(nn::Activation::relu, d, {30, 20});
   const auto orders = some_orders(net);
   const int saved = omp_get_max_threads();
@@ -190,7 +172,7 @@ TEST_CASE("curves are bitwise identical for 1 and 2 threads", "[ablation]") {
 }
 
 TEST_CASE("single-neuron damage: fast equals naive", "[ablation]") {
-  const auto d = blobs(600, 10, 4, 17);
+  const auto d = testing::gaussian_blobs(600, 10, 4, 17, 0.3f);
   for (auto act : {nn::Activation::relu, nn::Activation::tanh}) {
     const auto net = trained(act, d, {16, 12});
     const auto values = mean_values(net, d);
@@ -212,7 +194,7 @@ TEST_CASE("single-neuron damage: fast equals naive", "[ablation]") {
 }
 
 TEST_CASE("sweeps reject duplicate and unknown neurons", "[ablation]") {
-  const auto d = blobs(50, 4, 2, 1);
+  const auto d = testing::gaussian_blobs(50, 4, 2, 1, 0.3f);
   const auto net = nn::make_mlp(4, {3}, nn::Activation::relu, 2, 1);
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{0, 1}, {0, 1}}}, {}), Error);
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{0, 3}}}, {}), Error);
@@ -220,7 +202,7 @@ TEST_CASE("sweeps reject duplicate and unknown neurons", "[ablation]") {
 }
 
 TEST_CASE("a small memory budget (many blocks of the test set) changes no bit", "[ablation]") {
-  const auto d = blobs(1000, 10, 4, 23);
+  const auto d = testing::gaussian_blobs(1000, 10, 4, 23, 0.3f);
   const auto net = trained(nn::Activation::relu, d, {20, 12});
   const auto orders = some_orders(net);
   for (auto engine : {Engine::fast, Engine::naive}) {

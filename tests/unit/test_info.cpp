@@ -8,6 +8,7 @@
 #include "info/binning.hpp"
 #include "ioca/core.hpp"
 #include "ioca/info.hpp"
+#include "test_helpers.hpp"
 
 using namespace ioca;
 using info::Estimator;
@@ -186,22 +187,6 @@ TEST_CASE("binning rules follow DESIGN.md exactly", "[info]") {
 
 namespace {
 
-data::Dataset blobs(std::size_t n, std::size_t features, int classes, std::uint64_t seed) {
-  data::Dataset d;
-  d.name = "blobs";
-  d.samples = n;
-  d.features = features;
-  d.classes = classes;
-  Rng rng(seed);
-  for (std::size_t i = 0; i < n; ++i) {
-    const int y = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
-    d.y.push_back(y);
-    for (std::size_t f = 0; f < features; ++f)
-      d.x.push_back(static_cast<float>(0.1 * y * static_cast<double>(f % 3) + 0.3 * rng.normal()));
-  }
-  return d;
-}
-
 // The naive reference: every layer's activations in memory, bin_values per neuron, plain
 // histograms and the formulas of info.hpp.
 info::Measures naive_measure(const nn::Mlp& net, const data::Dataset& d,
@@ -251,7 +236,7 @@ info::Measures naive_measure(const nn::Mlp& net, const data::Dataset& d,
 }  // namespace
 
 TEST_CASE("the chunked measure pass equals the naive reference for every rule", "[info]") {
-  const auto d = blobs(1500, 12, 5, 3);
+  const auto d = testing::gaussian_blobs(1500, 12, 5, 3, 0.3f);
   for (auto act : {nn::Activation::relu, nn::Activation::tanh, nn::Activation::sigmoid}) {
     const auto net = nn::make_mlp(12, {20, 9}, act, 5, 4);
     for (auto rule : {info::Binning::uniform, info::Binning::uniform_layer, info::Binning::quantile,
@@ -290,7 +275,7 @@ TEST_CASE("the chunked measure pass equals the naive reference for every rule", 
 }
 
 TEST_CASE("measure is bitwise identical for 1 and 2 threads", "[info]") {
-  const auto d = blobs(3000, 16, 4, 8);
+  const auto d = testing::gaussian_blobs(3000, 16, 4, 8, 0.3f);
   const auto net = nn::make_mlp(16, {64, 32}, nn::Activation::relu, 4, 9);
   info::MeasureOptions o;
   o.chunk_rows = 300;
@@ -316,7 +301,7 @@ TEST_CASE("baselines: outgoing weight norms and a dead neuron", "[info]") {
   // Next layer's weights [2, 2]: column 0 = (3, -4), column 1 = (1, 1).
   const float w[4] = {3, 1, -4, 1};
   std::copy(w, w + 4, net.weight(1));
-  const auto d = blobs(200, 3, 2, 2);
+  const auto d = testing::gaussian_blobs(200, 3, 2, 2, 0.3f);
   const auto m = info::measure(net, d, {});
   REQUIRE(m.layers[0].outgoing_l1[0] == 7.0);
   REQUIRE(m.layers[0].outgoing_l2[0] == 5.0);
@@ -335,12 +320,12 @@ TEST_CASE("measure rejects an empty split and bad bin counts", "[info]") {
   REQUIRE_THROWS_AS(info::measure(net, empty, {}), Error);
   info::MeasureOptions o;
   o.binning.bins = 1;
-  REQUIRE_THROWS_AS(info::measure(net, blobs(10, 3, 2, 1), o), Error);
+  REQUIRE_THROWS_AS(info::measure(net, testing::gaussian_blobs(10, 3, 2, 1, 0.3f), o), Error);
 }
 
 TEST_CASE("measure on a one-sample split and with a class absent", "[info]") {
   const auto net = nn::make_mlp(6, {5}, nn::Activation::tanh, 3, 2);
-  auto d = blobs(40, 6, 3, 4);
+  auto d = testing::gaussian_blobs(40, 6, 3, 4, 0.3f);
   for (auto& y : d.y) y = y == 2 ? 0 : y;  // class 2 absent
   const auto m = info::measure(net, d, {});
   for (std::size_t j = 0; j < 5; ++j) {

@@ -8,6 +8,7 @@
 
 #include "ioca/core.hpp"
 #include "ioca/nn.hpp"
+#include "test_helpers.hpp"
 
 using namespace ioca;
 using nn::Activation;
@@ -46,24 +47,6 @@ std::vector<double> naive_logits(const nn::Mlp& net, const float* x) {
 }
 
 // Small data: class-dependent Gaussian blobs.
-data::Dataset blobs(std::size_t n, std::size_t features, int classes, std::uint64_t seed) {
-  data::Dataset d;
-  d.name = "blobs";
-  d.samples = n;
-  d.features = features;
-  d.classes = classes;
-  Rng rng(seed);
-  std::vector<float> centres(static_cast<std::size_t>(classes) * features);
-  for (auto& c : centres) c = rng.uniform_float();
-  for (std::size_t i = 0; i < n; ++i) {
-    const int y = static_cast<int>(i % static_cast<std::size_t>(classes));
-    d.y.push_back(y);
-    for (std::size_t f = 0; f < features; ++f)
-      d.x.push_back(centres[static_cast<std::size_t>(y) * features + f] +
-                    0.2f * static_cast<float>(rng.normal()));
-  }
-  return d;
-}
 
 double mean_loss(const nn::Mlp& net, const data::Dataset& d) {
   nn::Activations acts;
@@ -83,7 +66,7 @@ TEST_CASE("batched forward matches a naive double-precision forward", "[nn]") {
     auto net = nn::make_mlp(37, {50, 20}, act, 7, 3);
     net.input_mean = 0.25f;
     net.input_std = 0.5f;
-    const auto d = blobs(100, 37, 7, 9);
+    const auto d = testing::gaussian_blobs(100, 37, 7, 9, 0.2f, true);
     nn::Activations acts;
     nn::forward(net, d.x.data(), 100, acts);
     for (std::size_t r = 0; r < 100; ++r) {
@@ -116,7 +99,7 @@ TEST_CASE("backprop gradient matches central differences for every activation", 
     for (std::uint64_t seed : {1u, 2u, 3u}) {
       auto net = nn::make_mlp(6, {5, 4}, act, 3, seed);
       for (auto& p : net.parameters()) p += 0.05f;  // non-zero biases
-      const auto d = blobs(8, 6, 3, seed + 10);
+      const auto d = testing::gaussian_blobs(8, 6, 3, seed + 10, 0.2f, true);
       std::vector<float> grad;
       const double loss = nn::loss_and_gradient(net, d.x.data(), d.y.data(), 8, grad);
       REQUIRE(loss == Approx(naive_mean_loss(net, d)).epsilon(1e-5));
@@ -156,7 +139,7 @@ TEST_CASE("cross_entropy is stable and exact", "[nn]") {
 
 TEST_CASE("training learns and is bitwise identical for 1 and 2 threads", "[nn]") {
   // Wide enough that the batch products are split into parallel tiles (>= 4 MFLOP).
-  const auto d = blobs(2000, 200, 5, 11);
+  const auto d = testing::gaussian_blobs(2000, 200, 5, 11, 0.2f, true);
   REQUIRE(gemm_tiles(32, 1024, 200) > 1);  // forward of the first layer
   REQUIRE(gemm_tiles(1024, 200, 32) > 1);  // its weight gradient
   nn::TrainOptions o;
