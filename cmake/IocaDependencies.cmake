@@ -14,4 +14,5 @@ endif()
 add_library(ioca_hdf5 INTERFACE)
 target_include_directories(ioca_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
 target_link_libraries(ioca_hdf5 INTERFACE ${HDF5_C_LIBRARIES} MPI::MPI_C)
-target_compile_definitions(ioca_hdf5 INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
+target_compile_definitions(ioca_hdf5 INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS}
+  OMPI_SKIP_MPICXX MPICH_SKIP_MPICXX)  # the C API only

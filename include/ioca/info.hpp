@@ -117,6 +117,16 @@ std::vector<double>& quantity(LayerMeasures& m, std::string_view name);
 Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOptions& options,
                  MeasureTimings* timings = nullptr);
 
+// The information-plane coordinates of each hidden layer (one entry per hidden layer): the
+// layer's output vector binned neuron by neuron with the measures' binning rule, each
+// distinct pattern of bins one symbol; entropy = H(T) (= I(X;T) for a deterministic
+// network) and mutual_information = I(T;Y), in bits, with the measures' estimator.
+struct InformationPlane {
+  std::vector<double> entropy, mutual_information;
+};
+InformationPlane information_plane(const nn::Mlp& net, const data::Dataset& split,
+                                   const MeasureOptions& options);
+
 // The bin of every sample for one neuron's values, by the rules above (the naive reference
 // the fast path is tested against; also used for quantile binning).
 std::vector<int> bin_values(const std::vector<float>& values, const BinningOptions& options,

@@ -53,6 +53,12 @@ std::string attribute_string(const Attributes& a, const std::string& key,
                              const std::string& fallback);
 std::int64_t attribute_int(const Attributes& a, const std::string& key, std::int64_t fallback);
 
+// The data set and split a model was trained on, as root attributes of the model file
+// (dataset, validation_size, split_seed, synthetic_*), and back: apply_data_attributes
+// overrides the fields of `o` that the attributes give.
+void add_data_attributes(const data::LoadOptions& o, Attributes& a);
+void apply_data_attributes(const Attributes& a, data::LoadOptions& o);
+
 // Fails early (before any computing) unless a file can be created at path: its folder
 // must exist and be writable, and path must not be a folder.
 void check_writable(const std::string& path);

@@ -23,6 +23,8 @@ constexpr const char* usage =
     "  evaluate   accuracy and loss of a model file on a data split\n"
     "  measure    per-neuron entropy, mutual information, selectivity and baselines\n"
     "  ablate     cumulative ablation curves: neurons ordered by a quantity, random, custom\n"
+    "  run        a whole study on MPI ranks into one results file (mpiexec -n N ioca run ...)\n"
+    "  merge      combine the results files of an array job into one\n"
     "\n"
     "  --help     this text\n"
     "  --version  version, git commit and kernel instruction set\n";
@@ -60,6 +62,8 @@ int main(int argc, char** argv) {
     if (command == "measure")
       return run_command<MeasureArgs>(args, parse_measure_args, run_measure);
     if (command == "ablate") return run_command<AblateArgs>(args, parse_ablate_args, run_ablate);
+    if (command == "run") return run_study_command(args);
+    if (command == "merge") return run_merge_command(args);
     std::fprintf(stderr, "ioca: unknown command '%s' (see ioca --help)\n", command.c_str());
     return exit_bad_input;
   } catch (const UsageError& e) {

@@ -147,17 +147,7 @@ const data::Dataset& select_split(const data::Splits& splits, const std::string&
 }
 
 void add_data_attributes(const data::LoadOptions& o, io::Attributes& a) {
-  a["dataset"] = o.dataset;
-  a["validation_size"] = static_cast<std::int64_t>(o.validation_size);
-  a["split_seed"] = static_cast<std::int64_t>(o.split_seed);
-  if (o.dataset == "synthetic") {
-    a["synthetic_samples"] = static_cast<std::int64_t>(o.synthetic.train_samples);
-    a["synthetic_test_samples"] = static_cast<std::int64_t>(o.synthetic.test_samples);
-    a["synthetic_features"] = static_cast<std::int64_t>(o.synthetic.features);
-    a["synthetic_classes"] = static_cast<std::int64_t>(o.synthetic.classes);
-    a["synthetic_noise"] = o.synthetic.noise;
-    a["synthetic_seed"] = static_cast<std::int64_t>(o.synthetic.seed);
-  }
+  io::add_data_attributes(o, a);
 }
 
 }  // namespace ioca::cli

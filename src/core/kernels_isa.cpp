@@ -153,12 +153,17 @@ void activate_row(const double* __restrict z, float* __restrict a, std::size_t n
     case 0:  // relu
       for (std::size_t i = 0; i < n; ++i) a[i] = a[i] > 0.0f ? a[i] : 0.0f;
       break;
-    case 1:  // tanh
-      for (std::size_t i = 0; i < n; ++i) a[i] = std::tanh(a[i]);
+    case 1: {  // tanh: Eigen's vectorised rational approximation (a few ulp; libm's
+               // scalar tanhf made tanh ablation sweeps 18x slower than relu ones)
+      Eigen::Map<Eigen::ArrayXf> v(a, static_cast<Eigen::Index>(n));
+      v = v.tanh();
       break;
-    case 2:  // sigmoid
-      for (std::size_t i = 0; i < n; ++i) a[i] = 1.0f / (1.0f + std::exp(-a[i]));
+    }
+    case 2: {  // sigmoid, vectorised likewise
+      Eigen::Map<Eigen::ArrayXf> v(a, static_cast<Eigen::Index>(n));
+      v = v.logistic();
       break;
+    }
     default:  // identity
       break;
   }

@@ -1,0 +1,94 @@
+"""Command line: `python -m ioca_analysis report|summary FILE`.
+
+Exit status: 0 success, 2 bad input or usage (one line on stderr naming the file and the
+problem), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__, stats
+from .report import DEFAULT_PER_CLASS_ORDER, Options, summary_text, write_report
+from .results import DIRECTIONS, Results, ResultsError
+from .tables import compute
+
+PROG = "ioca_analysis"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, exit 2 (argparse's own default prints the whole usage first).
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(2)
+
+
+def _order(text: str):
+    parts = [p for p in text.replace(":", "/").split("/") if p]
+    if len(parts) != 3 or parts[2] not in DIRECTIONS:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not SCOPE/QUANTITY/DIRECTION (e.g. network/mutual_information/"
+            "descending; DIRECTION ascending or descending)")
+    return tuple(parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Figures, tables and a report from an ioca study "
+                "results file (ioca run --out results.h5).")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def common(sp):
+        sp.add_argument("results", help="the results file (HDF5) written by ioca run")
+        sp.add_argument("--exact-max-n", type=int, default=stats.EXACT_MAX_N, metavar="N",
+                        help="paired tests: exact sign-flip test up to N seeds, Wilcoxon "
+                             f"signed-rank above (default {stats.EXACT_MAX_N})")
+
+    r = sub.add_parser("report", help="write PNG figures, index.html, summary.md and "
+                       "tables.json into a folder")
+    common(r)
+    r.add_argument("-o", "--out", default="report", metavar="DIR",
+                   help="output folder (created; default ./report)")
+    r.add_argument("--per-class", type=_order, default=DEFAULT_PER_CLASS_ORDER,
+                   metavar="SCOPE/QUANTITY/DIRECTION",
+                   help="order of the per-class accuracy figure (default "
+                        + "/".join(DEFAULT_PER_CLASS_ORDER) + ")")
+    r.add_argument("--per-class-seed", type=int, default=None, metavar="SEED",
+                   help="seed of the network shown in the per-class figure (default: the "
+                        "first seed of each condition)")
+    s = sub.add_parser("summary", help="print the tables in the terminal")
+    common(s)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.exact_max_n < 1 or args.exact_max_n > 20:
+        sys.stderr.write(f"{PROG}: error: --exact-max-n must be between 1 and 20\n")
+        return 2
+    try:
+        with Results(args.results) as results:
+            if args.command == "summary":
+                options = Options(exact_max_n=args.exact_max_n)
+                sys.stdout.write(summary_text(results, compute(results, args.exact_max_n),
+                                              options))
+            else:
+                options = Options(per_class_order=args.per_class,
+                                  per_class_seed=args.per_class_seed,
+                                  exact_max_n=args.exact_max_n)
+                out = write_report(results, args.out, options)
+                for note in out["notes"]:
+                    sys.stderr.write(f"{PROG}: note: {note}\n")
+                sys.stdout.write(f"{args.out}/index.html: {len(out['figures'])} figures; "
+                                 f"tables in {args.out}/summary.md and "
+                                 f"{args.out}/tables.json\n")
+    except ResultsError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"{PROG}: error: {where}{exc.strerror or exc}\n")
+        return 2
+    return 0

@@ -1,0 +1,377 @@
+"""Assembling the report: index.html, summary.md, tables.json and the terminal summary."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import List, Optional, Tuple
+
+from . import __version__, stats
+from .results import Results, scope_sort_key
+from .tables import Tables, compute
+
+DEFAULT_PER_CLASS_ORDER = ("network", "mutual_information", "descending")
+
+
+@dataclass
+class Options:
+    per_class_order: Tuple[str, str, str] = DEFAULT_PER_CLASS_ORDER
+    per_class_seed: Optional[int] = None
+    exact_max_n: int = stats.EXACT_MAX_N
+
+
+@dataclass
+class DisplayTable:
+    """A table ready to print: a title, a caption, header cells and rows of strings."""
+    kind: str
+    title: str
+    columns: List[str]
+    rows: List[List[str]]
+    condition: Optional[str] = None
+    caption: str = ""
+
+
+# -------------------------------------------------------------------------------------------
+# Number formatting.
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def fmt_num(x, digits=3, signed=False) -> str:
+    if not _finite(x):
+        return "n/a"
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+
+
+def fmt_mean_sd(summary, digits=3, signed=False) -> str:
+    if summary["n"] == 0 or not _finite(summary["mean"]):
+        return "n/a"
+    text = fmt_num(summary["mean"], digits, signed)
+    if summary["n"] > 1 and _finite(summary["sd"]):
+        text += f" ± {summary['sd']:.{digits}f}"
+    return text
+
+
+def fmt_p(p) -> str:
+    if not _finite(p):
+        return "n/a"
+    if p < 1e-4:
+        return f"{p:.1e}"
+    return f"{p:.3g}" if p < 0.1 else f"{p:.2f}"
+
+
+def jsonable(obj):
+    """Replace NaN/inf by None (strict JSON) and tuples by lists, recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):
+        try:
+            return jsonable(obj.item())
+        except (TypeError, ValueError):
+            return str(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)
+
+
+# -------------------------------------------------------------------------------------------
+# Captions (one short paragraph per table kind).
+
+CAPTIONS = {
+    "overview": "One row per condition (data set, activation, hidden widths); networks that "
+                "differ only in seed are replicates. Test accuracy is the intact network's, "
+                "mean ± sd over seeds.",
+    "spearman": "Spearman rank correlation ρ between each per-neuron quantity and its "
+                "single-neuron damage (test-accuracy drop when that neuron alone is ablated), "
+                "within each hidden layer and pooled over all hidden neurons (network). Each "
+                "cell: mean ± sd over seeds, (n) = seeds. ρ > 0: higher values mark more "
+                "important neurons. The paper expects ρ > 0 for mutual information and KL "
+                "selectivity within a layer, and little predictive value of selectivity when "
+                "layers are pooled.",
+    "auc": "Normalised area under each cumulative-ablation curve: trapezoid of test accuracy "
+           "(fraction) over x = neurons ablated / n ∈ [0, 1], so it lies in [0, 1] (1: no "
+           "accuracy lost at any point). Mean ± sd over seeds. Gap = AUC − mean AUC of the "
+           "random orders of the same network: negative means the order removes important "
+           "neurons sooner than chance (expected for descending orders of a good importance "
+           "measure), positive later. p: two-sided paired test across seeds of gap = 0 "
+           "(test and n shown). Rows 'random' give the random AUC itself.",
+    "asc_desc": "AUC(ascending) − AUC(descending) per quantity and scope, paired by seed, mean "
+                "± sd. Positive: removing low-valued neurons first hurts less than removing "
+                "high-valued neurons first, i.e. the quantity ranks importance. A small "
+                "difference for a quantity that predicts single-neuron damage points to "
+                "redundancy (neurons can stand in for one another, so order matters late); a "
+                "negative one to synergy (neurons that matter only jointly). p: two-sided "
+                "paired test across seeds of difference = 0.",
+}
+P_NOTE = ("p-values are two-sided and not adjusted for multiple comparisons. With n seeds the "
+          "exact sign-flip test (used for 2 ≤ n ≤ {m}; Wilcoxon signed-rank above) cannot "
+          "go below 2/2^n: 0.5 for n = 2, 0.25 for n = 3, 0.0625 for n = 5. n = 1 gives n/a.")
+
+
+# -------------------------------------------------------------------------------------------
+# Display tables.
+
+def display_tables(t: Tables) -> List[DisplayTable]:
+    out: List[DisplayTable] = []
+    rows = []
+    for o in t.overview:
+        seeds = ", ".join(str(s) for s in o["seeds"])
+        rows.append([o["condition"], str(len(o["networks"])), seeds,
+                     fmt_mean_sd(o["test_accuracy"], 4), ", ".join(o["scopes"]) or "none",
+                     str(o["random_repeats"]) if o["random_repeats"] is not None else "none",
+                     f"{o['with_single_neuron']}/{len(o['networks'])}",
+                     f"{o['with_information_plane']}/{len(o['networks'])}"])
+    out.append(DisplayTable("overview", "Conditions",
+                            ["condition", "networks", "seeds", "test accuracy", "scopes",
+                             "random R", "single-neuron", "info plane"], rows,
+                            caption=CAPTIONS["overview"]))
+    conditions = [o["condition"] for o in t.overview]
+    for cond in conditions:
+        rows_c = [r for r in t.spearman if r["condition"] == cond]
+        if rows_c:
+            scopes = sorted({r["scope"] for r in rows_c}, key=scope_sort_key)
+            quantities = []
+            for r in rows_c:
+                if r["quantity"] not in quantities:
+                    quantities.append(r["quantity"])
+            cell = {(r["quantity"], r["scope"]): r["rho"] for r in rows_c}
+            rows = []
+            for q in quantities:
+                row = [q]
+                for s in scopes:
+                    summ = cell.get((q, s))
+                    row.append("n/a" if summ is None or summ["n"] == 0 else
+                               f"{fmt_mean_sd(summ, 2, True)} ({summ['n']})")
+                rows.append(row)
+            out.append(DisplayTable("spearman", f"Spearman ρ with single-neuron damage — {cond}",
+                                    ["quantity"] + scopes, rows, cond, CAPTIONS["spearman"]))
+    for cond in conditions:
+        rows_c = [r for r in t.auc if r["condition"] == cond]
+        rand = {r["scope"]: r for r in t.random_auc if r["condition"] == cond}
+        scopes = sorted({r["scope"] for r in rows_c} | set(rand), key=scope_sort_key)
+        rows = []
+        for s in scopes:
+            if s in rand:
+                r = rand[s]
+                reps = sorted({e["repeats"] for e in r["per_seed"]})
+                rows.append([s, "random", f"R={'/'.join(str(x) for x in reps)}",
+                             str(r["auc"]["n"]), fmt_mean_sd(r["auc"], 4), "", "", ""])
+            for r in rows_c:
+                if r["scope"] != s:
+                    continue
+                test = r["gap_test"]
+                rows.append([s, r["quantity"], r["direction"], str(r["auc"]["n"]),
+                             fmt_mean_sd(r["auc"], 4), fmt_mean_sd(r["gap"], 4, True),
+                             test["test"] if r["gap"]["n"] else "n/a", fmt_p(test["p"])])
+        if rows:
+            out.append(DisplayTable("auc", f"Area under the ablation curves — {cond}",
+                                    ["scope", "quantity", "direction", "n", "AUC",
+                                     "gap to random", "test", "p"], rows, cond, CAPTIONS["auc"]))
+    for cond in conditions:
+        rows_c = [r for r in t.asc_desc if r["condition"] == cond]
+        rows = [[r["scope"], r["quantity"], str(r["difference"]["n"]),
+                 fmt_mean_sd(r["difference"], 4, True), r["test"]["test"], fmt_p(r["test"]["p"])]
+                for r in sorted(rows_c, key=lambda r: scope_sort_key(r["scope"]))]
+        if rows:
+            out.append(DisplayTable("asc_desc", f"Ascending − descending AUC — {cond}",
+                                    ["scope", "quantity", "n", "AUC asc − desc", "test", "p"],
+                                    rows, cond, CAPTIONS["asc_desc"]))
+    return out
+
+
+def render_text(table: DisplayTable) -> str:
+    cells = [table.columns] + table.rows
+    widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
+    lines = [table.title, "-" * len(table.title)]
+    for j, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(table: DisplayTable) -> str:
+    lines = ["| " + " | ".join(_md_cell(c) for c in table.columns) + " |",
+             "|" + "|".join(" --- " for _ in table.columns) + "|"]
+    for row in table.rows:
+        lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    return "\n".join(lines)
+
+
+def render_html(table: DisplayTable) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                     for row in table.rows)
+    return f'<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+
+
+# -------------------------------------------------------------------------------------------
+
+def _header_lines(results: Results) -> List[Tuple[str, str]]:
+    a = results.attrs
+    complete = {1: "yes", 0: "no (checkpoint)"}.get(results.complete, "not recorded")
+    return [("file", results.path), ("study", results.study_name or "(unnamed)"),
+            ("results format", str(results.format_version)), ("complete", complete),
+            ("networks", str(len(results.networks))),
+            ("conditions", str(len(results.conditions))),
+            ("ioca version", str(a.get("ioca_version", "?")))]
+
+
+def _grouped(dts: List[DisplayTable], kind: str) -> List[DisplayTable]:
+    return [d for d in dts if d.kind == kind]
+
+
+def summary_text(results: Results, t: Tables, options: Options = Options()) -> str:
+    dts = display_tables(t)
+    parts = ["ioca results summary", "===================="]
+    parts += [f"{k:15} {v}" for k, v in _header_lines(results)]
+    if t.notes:
+        parts += ["", "Notes (absent content is skipped):"] + [f"  - {n}" for n in t.notes]
+    for kind in ("overview", "spearman", "auc", "asc_desc"):
+        for d in _grouped(dts, kind):
+            parts += ["", render_text(d)]
+    parts += ["", P_NOTE.format(m=options.exact_max_n)]
+    return "\n".join(parts) + "\n"
+
+
+def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str:
+    dts = display_tables(t)
+    parts = ["# ioca results report", ""]
+    parts += [f"- **{k}**: {v}" for k, v in _header_lines(results)]
+    if t.notes:
+        parts += ["", "## Notes", ""] + [f"- {n}" for n in t.notes]
+    titles = {"overview": "Conditions", "spearman": "Spearman ρ with single-neuron damage",
+              "auc": "Area under the ablation curves", "asc_desc": "Ascending − descending AUC"}
+    for kind in ("overview", "spearman", "auc", "asc_desc"):
+        group = _grouped(dts, kind)
+        if not group:
+            continue
+        parts += ["", f"## {titles[kind]}", "", CAPTIONS[kind]]
+        for d in group:
+            if d.condition:
+                parts += ["", f"### {d.condition}"]
+            parts += ["", render_markdown(d)]
+    parts += ["", P_NOTE.format(m=options.exact_max_n)]
+    if figs:
+        parts += ["", "## Figures", ""] + [f"- [{f.title}]({f.file})" for f in figs]
+    return "\n".join(parts) + "\n"
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; color: #222;
+       line-height: 1.45; padding: 0 1em; }
+h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #aaa; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; white-space: nowrap; }
+th { background: #eee; } tbody tr:nth-child(even) { background: #f8f8f8; }
+p.caption { max-width: 60em; color: #333; }
+figure { margin: 1em 0 2.2em; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { max-width: 60em; font-size: 0.92em; color: #333; }
+.notes li { color: #7a4b00; } dl.meta dt { font-weight: bold; float: left; width: 9em; }
+dl.meta dd { margin-left: 10em; }
+"""
+
+
+def report_html(results: Results, t: Tables, figs, options: Options) -> str:
+    dts = display_tables(t)
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>ioca report — {e(results.study_name or os.path.basename(results.path))}"
+           "</title>", f"<style>{CSS}</style></head><body>",
+           f"<h1>ioca report — {e(results.study_name or os.path.basename(results.path))}</h1>",
+           '<dl class="meta">']
+    out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _header_lines(results)]
+    out.append("</dl>")
+    toc = [("conditions", "Conditions"), ("spearman", "Spearman ρ with single-neuron damage"),
+           ("auc", "Area under the ablation curves"), ("asc_desc", "Ascending − descending AUC")]
+    out.append("<p>Contents: " + " · ".join(
+        f'<a href="#{k}">{e(v)}</a>' for k, v in toc) + ' · <a href="#figures">Figures</a></p>')
+    if t.notes:
+        out.append('<h2 id="notes">Notes</h2><ul class="notes">')
+        out += [f"<li>{e(n)}</li>" for n in t.notes]
+        out.append("</ul>")
+    for kind, heading in toc:
+        group = _grouped(dts, kind if kind != "conditions" else "overview")
+        out.append(f'<h2 id="{kind}">{e(heading)}</h2>')
+        caption = CAPTIONS["overview" if kind == "conditions" else kind]
+        out.append(f'<p class="caption">{e(caption)}</p>')
+        if not group:
+            out.append("<p><em>Not available in this file (see Notes).</em></p>")
+        for d in group:
+            if d.condition:
+                out.append(f"<h3>{e(d.condition)}</h3>")
+            out.append(render_html(d))
+    out.append(f'<p class="caption">{e(P_NOTE.format(m=options.exact_max_n))}</p>')
+    out.append('<h2 id="figures">Figures</h2>')
+    last = object()
+    for f in figs:
+        if f.condition != last:
+            out.append(f"<h3>{e(f.condition or 'All conditions')}</h3>")
+            last = f.condition
+        out.append(f'<figure><img src="{e(f.file)}" alt="{e(f.title)}">'
+                   f"<figcaption><b>{e(f.title)}.</b> {e(f.caption)}</figcaption></figure>")
+    out.append(f"<p><small>ioca_analysis {e(__version__)}</small></p></body></html>")
+    return "\n".join(out) + "\n"
+
+
+def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
+    return jsonable({
+        "generator": f"ioca_analysis {__version__}",
+        "file": results.path, "study_name": results.study_name,
+        "results_format": results.format_version, "complete": results.complete,
+        "attributes": results.attrs,
+        "options": {"per_class_order": list(options.per_class_order),
+                    "per_class_seed": options.per_class_seed,
+                    "exact_max_n": options.exact_max_n},
+        "notes": t.notes,
+        "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
+        "random_auc": t.random_auc, "asc_desc": t.asc_desc,
+        "figures": [asdict(f) for f in figs],
+        "definitions": {
+            "auc": "trapezoid of accuracy (fraction) over ablated/n in [0, 1]",
+            "gap": "AUC minus the mean AUC of the same network's random orders",
+            "asc_desc": "AUC(ascending) minus AUC(descending), per seed",
+            "spearman": "rho of quantity vs single_neuron accuracy_drop, per seed",
+            "summary": "mean, sd (ddof 1) and n over seeds; NaN/None where undefined",
+            "test": P_NOTE.format(m=options.exact_max_n),
+        },
+    })
+
+
+def _write(path: str, text: str):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_report(results: Results, outdir: str, options: Options = Options()) -> dict:
+    """Write every figure, index.html, summary.md and tables.json into outdir.
+
+    Returns {"figures": [...], "notes": [...], "tables": Tables}.
+    """
+    from .figures import all_figures  # matplotlib only when drawing
+
+    os.makedirs(outdir, exist_ok=True)
+    t = compute(results, options.exact_max_n)
+    figs, fig_notes = all_figures(results, outdir, options.per_class_order,
+                                  options.per_class_seed)
+    t.notes.extend(n for n in fig_notes if n not in t.notes)
+    _write(os.path.join(outdir, "tables.json"),
+           json.dumps(tables_json(results, t, figs, options), indent=1, ensure_ascii=False,
+                      allow_nan=False) + "\n")
+    _write(os.path.join(outdir, "summary.md"), summary_markdown(results, t, figs, options))
+    _write(os.path.join(outdir, "index.html"), report_html(results, t, figs, options))
+    return {"figures": figs, "notes": t.notes, "tables": t}

@@ -1,0 +1,506 @@
+"""Reading an ioca study results file (docs/study.md, "The results file", format 1).
+
+`Results(path)` opens and validates the file and returns numpy arrays on request; every
+group the documentation lists except the root and `/networks` may be absent, and the
+reader then answers ``None`` (or an empty list) instead of failing. Malformed content
+(wrong shapes, a non-ioca file) raises `ResultsError` with a message that names the file.
+
+Strings may come back from h5py as ``str`` (variable-length) or ``bytes`` /
+``numpy.bytes_`` (fixed-length); `decode` turns every attribute into plain Python values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import h5py
+import numpy as np
+
+FORMAT_ATTRIBUTE = "ioca_results_format"
+SUPPORTED_FORMAT = 1
+
+DIRECTIONS = ("ascending", "descending")
+
+# Preferred display order of quantities; others follow alphabetically.
+CANONICAL_QUANTITIES = (
+    "entropy", "mutual_information", "kl_selectivity", "selectivity_index",
+    "mean_activation", "mean_abs_activation", "activation_variance",
+    "outgoing_l1", "outgoing_l2", "single_damage",
+)
+# Datasets of /measures/layers/K that are not per-neuron quantities to analyse.
+NON_QUANTITY_MEASURES = frozenset({
+    "kl_selectivity_class", "bin_low", "bin_high", "bins_used", "histogram",
+})
+# Children of /ablation/<scope> that are not ordered-by-quantity curves.
+NON_QUANTITY_SCOPE_CHILDREN = frozenset({"random", "custom"})
+
+
+class ResultsError(Exception):
+    """Bad input: the message names the file and what is wrong (one line)."""
+
+
+def decode(value):
+    """An HDF5 attribute value as plain Python: str, int, float, bool, list or None."""
+    if isinstance(value, h5py.Empty):
+        return None
+    if isinstance(value, np.ndarray):
+        if value.size == 1:
+            return decode(value.reshape(()).item() if value.dtype.kind != "O"
+                          else value.reshape(-1)[0])
+        return [decode(v) for v in value.reshape(-1).tolist()]
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8", "replace").rstrip("\x00")
+    if isinstance(value, np.generic):
+        return decode(value.item())
+    if isinstance(value, str):
+        return value.rstrip("\x00")
+    return value
+
+
+def quantity_sort_key(name: str):
+    """Canonical quantities first, in CANONICAL_QUANTITIES order, then alphabetical."""
+    try:
+        return (0, CANONICAL_QUANTITIES.index(name), name)
+    except ValueError:
+        return (1, 0, name)
+
+
+def scope_sort_key(name: str):
+    """layer0, layer1, ..., layer10 numerically, then network, then anything else."""
+    m = re.fullmatch(r"layer(\d+)", name)
+    if m:
+        return (0, int(m.group(1)), name)
+    if name == "network":
+        return (1, 0, name)
+    return (2, 0, name)
+
+
+def _as_int(value, default=None):
+    try:
+        if value is None:
+            return default
+        if isinstance(value, str):
+            value = value.strip()
+            return int(float(value)) if value else default
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _as_float(value, default=float("nan")):
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_hidden(value) -> Optional[Tuple[int, ...]]:
+    """Hidden widths from an attribute: "64,64", "64x64", [64, 64], 64 or bytes."""
+    value = decode(value)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        try:
+            return tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, (int, np.integer)):
+        return (int(value),)
+    parts = [p for p in re.split(r"[,x\s]+", str(value).strip()) if p]
+    try:
+        return tuple(int(p) for p in parts) or None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Curve:
+    """One cumulative-ablation curve (ordered) or a set of R random curves.
+
+    accuracy is [P] for an ordered curve and [R, P] for random ones; ablated [P] holds
+    the number of neurons ablated at each recorded point; n is the scope's size.
+    """
+    path: str
+    n: int
+    ablated: np.ndarray
+    accuracy: np.ndarray
+    loss: Optional[np.ndarray] = None
+
+    @property
+    def fraction(self) -> np.ndarray:
+        """ablated / n: the x axis of a normalised curve, in [0, 1]."""
+        return self.ablated / float(self.n) if self.n > 0 else self.ablated.astype(float)
+
+
+@dataclass
+class Condition:
+    """Networks that differ only by seed: same data set, activation and hidden widths."""
+    key: Tuple[str, str, Tuple[int, ...]]
+    networks: List["Network"] = field(default_factory=list)
+
+    @property
+    def dataset(self) -> str:
+        return self.key[0]
+
+    @property
+    def activation(self) -> str:
+        return self.key[1]
+
+    @property
+    def hidden(self) -> Tuple[int, ...]:
+        return self.key[2]
+
+    @property
+    def label(self) -> str:
+        widths = "x".join(str(w) for w in self.hidden) or "none"
+        return f"{self.dataset}-{self.activation}-{widths}"
+
+    @property
+    def slug(self) -> str:
+        """The label made safe for file names."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.label)
+
+    @property
+    def seeds(self) -> List:
+        return [net.seed for net in self.networks]
+
+    @property
+    def n_hidden(self) -> int:
+        return max((net.n_hidden for net in self.networks), default=0)
+
+    @property
+    def classes(self) -> Optional[int]:
+        for net in self.networks:
+            if net.classes is not None:
+                return net.classes
+        return None
+
+
+class Network:
+    """One `/networks/<net>` group. Arrays are read on demand and cached."""
+
+    def __init__(self, results: "Results", name: str, group: h5py.Group):
+        self._results = results
+        self._group = group
+        self._cache: Dict = {}
+        self.name = name
+        self.path = group.name
+        self.attrs = {k: decode(v) for k, v in group.attrs.items()}
+        parsed = self._parse_name(name)
+        self.dataset = str(self.attrs.get("dataset") or parsed.get("dataset") or "unknown")
+        self.activation = str(self.attrs.get("activation") or parsed.get("activation")
+                              or "unknown")
+        widths = self._dataset("hidden_widths")
+        if widths is not None and widths.ndim == 1:
+            self.hidden = tuple(int(w) for w in widths)
+        else:
+            self.hidden = (parse_hidden(self.attrs.get("hidden")) or parsed.get("hidden")
+                           or ())
+        self.seed = _as_int(self.attrs.get("seed"), parsed.get("seed"))
+        self.index = _as_int(self.attrs.get("index"), None)
+        self.classes = _as_int(self.attrs.get("classes"), None)
+        self.test_accuracy = _as_float(self.attrs.get("test_accuracy"))
+
+    # -- helpers ------------------------------------------------------------------------
+    @staticmethod
+    def _parse_name(name: str) -> Dict:
+        """<dataset>-<activation>-<widths joined by x>-s<seed> (the data set may hold '-')."""
+        parts = name.rsplit("-", 3)
+        if len(parts) != 4 or not re.fullmatch(r"s-?\d+", parts[3]):
+            return {}
+        return {"dataset": parts[0], "activation": parts[1],
+                "hidden": parse_hidden(parts[2]), "seed": int(parts[3][1:])}
+
+    def _error(self, where: str, problem: str) -> ResultsError:
+        return ResultsError(f"{self._results.path}: {self.path}/{where}: {problem}")
+
+    def _dataset(self, where: str) -> Optional[np.ndarray]:
+        obj = self._group.get(where)
+        if obj is None:
+            return None
+        if not isinstance(obj, h5py.Dataset):
+            raise self._error(where, "is a group, expected a dataset")
+        try:
+            return np.asarray(obj[()])
+        except (OSError, TypeError, ValueError) as exc:
+            raise self._error(where, f"cannot be read ({exc})") from None
+
+    def _subgroup(self, where: str) -> Optional[h5py.Group]:
+        obj = self._group.get(where)
+        return obj if isinstance(obj, h5py.Group) else None
+
+    @property
+    def condition_key(self) -> Tuple[str, str, Tuple[int, ...]]:
+        return (self.dataset, self.activation, tuple(self.hidden))
+
+    @property
+    def label(self) -> str:
+        return f"seed {self.seed}" if self.seed is not None else self.name
+
+    @property
+    def n_hidden(self) -> int:
+        """Hidden layers: from the widths, else from the measure / single-neuron groups."""
+        return max([len(self.hidden)] + [k + 1 for k in self.measure_layers()]
+                   + [k + 1 for k in self.single_layers()])
+
+    # -- measures -----------------------------------------------------------------------
+    @property
+    def has_measures(self) -> bool:
+        return self._subgroup("measures/layers") is not None
+
+    def measure_layers(self) -> List[int]:
+        g = self._subgroup("measures/layers")
+        if g is None:
+            return []
+        return sorted(int(k) for k in g.keys() if k.isdigit())
+
+    def measure_names(self, layer: int) -> List[str]:
+        """Per-neuron float quantities of hidden layer `layer` (no bins, classes, ...)."""
+        g = self._subgroup(f"measures/layers/{layer}")
+        if g is None:
+            return []
+        names = []
+        for name, obj in g.items():
+            if (name in NON_QUANTITY_MEASURES or not isinstance(obj, h5py.Dataset)
+                    or obj.ndim != 1 or obj.dtype.kind not in "fiu"):
+                continue
+            names.append(name)
+        return sorted(names, key=quantity_sort_key)
+
+    def measure(self, layer: int, quantity: str) -> Optional[np.ndarray]:
+        key = ("measure", layer, quantity)
+        if key not in self._cache:
+            a = self._dataset(f"measures/layers/{layer}/{quantity}")
+            if a is not None:
+                a = a.astype(float)
+                if a.ndim != 1:
+                    raise self._error(f"measures/layers/{layer}/{quantity}",
+                                      f"expected 1-D, found shape {a.shape}")
+            self._cache[key] = a
+        return self._cache[key]
+
+    # -- single-neuron damage -------------------------------------------------------------
+    @property
+    def has_single_neuron(self) -> bool:
+        return self._subgroup("single_neuron/layers") is not None
+
+    def single_layers(self) -> List[int]:
+        g = self._subgroup("single_neuron/layers")
+        if g is None:
+            return []
+        return sorted(int(k) for k in g.keys() if k.isdigit())
+
+    def accuracy_drop(self, layer: int) -> Optional[np.ndarray]:
+        a = self._dataset(f"single_neuron/layers/{layer}/accuracy_drop")
+        return None if a is None else a.astype(float).reshape(-1)
+
+    def loss_increase(self, layer: int) -> Optional[np.ndarray]:
+        a = self._dataset(f"single_neuron/layers/{layer}/loss_increase")
+        return None if a is None else a.astype(float).reshape(-1)
+
+    # -- information plane ---------------------------------------------------------------
+    @property
+    def has_information_plane(self) -> bool:
+        g = self._subgroup("information_plane")
+        return g is not None and "entropy" in g and "mutual_information" in g
+
+    def information_plane(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """(H(T) [H], I(T;Y) [H]) per hidden layer, bits; None when absent."""
+        if not self.has_information_plane:
+            return None
+        h = self._dataset("information_plane/entropy").astype(float).reshape(-1)
+        mi = self._dataset("information_plane/mutual_information").astype(float).reshape(-1)
+        if h.shape != mi.shape:
+            raise self._error("information_plane", f"entropy has {h.size} values but "
+                              f"mutual_information has {mi.size}")
+        return h, mi
+
+    # -- ablation curves -------------------------------------------------------------------
+    @property
+    def has_ablation(self) -> bool:
+        return self._subgroup("ablation") is not None
+
+    def scopes(self) -> List[str]:
+        g = self._subgroup("ablation")
+        if g is None:
+            return []
+        return sorted((k for k, v in g.items() if isinstance(v, h5py.Group)),
+                      key=scope_sort_key)
+
+    def scope_size(self, scope: str) -> int:
+        """n of a scope: its `neurons` attribute, else from the hidden widths."""
+        g = self._subgroup(f"ablation/{scope}")
+        n = _as_int(decode(g.attrs.get("neurons")) if g is not None else None, None)
+        if n is not None and n > 0:
+            return n
+        if scope == "network":
+            return int(sum(self.hidden))
+        m = re.fullmatch(r"layer(\d+)", scope)
+        if m and int(m.group(1)) < len(self.hidden):
+            return int(self.hidden[int(m.group(1))])
+        return 0
+
+    def ordered_keys(self, scope: str) -> List[Tuple[str, str]]:
+        """(quantity, direction) of the ordered curves of a scope, in display order."""
+        g = self._subgroup(f"ablation/{scope}")
+        if g is None:
+            return []
+        keys = []
+        for q, qg in g.items():
+            if q in NON_QUANTITY_SCOPE_CHILDREN or not isinstance(qg, h5py.Group):
+                continue
+            for d, dg in qg.items():
+                if isinstance(dg, h5py.Group) and "accuracy" in dg:
+                    keys.append((q, d))
+        return sorted(keys, key=lambda k: (quantity_sort_key(k[0]), _direction_key(k[1])))
+
+    def custom_names(self, scope: str) -> List[str]:
+        g = self._subgroup(f"ablation/{scope}/custom")
+        return sorted(g.keys()) if g is not None else []
+
+    def _curve(self, where: str, random: bool, scope: str) -> Optional[Curve]:
+        g = self._subgroup(where)
+        if g is None or "accuracy" not in g:
+            return None
+        acc = self._dataset(f"{where}/accuracy").astype(float)
+        want = 2 if random else 1
+        if acc.ndim != want:
+            raise self._error(f"{where}/accuracy",
+                              f"expected {want}-D, found shape {acc.shape}")
+        P = acc.shape[-1]
+        ablated = self._dataset(f"{where}/ablated")
+        if ablated is None:
+            ablated = np.arange(P)
+        ablated = np.asarray(ablated).reshape(-1).astype(np.int64)
+        if ablated.size != P:
+            raise self._error(f"{where}/ablated",
+                              f"has {ablated.size} points but accuracy has {P}")
+        if P > 1 and np.any(np.diff(ablated) <= 0):
+            raise self._error(f"{where}/ablated", "must increase")
+        loss = self._dataset(f"{where}/loss")
+        if loss is not None:
+            loss = loss.astype(float)
+            if loss.shape != acc.shape:
+                loss = None
+        return Curve(path=f"{self.path}/{where}", n=self.scope_size(scope),
+                     ablated=ablated, accuracy=acc, loss=loss)
+
+    def ordered(self, scope: str, quantity: str, direction: str) -> Optional[Curve]:
+        key = ("ordered", scope, quantity, direction)
+        if key not in self._cache:
+            self._cache[key] = self._curve(f"ablation/{scope}/{quantity}/{direction}",
+                                           False, scope)
+        return self._cache[key]
+
+    def random(self, scope: str) -> Optional[Curve]:
+        """The R random curves of a scope (accuracy [R, P]); None without --random."""
+        key = ("random", scope)
+        if key not in self._cache:
+            self._cache[key] = self._curve(f"ablation/{scope}/random", True, scope)
+        return self._cache[key]
+
+    def per_class(self, scope: str, quantity: str, direction: str) -> Optional[np.ndarray]:
+        """per_class_accuracy [P, C] of an ordered curve (NaN: class absent), or None."""
+        where = f"ablation/{scope}/{quantity}/{direction}/per_class_accuracy"
+        a = self._dataset(where)
+        if a is None:
+            return None
+        a = a.astype(float)
+        if a.ndim == 1:
+            a = a[:, None]
+        if a.ndim != 2:
+            raise self._error(where, f"expected [P, C], found shape {a.shape}")
+        return a
+
+
+def _direction_key(d: str):
+    return (DIRECTIONS.index(d), d) if d in DIRECTIONS else (len(DIRECTIONS), d)
+
+
+class Results:
+    """An open ioca results file. Use as a context manager or call close()."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.notes: List[str] = []
+        if not os.path.exists(self.path):
+            raise ResultsError(f"{self.path}: no such file")
+        if os.path.isdir(self.path):
+            raise ResultsError(f"{self.path}: is a directory, not a results file")
+        if not os.access(self.path, os.R_OK):
+            raise ResultsError(f"{self.path}: permission denied")
+        try:
+            is_hdf5 = h5py.is_hdf5(self.path)
+        except OSError as exc:
+            raise ResultsError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
+        if not is_hdf5:
+            raise ResultsError(f"{self.path}: not an HDF5 file (expected an ioca results file)")
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise ResultsError(f"{self.path}: cannot be opened as HDF5 ({exc})") from None
+        try:
+            self._validate()
+        except ResultsError:
+            self._file.close()
+            raise
+
+    def _validate(self):
+        f = self._file
+        self.attrs = {k: decode(v) for k, v in f.attrs.items()}
+        if FORMAT_ATTRIBUTE not in self.attrs:
+            other = [k for k in ("ioca_ablation_format", "ioca_measures_format",
+                                 "ioca_model_format") if k in self.attrs]
+            hint = (f" (it has {other[0]}: an ioca {other[0].split('_')[1]} file, "
+                    "not a study results file)") if other else ""
+            raise ResultsError(f"{self.path}: not an ioca results file: no root attribute "
+                               f"{FORMAT_ATTRIBUTE}{hint}")
+        version = _as_int(self.attrs[FORMAT_ATTRIBUTE], None)
+        if version is None or version < 1:
+            raise ResultsError(f"{self.path}: root attribute {FORMAT_ATTRIBUTE} is "
+                               f"{self.attrs[FORMAT_ATTRIBUTE]!r}, not a format version")
+        if version > SUPPORTED_FORMAT:
+            self.notes.append(f"results format {version} is newer than this reader "
+                              f"({SUPPORTED_FORMAT}); reading what it knows")
+        self.format_version = version
+        nets = f.get("networks")
+        if not isinstance(nets, h5py.Group):
+            raise ResultsError(f"{self.path}: no /networks group (not a complete ioca "
+                               "results file)")
+        self.networks: List[Network] = [Network(self, name, g) for name, g in nets.items()
+                                        if isinstance(g, h5py.Group)]
+        if not self.networks:
+            raise ResultsError(f"{self.path}: /networks holds no network")
+        self.networks.sort(key=lambda n: (n.index if n.index is not None else 1 << 62,
+                                          n.name))
+        complete = _as_int(self.attrs.get("complete"), None)
+        self.complete = complete
+        if complete == 0:
+            self.notes.append("the file is a checkpoint (root attribute complete = 0): "
+                              "some results may be missing")
+        declared = _as_int(self.attrs.get("networks"), None)
+        if declared is not None and declared != len(self.networks):
+            self.notes.append(f"root attribute networks = {declared} but /networks holds "
+                              f"{len(self.networks)} networks")
+        self.study_name = str(self.attrs.get("study_name") or "")
+        conditions: Dict[Tuple, Condition] = {}
+        for net in self.networks:
+            conditions.setdefault(net.condition_key, Condition(net.condition_key))
+            conditions[net.condition_key].networks.append(net)
+        for c in conditions.values():
+            c.networks.sort(key=lambda n: (n.seed is None, n.seed if n.seed is not None else 0,
+                                           n.name))
+        self.conditions: List[Condition] = list(conditions.values())
+
+    def close(self):
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,230 @@
+"""Small statistics used by the report, each testable on its own.
+
+- `auc`: normalised area under a cumulative-ablation curve
+- `spearman`, `spearman_by_layer`: rank correlation (average ranks for ties)
+- `sign_flip_test`, `wilcoxon_test`, `paired_test`: paired tests across seeds
+- `mean_sd`, `mean_ci_band`, `percentile_band`, `align_curves`: summaries for tables/figures
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy import stats as sst
+
+# Up to this many paired differences the exact sign-flip test enumerates all 2^n sign
+# patterns; above it the Wilcoxon signed-rank test (scipy) is used.
+EXACT_MAX_N = 12
+
+
+def auc(ablated, accuracy, n: Optional[int] = None) -> float:
+    """Trapezoid area under accuracy against x = ablated / n.
+
+    With ablated running from 0 to n the area lies in [0, 1] when accuracy is a fraction.
+    `n` defaults to the last entry of `ablated`. A curve that stops short of n (a partial
+    custom order) integrates over the x it covers. NaN when any accuracy is NaN, when
+    fewer than two points are given or n is not positive.
+    """
+    x = np.asarray(ablated, dtype=float).reshape(-1)
+    y = np.asarray(accuracy, dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"ablated has {x.size} points but accuracy has {y.size}")
+    if n is None:
+        n = x[-1] if x.size else 0
+    if x.size < 2 or not n or n <= 0 or not np.all(np.isfinite(y)):
+        return float("nan")
+    if np.any(np.diff(x) < 0):
+        raise ValueError("ablated must not decrease")
+    x = x / float(n)
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+
+
+def auc_rows(ablated, accuracies, n: Optional[int] = None) -> np.ndarray:
+    """`auc` of each row of a [R, P] matrix (e.g. the random curves of a scope)."""
+    a = np.atleast_2d(np.asarray(accuracies, dtype=float))
+    return np.array([auc(ablated, row, n) for row in a])
+
+
+def spearman(x, y) -> float:
+    """Spearman's rho: Pearson correlation of average ranks (ties share their mean rank).
+
+    Pairs with a non-finite member are dropped. NaN when fewer than 2 pairs remain or
+    either variable is constant (the coefficient is undefined there), as scipy.
+    """
+    x = np.asarray(x, dtype=float).reshape(-1)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"x has {x.size} values but y has {y.size}")
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size < 2:
+        return float("nan")
+    rx = sst.rankdata(x) - (x.size + 1) / 2.0
+    ry = sst.rankdata(y) - (y.size + 1) / 2.0
+    den = math.sqrt(float(np.dot(rx, rx)) * float(np.dot(ry, ry)))
+    if den == 0.0:
+        return float("nan")
+    return float(np.clip(np.dot(rx, ry) / den, -1.0, 1.0))
+
+
+def spearman_by_layer(values: Sequence, damage: Sequence) -> Dict[str, float]:
+    """rho per hidden layer ("layer0", ...) and pooled over all layers ("network").
+
+    `values[K]` and `damage[K]` are the quantity and the single-neuron damage of layer K's
+    neurons; a layer where either is None is left out (of the pool too).
+    """
+    out: Dict[str, float] = {}
+    pooled_v, pooled_d = [], []
+    for k, (v, d) in enumerate(zip(values, damage)):
+        if v is None or d is None:
+            continue
+        v = np.asarray(v, dtype=float).reshape(-1)
+        d = np.asarray(d, dtype=float).reshape(-1)
+        if v.shape != d.shape:
+            raise ValueError(f"layer {k}: {v.size} values but {d.size} damages")
+        out[f"layer{k}"] = spearman(v, d)
+        pooled_v.append(v)
+        pooled_d.append(d)
+    if pooled_v:
+        out["network"] = spearman(np.concatenate(pooled_v), np.concatenate(pooled_d))
+    return out
+
+
+def mean_sd(values) -> Tuple[float, float, int]:
+    """(mean, sample sd (ddof 1), n) over the finite values; NaN where undefined."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    v = v[np.isfinite(v)]
+    n = int(v.size)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), (float(v.std(ddof=1)) if n > 1 else float("nan")), n
+
+
+@dataclass
+class PairedTest:
+    """Outcome of a paired test of H0: the differences are symmetric about 0."""
+    test: str            # "sign-flip (exact)", "Wilcoxon signed-rank" or "n/a"
+    n: int               # number of finite differences used
+    statistic: float     # sum of differences (sign-flip) or W (Wilcoxon); NaN for n/a
+    p: float             # two-sided p-value; NaN for n/a
+
+    def as_dict(self):
+        return {"test": self.test, "n": self.n,
+                "statistic": None if not math.isfinite(self.statistic) else self.statistic,
+                "p": None if not math.isfinite(self.p) else self.p}
+
+
+def _finite(d) -> np.ndarray:
+    d = np.asarray(d, dtype=float).reshape(-1)
+    return d[np.isfinite(d)]
+
+
+def sign_flip_test(d) -> float:
+    """Exact two-sided sign-flip (paired permutation) test of the sum of differences.
+
+    p = (number of the 2^n sign patterns whose |sum| is at least the observed |sum|) / 2^n,
+    the observed pattern included. n differences all of one sign, distinct from zero, give
+    p = 2 / 2^n. NaN for n = 0; enumerates 2^n patterns, so keep n small (<= ~20).
+    """
+    d = _finite(d)
+    n = d.size
+    if n == 0:
+        return float("nan")
+    if n > 24:
+        raise ValueError(f"sign_flip_test enumerates 2^n patterns; n = {n} is too many")
+    observed = abs(float(d.sum()))
+    signs = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+    sums = np.abs(signs @ d)
+    tolerance = 1e-12 * max(1.0, float(np.abs(d).sum()))
+    return float(np.count_nonzero(sums >= observed - tolerance)) / float(2 ** n)
+
+
+def wilcoxon_test(d) -> Tuple[float, float]:
+    """(W, two-sided p) of scipy's Wilcoxon signed-rank test; (0, 1) when every d is 0.
+
+    scipy computes the exact null distribution for n <= 50 without zeros or ties and the
+    normal approximation otherwise.
+    """
+    d = _finite(d)
+    if d.size == 0:
+        return float("nan"), float("nan")
+    if np.all(d == 0):
+        return 0.0, 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = sst.wilcoxon(d)
+    return float(r.statistic), float(r.pvalue)
+
+
+def paired_test(d, exact_max_n: int = EXACT_MAX_N) -> PairedTest:
+    """Paired test across seeds of differences d (one per seed), H0: centred on 0.
+
+    n < 2: "n/a". 2 <= n <= exact_max_n: the exact sign-flip test (valid with ties and
+    zeros, where scipy's Wilcoxon falls back on a normal approximation). Larger n:
+    Wilcoxon signed-rank via scipy.stats.wilcoxon.
+    """
+    d = _finite(d)
+    n = int(d.size)
+    if n < 2:
+        return PairedTest("n/a", n, float("nan"), float("nan"))
+    if n <= exact_max_n:
+        return PairedTest("sign-flip (exact)", n, float(d.sum()), sign_flip_test(d))
+    w, p = wilcoxon_test(d)
+    return PairedTest("Wilcoxon signed-rank", n, w, p)
+
+
+def t_quantile(n: int, level: float = 0.95) -> float:
+    """The two-sided Student t quantile for a mean of n values (NaN for n < 2)."""
+    return float(sst.t.ppf(0.5 + level / 2.0, n - 1)) if n >= 2 else float("nan")
+
+
+def mean_ci_band(curves, level: float = 0.95):
+    """(mean, low, high) over rows of [S, P]: a t confidence interval of the mean.
+
+    With one row the band collapses onto the mean.
+    """
+    c = np.atleast_2d(np.asarray(curves, dtype=float))
+    mean = np.nanmean(c, axis=0)
+    n = c.shape[0]
+    if n < 2:
+        return mean, mean.copy(), mean.copy()
+    half = t_quantile(n, level) * np.nanstd(c, axis=0, ddof=1) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def percentile_band(curves, level: float = 0.95):
+    """(mean, low, high) over rows of [R, P]: the central `level` range of the curves."""
+    c = np.atleast_2d(np.asarray(curves, dtype=float))
+    tail = 100.0 * (1.0 - level) / 2.0
+    return (np.nanmean(c, axis=0), np.nanpercentile(c, tail, axis=0),
+            np.nanpercentile(c, 100.0 - tail, axis=0))
+
+
+def align_curves(curves):
+    """Put curves recorded at possibly different points on one grid.
+
+    `curves` is a list of (ablated [P], values [P] or [R, P]). Returns (grid, matrix) with
+    one row per curve (random sets contribute R rows); when the `ablated` arrays differ
+    the grid is their sorted union and values are linearly interpolated (NaN outside a
+    curve's range).
+    """
+    if not curves:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
+    first = np.asarray(curves[0][0])
+    same = all(np.array_equal(np.asarray(a), first) for a, _ in curves)
+    grid = first if same else np.unique(np.concatenate([np.asarray(a) for a, _ in curves]))
+    rows = []
+    for a, v in curves:
+        v = np.atleast_2d(np.asarray(v, dtype=float))
+        for row in v:
+            if same:
+                rows.append(row)
+            else:
+                rows.append(np.interp(grid, np.asarray(a, dtype=float), row,
+                                      left=np.nan, right=np.nan))
+    return grid, np.vstack(rows)

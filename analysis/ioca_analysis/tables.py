@@ -1,0 +1,232 @@
+"""The report's tables as plain records (dicts of numbers), computed from a `Results`.
+
+Conditions = (data set, activation, hidden widths); seeds are replicates. Every table
+summarises one number per seed as mean ± sd over seeds (n shown) and, where a paired
+question is asked, tests it across seeds with `stats.paired_test`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from . import stats
+from .results import Condition, Network, Results, quantity_sort_key, scope_sort_key
+
+
+@dataclass
+class Tables:
+    overview: List[Dict] = field(default_factory=list)
+    spearman: List[Dict] = field(default_factory=list)
+    auc: List[Dict] = field(default_factory=list)
+    random_auc: List[Dict] = field(default_factory=list)
+    asc_desc: List[Dict] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+
+def _summary(values) -> Dict:
+    mean, sd, n = stats.mean_sd(values)
+    return {"mean": mean, "sd": sd, "n": n}
+
+
+def _layers(net: Network) -> List[int]:
+    return list(range(net.n_hidden))
+
+
+def condition_quantities(cond: Condition) -> List[str]:
+    """Per-neuron measure names present in any network and layer of a condition."""
+    names = set()
+    for net in cond.networks:
+        for k in net.measure_layers():
+            names.update(net.measure_names(k))
+    return sorted(names, key=quantity_sort_key)
+
+
+def condition_scopes(cond: Condition) -> List[str]:
+    names = set()
+    for net in cond.networks:
+        names.update(net.scopes())
+    return sorted(names, key=scope_sort_key)
+
+
+def condition_orders(cond: Condition, scope: str) -> List:
+    keys = []
+    for net in cond.networks:
+        for k in net.ordered_keys(scope):
+            if k not in keys:
+                keys.append(k)
+    return sorted(keys, key=lambda k: (quantity_sort_key(k[0]),
+                                       0 if k[1] == "ascending" else
+                                       1 if k[1] == "descending" else 2, k[1]))
+
+
+def overview_rows(results: Results) -> List[Dict]:
+    rows = []
+    for cond in results.conditions:
+        nets = cond.networks
+        acc = [n.test_accuracy for n in nets]
+        rows.append({
+            "condition": cond.label, "dataset": cond.dataset, "activation": cond.activation,
+            "hidden": list(cond.hidden), "classes": cond.classes,
+            "networks": [n.name for n in nets], "seeds": [n.seed for n in nets],
+            "test_accuracy": _summary(acc),
+            "scopes": condition_scopes(cond),
+            "quantities": condition_quantities(cond),
+            "with_single_neuron": sum(n.has_single_neuron for n in nets),
+            "with_information_plane": sum(n.has_information_plane for n in nets),
+            "with_ablation": sum(n.has_ablation for n in nets),
+            "random_repeats": _random_repeats(nets),
+        })
+    return rows
+
+
+def _random_repeats(nets: List[Network]) -> Optional[int]:
+    for net in nets:
+        for scope in net.scopes():
+            r = net.random(scope)
+            if r is not None:
+                return int(r.accuracy.shape[0])
+    return None
+
+
+def spearman_rows(results: Results) -> List[Dict]:
+    """Spearman rho of each quantity with single-neuron accuracy drop, per layer and pooled."""
+    rows = []
+    for cond in results.conditions:
+        nets = [n for n in cond.networks if n.has_single_neuron and n.has_measures]
+        if not nets:
+            continue
+        for q in condition_quantities(cond):
+            per_seed: Dict[str, List] = {}
+            for net in nets:
+                layers = _layers(net)
+                values = [net.measure(k, q) for k in layers]
+                damage = [net.accuracy_drop(k) for k in layers]
+                for scope, rho in stats.spearman_by_layer(values, damage).items():
+                    per_seed.setdefault(scope, []).append({"seed": net.seed,
+                                                           "network": net.name, "rho": rho})
+            for scope in sorted(per_seed, key=scope_sort_key):
+                entries = per_seed[scope]
+                rows.append({"condition": cond.label, "quantity": q, "scope": scope,
+                             "per_seed": entries,
+                             "rho": _summary([e["rho"] for e in entries])})
+    return rows
+
+
+def _random_auc(net: Network, scope: str) -> Optional[np.ndarray]:
+    r = net.random(scope)
+    if r is None:
+        return None
+    return stats.auc_rows(r.ablated, r.accuracy, r.n)
+
+
+def auc_rows(results: Results, exact_max_n: int = stats.EXACT_MAX_N):
+    """(ordered-curve AUC rows, random AUC rows)."""
+    rows, random_rows = [], []
+    for cond in results.conditions:
+        for scope in condition_scopes(cond):
+            rand_by_net = {}
+            for net in cond.networks:
+                a = _random_auc(net, scope)
+                if a is not None:
+                    rand_by_net[net.name] = a
+            if rand_by_net:
+                pooled = np.concatenate(list(rand_by_net.values()))
+                random_rows.append({
+                    "condition": cond.label, "scope": scope,
+                    "per_seed": [{"seed": n.seed, "network": n.name,
+                                  "auc_mean": float(np.nanmean(rand_by_net[n.name])),
+                                  "auc": rand_by_net[n.name].tolist(),
+                                  "repeats": int(rand_by_net[n.name].size)}
+                                 for n in cond.networks if n.name in rand_by_net],
+                    "auc": _summary([np.nanmean(v) for v in rand_by_net.values()]),
+                    "auc_pooled": _summary(pooled),
+                })
+            for q, d in condition_orders(cond, scope):
+                entries = []
+                for net in cond.networks:
+                    c = net.ordered(scope, q, d)
+                    if c is None:
+                        continue
+                    a = stats.auc(c.ablated, c.accuracy, c.n)
+                    r = rand_by_net.get(net.name)
+                    gap = a - float(np.nanmean(r)) if r is not None else float("nan")
+                    entries.append({"seed": net.seed, "network": net.name, "auc": a,
+                                    "gap": gap})
+                gaps = [e["gap"] for e in entries]
+                rows.append({
+                    "condition": cond.label, "scope": scope, "quantity": q, "direction": d,
+                    "per_seed": entries, "auc": _summary([e["auc"] for e in entries]),
+                    "gap": _summary(gaps),
+                    "gap_test": stats.paired_test(gaps, exact_max_n).as_dict(),
+                })
+    return rows, random_rows
+
+
+def asc_desc_rows(auc_table: List[Dict], exact_max_n: int = stats.EXACT_MAX_N) -> List[Dict]:
+    """AUC_ascending − AUC_descending per condition, scope and quantity, paired by seed."""
+    by_key: Dict = {}
+    for row in auc_table:
+        by_key[(row["condition"], row["scope"], row["quantity"], row["direction"])] = row
+    rows = []
+    for (cond, scope, q, d), asc in by_key.items():
+        if d != "ascending":
+            continue
+        desc = by_key.get((cond, scope, q, "descending"))
+        if desc is None:
+            continue
+        desc_auc = {e["network"]: e["auc"] for e in desc["per_seed"]}
+        entries = [{"seed": e["seed"], "network": e["network"],
+                    "difference": e["auc"] - desc_auc[e["network"]]}
+                   for e in asc["per_seed"] if e["network"] in desc_auc]
+        diffs = [e["difference"] for e in entries]
+        rows.append({"condition": cond, "scope": scope, "quantity": q, "per_seed": entries,
+                     "difference": _summary(diffs),
+                     "test": stats.paired_test(diffs, exact_max_n).as_dict()})
+    return rows
+
+
+def absence_notes(results: Results) -> List[str]:
+    """One line for each kind of content a condition lacks (so the report says so)."""
+    notes = list(results.notes)
+    for cond in results.conditions:
+        nets = cond.networks
+        total = len(nets)
+        for has, what, consequence in (
+                ("has_ablation", "ablation curves (/ablation)",
+                 "no AUC table, curve or per-class figure"),
+                ("has_single_neuron", "single-neuron damage (/single_neuron)",
+                 "no Spearman table or damage scatter"),
+                ("has_information_plane", "information plane (/information_plane)",
+                 "left out of the information-plane figure"),
+                ("has_measures", "measures (/measures)", "no distributions or Spearman")):
+            missing = [n.name for n in nets if not getattr(n, has)]
+            if missing:
+                which = "all networks" if len(missing) == total else ", ".join(missing)
+                notes.append(f"{cond.label}: {what} absent in {which}: {consequence}")
+        none_random, customs = [], set()
+        for scope in condition_scopes(cond):
+            having = [n for n in nets if scope in n.scopes()]
+            missing = [n.name for n in having if n.random(scope) is None]
+            if missing and len(missing) == len(having):
+                none_random.append(scope)
+            elif missing:
+                notes.append(f"{cond.label}: random curves of scope {scope} absent in "
+                             f"{', '.join(missing)}: no gap to random there")
+            customs.update(f"{scope}/{c}" for n in nets for c in n.custom_names(scope))
+        if none_random:
+            plural = "s" if len(none_random) > 1 else ""
+            notes.append(f"{cond.label}: no random curves (scope{plural} "
+                         f"{', '.join(none_random)}): no gap to random")
+        if customs:
+            notes.append(f"{cond.label}: custom orders skipped: {', '.join(sorted(customs))}")
+    return notes
+
+
+def compute(results: Results, exact_max_n: int = stats.EXACT_MAX_N) -> Tables:
+    auc, random_auc = auc_rows(results, exact_max_n)
+    return Tables(overview=overview_rows(results), spearman=spearman_rows(results),
+                  auc=auc, random_auc=random_auc,
+                  asc_desc=asc_desc_rows(auc, exact_max_n), notes=absence_notes(results))

@@ -1,0 +1,126 @@
+"""ioca_analysis.tables: the report's numbers, checked on files with known curves."""
+
+import h5py
+import numpy as np
+import pytest
+from ioca_results_factory import write_results
+
+from ioca_analysis import stats, tables
+from ioca_analysis.results import Results
+
+NET = "synthetic-relu-4-s{}"
+
+
+@pytest.fixture
+def known(tmp_path):
+    """One condition, seeds 1..5, one layer of 4 neurons, curves overwritten by hand.
+
+    Per seed s: ascending mutual_information linear 0.9 -> 0.5 plus s/100 (AUC 0.7 + s/100),
+    descending linear 0.9 -> 0.1 (AUC 0.5), random curves constant 0.6 and 0.4 (mean
+    random AUC 0.5).
+    """
+    path = tmp_path / "known.h5"
+    write_results(path, conditions=(("synthetic", "relu", (4,)),), seeds=(1, 2, 3, 4, 5),
+                  quantities=("mutual_information",), repeats=2)
+    with h5py.File(path, "r+") as f:
+        for s in range(1, 6):
+            for scope in ("layer0", "network"):
+                g = f[f"networks/{NET.format(s)}/ablation/{scope}"]
+                g["mutual_information/ascending/accuracy"][...] = np.linspace(0.9, 0.5, 5) + s / 100
+                g["mutual_information/descending/accuracy"][...] = np.linspace(0.9, 0.1, 5)
+                g["random/accuracy"][...] = np.array([np.full(5, 0.6), np.full(5, 0.4)])
+    return path
+
+
+def test_auc_table_by_hand(known):
+    with Results(known) as r:
+        t = tables.compute(r)
+    rows = {(x["scope"], x["quantity"], x["direction"]): x for x in t.auc}
+    asc = rows[("layer0", "mutual_information", "ascending")]
+    assert [e["auc"] for e in asc["per_seed"]] == pytest.approx([0.7 + s / 100
+                                                                 for s in range(1, 6)])
+    assert asc["auc"]["mean"] == pytest.approx(0.73) and asc["auc"]["n"] == 5
+    assert asc["gap"]["mean"] == pytest.approx(0.23)
+    assert asc["gap"]["sd"] == pytest.approx(np.std([0.01, 0.02, 0.03, 0.04, 0.05], ddof=1))
+    assert asc["gap_test"] == {"test": "sign-flip (exact)", "n": 5,
+                               "statistic": pytest.approx(1.15), "p": pytest.approx(2 / 32)}
+    desc = rows[("layer0", "mutual_information", "descending")]
+    assert desc["auc"]["mean"] == pytest.approx(0.5) and desc["auc"]["sd"] == pytest.approx(0)
+    # Every gap is exactly 0: the sign-flip test gives p = 1.
+    assert desc["gap"]["mean"] == pytest.approx(0, abs=1e-12)
+    assert desc["gap_test"]["p"] == pytest.approx(1.0)
+    rand = {x["scope"]: x for x in t.random_auc}["layer0"]
+    assert rand["auc"]["mean"] == pytest.approx(0.5)
+    assert rand["auc_pooled"]["n"] == 10 and rand["per_seed"][0]["repeats"] == 2
+    ad = {(x["scope"], x["quantity"]): x for x in t.asc_desc}[("layer0", "mutual_information")]
+    assert ad["difference"]["mean"] == pytest.approx(0.23)
+    assert ad["test"]["p"] == pytest.approx(2 / 32) and ad["test"]["n"] == 5
+
+
+def test_spearman_table_matches_stats(tmp_path):
+    path = tmp_path / "s.h5"
+    written = write_results(path)
+    with Results(path) as r:
+        t = tables.compute(r)
+    rows = {(x["condition"], x["quantity"], x["scope"]): x for x in t.spearman}
+    assert {x["scope"] for x in t.spearman} == {"layer0", "layer1", "network"}
+    row = rows[("synthetic-tanh-8x6", "entropy", "layer1")]
+    expected = [stats.spearman(written[f"synthetic-tanh-8x6-s{s}"]["measures"][1]["entropy"],
+                               written[f"synthetic-tanh-8x6-s{s}"]["drop"][1]) for s in (1, 2, 3)]
+    assert [e["rho"] for e in row["per_seed"]] == pytest.approx(expected)
+    assert row["rho"]["mean"] == pytest.approx(np.mean(expected)) and row["rho"]["n"] == 3
+    pooled = rows[("synthetic-relu-8x6", "mutual_information", "network")]
+    w = written["synthetic-relu-8x6-s2"]
+    v = np.concatenate([w["measures"][k]["mutual_information"] for k in (0, 1)])
+    d = np.concatenate([w["drop"][0], w["drop"][1]])
+    assert pooled["per_seed"][1]["rho"] == pytest.approx(stats.spearman(v, d))
+    # In the synthetic model importance follows mutual information.
+    assert rows[("synthetic-relu-8x6", "mutual_information", "layer0")]["rho"]["mean"] > 0.8
+    ad = {(x["condition"], x["scope"], x["quantity"]): x for x in t.asc_desc}
+    assert ad[("synthetic-relu-8x6", "network", "mutual_information")]["difference"]["mean"] > 0
+
+
+def test_one_seed_gives_na_tests(tmp_path):
+    path = tmp_path / "one.h5"
+    write_results(path, seeds=(3,))
+    with Results(path) as r:
+        t = tables.compute(r)
+    assert t.auc and all(x["gap_test"]["test"] == "n/a" and x["gap_test"]["p"] is None
+                         for x in t.auc)
+    assert all(x["test"]["test"] == "n/a" for x in t.asc_desc)
+    assert all(x["rho"]["n"] == 1 for x in t.spearman)
+
+
+def test_absent_content_gives_notes_not_rows(tmp_path):
+    path = tmp_path / "bare.h5"
+    write_results(path, single=False, information_plane=False, repeats=0)
+    with Results(path) as r:
+        t = tables.compute(r)
+    assert t.spearman == [] and t.random_auc == []
+    assert all(np.isnan(x["gap"]["mean"]) and x["gap"]["n"] == 0 for x in t.auc)
+    text = "\n".join(t.notes)
+    assert "single-neuron damage (/single_neuron) absent" in text
+    assert "information plane (/information_plane) absent" in text
+    assert "no random curves" in text
+
+
+def test_constant_quantity_and_nan_values(tmp_path):
+    path = tmp_path / "odd.h5"
+    write_results(path, conditions=(("mnist", "relu", (6, 5)),), seeds=(1, 2),
+                  measure_names=("entropy", "selectivity_index"), repeats=2)
+    with h5py.File(path, "r+") as f:
+        for s in (1, 2):
+            g = f[f"networks/mnist-relu-6x5-s{s}/measures/layers"]
+            g["1/selectivity_index"][...] = 0.0          # e.g. a dead layer
+            g["0/entropy"][2] = np.nan
+    with Results(path) as r:
+        t = tables.compute(r)
+        net = r.networks[0]
+        v, d = net.measure(0, "entropy"), net.accuracy_drop(0)
+        keep = np.isfinite(v)
+        expected = stats.spearman(v[keep], d[keep])
+    rows = {(x["quantity"], x["scope"]): x for x in t.spearman}
+    assert rows[("selectivity_index", "layer1")]["rho"]["n"] == 0
+    assert np.isnan(rows[("selectivity_index", "layer1")]["rho"]["mean"])
+    assert rows[("selectivity_index", "network")]["rho"]["n"] == 2
+    assert rows[("entropy", "layer0")]["per_seed"][0]["rho"] == pytest.approx(expected)

@@ -1,0 +1,90 @@
+#pragma once
+// Studies: a whole multi-seed experiment as one MPI batch job (`ioca run`). The grid of
+// networks (data set x architecture x activation x seed, or given model files) is trained
+// or loaded, measured and ablated by MPI ranks that take tasks dynamically; the results go
+// into one HDF5 file written collectively (layout: docs/study.md). Checkpoints are whole
+// files renamed into place, so a kill at any moment loses at most the work since the last
+// one, and `--resume` continues from it.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ioca/ablation.hpp"
+#include "ioca/data.hpp"
+#include "ioca/info.hpp"
+#include "ioca/nn.hpp"
+
+namespace ioca::study {
+
+// Exit status of a run stopped by SIGTERM or SIGUSR1 after writing its checkpoint.
+inline constexpr int exit_interrupted = 3;
+
+struct StudyConfig {
+  std::string name = "study";
+  // Data (for trained networks; model files bring their own data attributes).
+  std::vector<std::string> datasets{"mnist"};
+  std::string data_dir;  // empty: default per data set
+  std::optional<std::size_t> validation_size;  // unset: 10000 (synthetic: 1000)
+  std::uint64_t split_seed = 0;
+  data::SyntheticSpec synthetic;
+  // The grid.
+  std::vector<std::vector<int>> architectures{{200, 200}};
+  std::vector<nn::Activation> activations{nn::Activation::relu};
+  std::vector<std::uint64_t> seeds{1};
+  std::vector<std::string> model_files;  // when given, the networks are these files
+  nn::TrainOptions train;                // seed replaced per network
+  // Measures.
+  std::string measure_split = "validation";
+  info::MeasureOptions measure;
+  // Ablation.
+  std::vector<std::string> quantities;  // measured quantities and/or "single_damage"
+  std::vector<ablation::Direction> directions{ablation::Direction::ascending,
+                                              ablation::Direction::descending};
+  std::vector<std::string> scopes;  // empty: every scope of each network
+  int random = 10;
+  ablation::AblateTo ablate_to = ablation::AblateTo::zero;
+  std::int64_t steps = 0;
+  bool single = true;
+  std::size_t chunk_rows = 256;
+  // Run.
+  double checkpoint_interval_seconds = 60.0;
+  // The whole config with every key resolved, as INI text (stored in the results file and
+  // compared on --resume).
+  std::string canonical_text;
+};
+
+struct RunOptions {
+  std::string out;
+  bool resume = false;
+  bool force = false;
+  bool quiet = false;
+  // Testing aid: stop (as if SIGTERM had arrived) after this many completed tasks.
+  std::optional<std::int64_t> stop_after_tasks;
+};
+
+// MPI for the life of the object (MPI_THREAD_FUNNELED: only the main thread calls MPI;
+// OpenMP threads compute). Created before the config is read, so that only rank 0 reports
+// a bad config.
+class MpiSession {
+ public:
+  MpiSession();
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+ private:
+  int rank_ = 0, size_ = 1;
+};
+
+// Runs the study on MPI_COMM_WORLD. Returns the exit status for every rank: 0 done, 2 bad
+// input, exit_interrupted after a signal. Prints errors and progress (rank 0 only).
+int run(const MpiSession& mpi, const StudyConfig& config, const RunOptions& options);
+
+// Combines results files of the same study with disjoint networks (an array job's parts)
+// into one file. Serial; throws ioca::Error naming the offending file.
+void merge(const std::string& out, const std::vector<std::string>& parts, bool quiet);
+
+}  // namespace ioca::study

@@ -1,0 +1,329 @@
+// `ioca run`: the study config (INI sections = option prefixes, e.g. [train] epochs = 5 is
+// --train.epochs 5) into a StudyConfig, then the MPI study runner.
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "cli/options.hpp"
+#include "ioca/core.hpp"
+#include "ioca/study.hpp"
+
+namespace ioca::cli {
+namespace {
+
+// "a, b ,c" into its items; empty text gives no items.
+std::vector<std::string> items(const std::string& text, const std::string& option) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b == std::string::npos) {
+      if (text.find_first_not_of(" \t") == std::string::npos) return {};
+      throw UsageError("--" + option + " has an empty item: '" + text + "'");
+    }
+    out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+template <class T>
+T bounded(const po::variables_map& vm, const std::string& key, T low, T high) {
+  const T v = vm[key].as<T>();
+  if (!(v >= low && v <= high)) {
+    std::ostringstream os;
+    os << "--" << key << " must be between " << low << " and " << high << ", not " << v;
+    throw UsageError(os.str());
+  }
+  return v;
+}
+
+bool yes(const po::variables_map& vm, const std::string& key) {
+  const std::string v = vm[key].as<std::string>();
+  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
+  throw UsageError("--" + key + " must be true or false, not '" + v + "'");
+}
+
+po::options_description study_options() {
+  po::options_description d("Study (INI sections are the prefixes: [train] epochs = 5)");
+  const auto s = [](const char* v) { return po::value<std::string>()->default_value(v); };
+  d.add_options()("name", s("study"), "study name (recorded in the results file)")
+      // data
+      ("data.datasets", s("mnist"), "data sets: mnist, fashion-mnist, cifar10, synthetic")(
+          "data.data_dir", s(""), "data folder (default $IOCA_DATA/<data set>, else data/<data set>)")(
+          "data.validation_size", po::value<long long>(),
+          "validation samples held out of the training set (default 10000; synthetic 1000)")(
+          "data.split_seed", po::value<long long>()->default_value(0), "seed of the split")(
+          "data.synthetic_samples", po::value<long long>()->default_value(6000), "synthetic: training samples")(
+          "data.synthetic_test_samples", po::value<long long>()->default_value(2000), "synthetic: test samples")(
+          "data.synthetic_features", po::value<long long>()->default_value(64), "synthetic: features")(
+          "data.synthetic_classes", po::value<int>()->default_value(10), "synthetic: classes")(
+          "data.synthetic_noise", po::value<double>()->default_value(0.35), "synthetic: noise")(
+          "data.synthetic_seed", po::value<long long>()->default_value(7), "synthetic: seed")
+      // network grid
+      ("network.hidden", s("200x200"), "architectures: widths joined by x, architectures by ','")(
+          "network.activations", s("relu"), "relu, tanh, sigmoid")(
+          "network.seeds", s("1"), "training seeds (one network per seed)")(
+          "network.models", s(""), "model files to study instead of training (comma-separated)")
+      // training
+      ("train.epochs", po::value<int>()->default_value(10), "passes over the train split")(
+          "train.batch_size", po::value<int>()->default_value(32), "mini-batch size")(
+          "train.lr", po::value<double>()->default_value(1e-3), "learning rate")(
+          "train.optimizer", s("adam"), "adam | sgd")(
+          "train.momentum", po::value<double>()->default_value(0.9), "SGD momentum")(
+          "train.weight_decay", po::value<double>()->default_value(0.0), "L2 coefficient")
+      // measures
+      ("measure.split", s("validation"), "estimation split: validation | train | test")(
+          "measure.binning", s("uniform"), "uniform | uniform-layer | quantile | binary")(
+          "measure.bins", po::value<int>()->default_value(30), "bins per neuron")(
+          "measure.zero_bin", s("false"), "exact zeros get their own bin")(
+          "measure.threshold", po::value<double>(), "binary binning threshold")(
+          "measure.estimator", s("plugin"), "plugin | miller-madow")
+      // ablation
+      ("ablation.quantities", s("entropy, mutual_information, kl_selectivity"),
+       "quantities to order by (any measure, or single_damage)")(
+          "ablation.directions", s("ascending, descending"), "ascending, descending")(
+          "ablation.scopes", s("all"), "all, or layer0, layer1, ..., network")(
+          "ablation.random", po::value<int>()->default_value(10), "random orders per scope")(
+          "ablation.ablate_to", s("zero"), "zero | mean")(
+          "ablation.steps", po::value<long long>()->default_value(0),
+          "record at this many evenly spaced points (0: every step)")(
+          "ablation.single", s("true"), "single-neuron damage")(
+          "ablation.chunk_rows", po::value<long long>()->default_value(256), "test samples per task")
+      // run
+      ("run.checkpoint_interval", po::value<double>()->default_value(60.0),
+       "seconds between checkpoints");
+  return d;
+}
+
+study::StudyConfig read_study(const po::variables_map& vm) {
+  study::StudyConfig c;
+  c.name = vm["name"].as<std::string>();
+  if (c.name.empty()) throw UsageError("--name must not be empty");
+  c.datasets = items(vm["data.datasets"].as<std::string>(), "data.datasets");
+  for (const auto& d : c.datasets) data::check_dataset_name(d);
+  c.data_dir = vm["data.data_dir"].as<std::string>();
+  if (vm.count("data.validation_size"))
+    c.validation_size = static_cast<std::size_t>(
+        bounded<long long>(vm, "data.validation_size", 0, 1'000'000'000));
+  c.split_seed = static_cast<std::uint64_t>(bounded<long long>(vm, "data.split_seed", 0, INT64_MAX));
+  c.synthetic.train_samples =
+      static_cast<std::size_t>(bounded<long long>(vm, "data.synthetic_samples", 1, 100'000'000));
+  c.synthetic.test_samples = static_cast<std::size_t>(
+      bounded<long long>(vm, "data.synthetic_test_samples", 1, 100'000'000));
+  c.synthetic.features =
+      static_cast<std::size_t>(bounded<long long>(vm, "data.synthetic_features", 1, 1'000'000));
+  c.synthetic.classes = bounded<int>(vm, "data.synthetic_classes", 2, 100000);
+  c.synthetic.noise = bounded<double>(vm, "data.synthetic_noise", 0.0, 1e6);
+  c.synthetic.seed =
+      static_cast<std::uint64_t>(bounded<long long>(vm, "data.synthetic_seed", 0, INT64_MAX));
+
+  c.architectures.clear();
+  for (const auto& a : items(vm["network.hidden"].as<std::string>(), "network.hidden")) {
+    std::string widths = a;
+    std::replace(widths.begin(), widths.end(), 'x', ',');
+    try {
+      c.architectures.push_back(nn::parse_widths(widths));
+    } catch (const Error& e) {
+      throw UsageError("--network.hidden: '" + a + "' is not an architecture like 200x200 (" +
+                       e.what() + ")");
+    }
+  }
+  c.activations.clear();
+  for (const auto& a : items(vm["network.activations"].as<std::string>(), "network.activations")) {
+    const auto act = nn::parse_activation(a);
+    if (act == nn::Activation::identity)
+      throw UsageError("--network.activations: use relu, tanh or sigmoid");
+    c.activations.push_back(act);
+  }
+  c.seeds.clear();
+  for (const auto& s : items(vm["network.seeds"].as<std::string>(), "network.seeds")) {
+    std::size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(s, &used);
+    } catch (const std::exception&) {
+    }
+    if (v < 0 || used != s.size()) throw UsageError("--network.seeds: '" + s + "' is not a seed >= 0");
+    c.seeds.push_back(static_cast<std::uint64_t>(v));
+  }
+  c.model_files = items(vm["network.models"].as<std::string>(), "network.models");
+  if (c.model_files.empty() &&
+      (c.datasets.empty() || c.architectures.empty() || c.activations.empty() || c.seeds.empty()))
+    throw UsageError("the study has no networks: give data.datasets, network.hidden, "
+                     "network.activations and network.seeds, or network.models");
+
+  c.train.epochs = bounded<int>(vm, "train.epochs", 1, 100000);
+  c.train.batch_size = bounded<int>(vm, "train.batch_size", 1, 1 << 20);
+  c.train.learning_rate = vm["train.lr"].as<double>();
+  if (!(c.train.learning_rate > 0.0 && c.train.learning_rate < 100.0))
+    throw UsageError("--train.lr must be in (0, 100)");
+  c.train.optimizer = nn::parse_optimizer(vm["train.optimizer"].as<std::string>());
+  c.train.momentum = vm["train.momentum"].as<double>();
+  if (!(c.train.momentum >= 0.0 && c.train.momentum < 1.0))
+    throw UsageError("--train.momentum must be in [0, 1)");
+  c.train.weight_decay = bounded<double>(vm, "train.weight_decay", 0.0, 99.0);
+
+  c.measure_split = check_split_name(vm["measure.split"].as<std::string>());
+  c.measure.binning.rule = info::parse_binning(vm["measure.binning"].as<std::string>());
+  c.measure.binning.bins = bounded<int>(vm, "measure.bins", 2, 1'000'000);
+  c.measure.binning.zero_bin = yes(vm, "measure.zero_bin");
+  if (vm.count("measure.threshold"))
+    c.measure.binning.threshold = static_cast<float>(vm["measure.threshold"].as<double>());
+  c.measure.estimator = info::parse_estimator(vm["measure.estimator"].as<std::string>());
+
+  c.quantities = items(vm["ablation.quantities"].as<std::string>(), "ablation.quantities");
+  for (const auto& q : c.quantities) {
+    const auto& names = info::quantity_names();
+    if (q != "single_damage" && std::find(names.begin(), names.end(), q) == names.end())
+      throw UsageError("unknown quantity '" + q + "' in --ablation.quantities (valid: " +
+                       join(names) + ", single_damage)");
+    if (std::count(c.quantities.begin(), c.quantities.end(), q) > 1)
+      throw UsageError("--ablation.quantities names '" + q + "' twice");
+  }
+  c.directions.clear();
+  for (const auto& d : items(vm["ablation.directions"].as<std::string>(), "ablation.directions")) {
+    const auto dir = ablation::parse_direction(d);
+    if (std::find(c.directions.begin(), c.directions.end(), dir) != c.directions.end())
+      throw UsageError("--ablation.directions names '" + d + "' twice");
+    c.directions.push_back(dir);
+  }
+  if (!c.quantities.empty() && c.directions.empty())
+    throw UsageError("--ablation.directions is empty");
+  c.scopes = items(vm["ablation.scopes"].as<std::string>(), "ablation.scopes");
+  if (std::find(c.scopes.begin(), c.scopes.end(), "all") != c.scopes.end()) c.scopes.clear();
+  c.random = bounded<int>(vm, "ablation.random", 0, 1'000'000);
+  c.ablate_to = ablation::parse_ablate_to(vm["ablation.ablate_to"].as<std::string>());
+  c.steps = bounded<long long>(vm, "ablation.steps", 0, INT64_MAX);
+  c.single = yes(vm, "ablation.single");
+  c.chunk_rows = static_cast<std::size_t>(bounded<long long>(vm, "ablation.chunk_rows", 1, 1 << 24));
+  c.checkpoint_interval_seconds = bounded<double>(vm, "run.checkpoint_interval", 0.0, 1e9);
+
+  // The canonical config: every key that shapes the results, resolved (run.* does not).
+  std::ostringstream t;
+  t.precision(17);
+  t << "name = " << c.name << "\n[data]\ndatasets = " << join(c.datasets)
+    << "\ndata_dir = " << c.data_dir << "\nvalidation_size = "
+    << (c.validation_size ? std::to_string(*c.validation_size) : std::string("default"))
+    << "\nsplit_seed = " << c.split_seed;
+  if (std::find(c.datasets.begin(), c.datasets.end(), "synthetic") != c.datasets.end())
+    t << "\nsynthetic_samples = " << c.synthetic.train_samples
+      << "\nsynthetic_test_samples = " << c.synthetic.test_samples
+      << "\nsynthetic_features = " << c.synthetic.features
+      << "\nsynthetic_classes = " << c.synthetic.classes << "\nsynthetic_noise = " << c.synthetic.noise
+      << "\nsynthetic_seed = " << c.synthetic.seed;
+  std::vector<std::string> archs, acts, seeds;
+  for (const auto& a : c.architectures) {
+    std::string s;
+    for (int w : a) s += (s.empty() ? "" : "x") + std::to_string(w);
+    archs.push_back(s);
+  }
+  for (auto a : c.activations) acts.emplace_back(nn::to_string(a));
+  for (auto s : c.seeds) seeds.push_back(std::to_string(s));
+  t << "\n[network]\nhidden = " << join(archs) << "\nactivations = " << join(acts)
+    << "\nseeds = " << join(seeds) << "\nmodels = " << join(c.model_files)
+    << "\n[train]\nepochs = " << c.train.epochs << "\nbatch_size = " << c.train.batch_size
+    << "\nlr = " << c.train.learning_rate << "\noptimizer = " << nn::to_string(c.train.optimizer)
+    << "\nmomentum = " << c.train.momentum << "\nweight_decay = " << c.train.weight_decay
+    << "\n[measure]\nsplit = " << c.measure_split
+    << "\nbinning = " << info::to_string(c.measure.binning.rule)
+    << "\nbins = " << c.measure.binning.bins
+    << "\nzero_bin = " << (c.measure.binning.zero_bin ? "true" : "false");
+  if (c.measure.binning.threshold) t << "\nthreshold = " << *c.measure.binning.threshold;
+  std::vector<std::string> dirs;
+  for (auto d : c.directions) dirs.emplace_back(ablation::to_string(d));
+  t << "\nestimator = " << info::to_string(c.measure.estimator)
+    << "\n[ablation]\nquantities = " << join(c.quantities) << "\ndirections = " << join(dirs)
+    << "\nscopes = " << (c.scopes.empty() ? std::string("all") : join(c.scopes))
+    << "\nrandom = " << c.random << "\nablate_to = " << ablation::to_string(c.ablate_to)
+    << "\nsteps = " << c.steps << "\nsingle = " << (c.single ? "true" : "false")
+    << "\nchunk_rows = " << c.chunk_rows << "\n";
+  c.canonical_text = t.str();
+  return c;
+}
+
+}  // namespace
+
+int run_study_command(const std::vector<std::string>& args) {
+  // MPI first: only rank 0 speaks, also about a bad config.
+  study::MpiSession mpi;
+  const auto say = [&](const std::string& line) {
+    if (mpi.rank() == 0) std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  study::StudyConfig config;
+  study::RunOptions options;
+  try {
+    po::options_description desc(
+        "ioca run: a whole study (networks x measures x ablation sweeps) on MPI ranks,\n"
+        "into one results file; see docs/study.md");
+    desc.add_options()("out", po::value<std::string>(), "results file to write (HDF5)")(
+        "resume", po::bool_switch(), "continue from <out>.checkpoint when it exists")(
+        "force", po::bool_switch(),
+        "overwrite <out> and discard a checkpoint, even of a different config")(
+        "quiet", po::bool_switch(), "no progress on stderr");
+    desc.add(study_options());
+    po::variables_map vm;
+    std::string help;
+    if (!parse("run", args, desc, vm, &help)) {
+      if (mpi.rank() == 0) std::fputs(help.c_str(), stdout);
+      return exit_ok;
+    }
+    config = read_study(vm);
+    if (!vm.count("out")) throw UsageError("--out is required");
+    options.out = vm["out"].as<std::string>();
+    options.resume = vm["resume"].as<bool>();
+    options.force = vm["force"].as<bool>();
+    options.quiet = vm["quiet"].as<bool>();
+  } catch (const UsageError& e) {
+    say(std::string("ioca run: ") + e.what() + " (see ioca run --help)");
+    return exit_bad_input;
+  } catch (const Error& e) {
+    say(std::string("ioca run: error: ") + e.what());
+    return exit_bad_input;
+  }
+  return study::run(mpi, config, options);
+}
+
+}  // namespace ioca::cli
+
+namespace ioca::cli {
+
+int run_merge_command(const std::vector<std::string>& args) {
+  study::MpiSession mpi;  // parallel HDF5 writes through MPI-IO, here on one process
+  po::options_description desc(
+      "ioca merge OUT PART1 PART2 ...: the results files of an array job (slices of the seeds\n"
+      "of one study) into the file one job over all those seeds would have written");
+  desc.add_options()("files", po::value<std::vector<std::string>>()->multitoken(),
+                     "output file, then the files to merge")("quiet", po::bool_switch(),
+                                                            "no summary on stderr");
+  po::positional_options_description positional;
+  positional.add("files", -1);
+  po::variables_map vm;
+  try {
+    std::vector<std::string> a = args;
+    if (std::find(a.begin(), a.end(), "--help") != a.end() ||
+        std::find(a.begin(), a.end(), "-h") != a.end()) {
+      if (mpi.rank() == 0) std::cout << "usage: ioca merge OUT PART1 PART2 ... [--quiet]\n\n" << desc;
+      return exit_ok;
+    }
+    po::store(po::command_line_parser(a).options(desc).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  const auto files = vm.count("files") ? vm["files"].as<std::vector<std::string>>()
+                                       : std::vector<std::string>{};
+  if (files.size() < 2) throw UsageError("give the output file and at least one file to merge");
+  study::merge(files.front(), std::vector<std::string>(files.begin() + 1, files.end()),
+               vm["quiet"].as<bool>());
+  return exit_ok;
+}
+
+}  // namespace ioca::cli

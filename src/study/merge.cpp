@@ -1,0 +1,169 @@
+// `ioca merge`: the results files of an array job (each ran a slice of the seeds of one
+// study) into the file one job over all those seeds would have written. Files of different
+// studies, incomplete files and overlapping networks are refused.
+#include <cstdio>
+#include <map>
+#include <set>
+#include <filesystem>
+#include <sstream>
+
+#include "ioca/core.hpp"
+#include "ioca/study.hpp"
+#include "study/mpi.hpp"
+#include "study/results_file.hpp"
+
+namespace ioca::study {
+namespace {
+
+// The value of "key = value" in the canonical config (the first such line), and the text
+// with that line's value replaced.
+std::string config_value(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + " = ", 0) == 0) return line.substr(key.size() + 3);
+  return "";
+}
+std::string with_value(const std::string& text, const std::string& key, const std::string& value) {
+  std::istringstream in(text);
+  std::string line, out;
+  bool done = false;
+  while (std::getline(in, line)) {
+    if (!done && line.rfind(key + " = ", 0) == 0) {
+      line = key + " = " + value;
+      done = true;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+std::vector<std::string> split_items(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(' ');
+    if (b != std::string::npos) out.push_back(item.substr(b));
+  }
+  return out;
+}
+std::size_t position(const std::vector<std::string>& v, const std::string& x, const std::string& path,
+                     const std::string& what) {
+  const auto it = std::find(v.begin(), v.end(), x);
+  if (it == v.end()) throw FileError(path, "network with " + what + " '" + x + "' outside its study config");
+  return static_cast<std::size_t>(it - v.begin());
+}
+
+}  // namespace
+
+void merge(const std::string& out, const std::vector<std::string>& parts, bool quiet) {
+  if (parts.empty()) throw Error("ioca merge needs at least one results file to merge");
+  io::check_writable(out);
+  std::vector<ResultsHeader> headers;
+  std::string common, seeds_joined;
+  std::vector<std::string> seeds;
+  for (const auto& p : parts) {
+    ResultsHeader h = read_results_header(p);
+    if (io::attribute_int(h.root, "complete", 0) != 1)
+      throw FileError(p, "is not a complete results file (finish it with ioca run --resume first)");
+    const std::string config = io::attribute_string(h.root, "study_config", "");
+    if (!config_value(config, "models").empty())
+      throw FileError(p, "is a study of model files; merging is for studies of trained networks");
+    const std::string without_seeds = with_value(config, "seeds", "");
+    if (headers.empty()) common = without_seeds;
+    else if (without_seeds != common)
+      throw FileError(p, "is from a different study than " + parts.front() +
+                             " (their configs differ beyond network.seeds)");
+    for (const auto& s : split_items(config_value(config, "seeds"))) {
+      if (std::find(seeds.begin(), seeds.end(), s) != seeds.end())
+        throw FileError(p, "overlaps another file: seed " + s + " is in both");
+      seeds.push_back(s);
+    }
+    headers.push_back(std::move(h));
+  }
+  for (const auto& s : seeds) seeds_joined += (seeds_joined.empty() ? "" : ", ") + s;
+  const std::string merged_config = with_value(common, "seeds", seeds_joined);
+  const auto datasets = split_items(config_value(merged_config, "datasets"));
+  const auto hidden = split_items(config_value(merged_config, "hidden"));
+  const auto acts = split_items(config_value(merged_config, "activations"));
+
+  // Every record, re-indexed as in the grid of the merged config: a record's key is
+  // "<index>/<network name>/<task>", and the network group's `index` attribute follows.
+  std::vector<Record> records;
+  std::map<std::string, int> index_of;  // network name -> index in the merged grid
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    std::vector<Record*> all;
+    for (auto& r : headers[i].records) all.push_back(&r);
+    read_record_data(parts[i], all);
+    for (auto& r : headers[i].records) {
+      const auto slash = r.key.find('/'), slash2 = r.key.find('/', slash + 1);
+      const std::string name = r.key.substr(slash + 1, slash2 - slash - 1);
+      std::string ds, hid, act;
+      std::int64_t seed = -1;
+      for (const auto& a : r.attributes)
+        if (a.path == "/networks/" + name) {
+          if (a.name == "dataset") ds = std::get<std::string>(a.value);
+          if (a.name == "hidden") hid = std::get<std::string>(a.value);
+          if (a.name == "activation") act = std::get<std::string>(a.value);
+          if (a.name == "seed") seed = std::get<std::int64_t>(a.value);
+        }
+      if (!ds.empty()) {  // the network's prepare record
+        std::replace(hid.begin(), hid.end(), ',', 'x');
+        const std::size_t idx =
+            ((position(datasets, ds, parts[i], "data set") * hidden.size() +
+              position(hidden, hid, parts[i], "architecture")) * acts.size() +
+             position(acts, act, parts[i], "activation")) * seeds.size() +
+            position(seeds, std::to_string(seed), parts[i], "seed");
+        if (!index_of.emplace(name, static_cast<int>(idx)).second)
+          throw FileError(parts[i], "overlaps another file: network " + name + " is in both");
+      }
+      r.owner = 0;
+      records.push_back(std::move(r));
+    }
+  }
+  std::map<std::string, Record> rekeyed;
+  for (auto& r : records) {
+    const auto slash = r.key.find('/'), slash2 = r.key.find('/', slash + 1);
+    const std::string name = r.key.substr(slash + 1, slash2 - slash - 1);
+    const auto it = index_of.find(name);
+    if (it == index_of.end()) throw Error("network " + name + " has no prepare record in the files");
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%06d", it->second);
+    r.key = std::string(buf) + r.key.substr(slash);
+    for (auto& a : r.attributes)
+      if (a.path == "/networks/" + name && a.name == "index")
+        a.value = static_cast<std::int64_t>(it->second);
+    const std::string key = r.key;
+    if (!rekeyed.emplace(key, std::move(r)).second) throw Error("two files hold task " + key);
+  }
+  const auto networks = static_cast<std::int64_t>(index_of.size());
+  const std::int64_t tasks_each = io::attribute_int(headers.front().root, "tasks", 0) /
+                                  std::max<std::int64_t>(1, io::attribute_int(headers.front().root, "networks", 1));
+  FileContents c;
+  c.root = headers.front().root;
+  c.root["study_config"] = merged_config;
+  char hash[20];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(hash_name(merged_config)));
+  c.root["study_config_hash"] = std::string(hash);
+  c.root["networks"] = networks;
+  c.root["tasks"] = tasks_each * networks;
+  c.root["tasks_done"] = static_cast<std::int64_t>(rekeyed.size());
+  std::string from;
+  for (const auto& p : parts) from += (from.empty() ? "" : ",") + p;
+  c.provenance = {{"merged_from", from}};
+  for (const auto& [k, r] : rekeyed) c.records.push_back(&r);
+  const std::string tmp = out + ".tmp";
+  try {
+    write_results(tmp, out, 0, c);
+    std::filesystem::rename(tmp, out);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  if (!quiet)
+    std::fprintf(stderr, "ioca merge: %zu files, %lld networks, %zu tasks into %s\n", parts.size(),
+                 static_cast<long long>(networks), rekeyed.size(), out.c_str());
+}
+
+}  // namespace ioca::study

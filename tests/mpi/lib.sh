@@ -1,0 +1,39 @@
+# Shared helpers of the MPI tests; source after setting $ioca and $mpiexec.
+# Gives what tests/e2e/lib.sh gives, plus: study_config FILE [extra INI lines], and
+# run_ranks RANKS THREADS ARGS... (ioca on RANKS ranks of THREADS OpenMP threads each).
+# shellcheck source=../e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# mpiexec -q: no Open MPI banner after a non-zero exit (ioca prints the one line that counts).
+
+run_ranks() {
+  local ranks=$1 threads=$2
+  shift 2
+  "$mpiexec" -q -n "$ranks" --oversubscribe --bind-to none -x OMP_NUM_THREADS="$threads" \
+    -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM "$ioca" "$@"
+}
+
+# A small study on synthetic data: 2 architectures' worth of work in seconds.
+study_config() {
+  cat >"$1" <<INI
+name = test
+[data]
+datasets = synthetic
+synthetic_samples = 3000
+synthetic_test_samples = 1000
+synthetic_features = 32
+[network]
+hidden = 24x16
+activations = relu, tanh
+seeds = 1, 2
+[train]
+epochs = 2
+[ablation]
+quantities = entropy, mutual_information, kl_selectivity, selectivity_index, outgoing_l2, single_damage
+random = 3
+[run]
+checkpoint_interval = 60
+INI
+  shift
+  for line in "$@"; do echo "$line" >>"$1"; done
+}

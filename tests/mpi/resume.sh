@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# ioca run interrupted and resumed: after SIGKILL (losing at most the work since the last
+# checkpoint) and after SIGTERM (a clean checkpoint and exit status 3) the resumed run's
+# results equal an uninterrupted run's. A resume with another config is refused unless
+# --force; a damaged checkpoint is detected, never reused.
+# usage: resume.sh IOCA MPIEXEC
+set -uo pipefail
+ioca=$1 mpiexec=$2
+source "$(dirname "$0")/lib.sh"
+cd "$tmp"
+# Checkpoints as often as possible (after every synchronisation), so kills land between them.
+study_config study.ini
+sed -i 's/^seeds = 1, 2$/seeds = 1, 2, 3/; s/^checkpoint_interval = 60/checkpoint_interval = 0/' study.ini
+# Runs that are not interrupted checkpoint rarely (run.* keys are not part of the study).
+rare="--run.checkpoint_interval 60"
+run_ranks 1 2 run --config study.ini $rare --out ref.h5 --quiet || fail "reference run"
+
+# wait_for FILE SECONDS: until FILE exists.
+wait_for() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    [ -e "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+for sig in KILL TERM; do
+  out=$sig.h5
+  run_ranks 2 1 run --config study.ini --out "$out" --quiet 2>"$sig.err" &
+  job=$!
+  if ! wait_for "$out.checkpoint" 60; then
+    fail "SIG$sig: no checkpoint appeared"
+    wait $job
+    continue
+  fi
+  sleep 0.7
+  pkill -"$sig" -x ioca
+  [ "$sig" = KILL ] && pkill -KILL -f "mpiexec.*--out $out"
+  wait $job
+  status=$?
+  if [ "$sig" = TERM ]; then
+    [ "$status" -eq 3 ] && pass "SIGTERM: exit status 3 (interrupted, checkpoint written)" ||
+      fail "SIGTERM: exit status $status, wanted 3: $(cat "$sig.err")"
+    h5dump -a /complete "$out.checkpoint" | grep -q '(0): 0' &&
+      pass "SIGTERM: the checkpoint is a readable, incomplete results file" ||
+      fail "SIGTERM: the checkpoint is not readable"
+  fi
+  [ ! -e "$out" ] && pass "SIG$sig: no final results file after the interruption" ||
+    fail "SIG$sig: a final results file exists after the interruption"
+  run_ranks 2 1 run --config study.ini $rare --out "$out" --resume 2>"$sig.resume.err" >/dev/null
+  status=$?
+  before=$(sed -n 's/.*(\([0-9]*\) done before).*/\1/p' "$sig.resume.err")
+  if [ "$status" -eq 0 ] && [ "${before:-0}" -gt 0 ]; then
+    pass "SIG$sig: resumed from $before finished tasks"
+  else
+    fail "SIG$sig: resume exit $status, tasks done before '${before}': $(tail -3 "$sig.resume.err")"
+  fi
+  h5diff --exclude-path /provenance ref.h5 "$out" >"$sig.diff" 2>&1 &&
+    pass "SIG$sig: resumed results equal the uninterrupted run's" ||
+    fail "SIG$sig: resumed results differ: $(head -5 "$sig.diff")"
+  [ ! -e "$out.checkpoint" ] && pass "SIG$sig: checkpoint removed once complete" ||
+    fail "SIG$sig: checkpoint left behind"
+done
+
+# A finished study resumed again: nothing to do.
+expect_status 0 "resume of a complete study does nothing" run_ranks 1 1 run --config study.ini \
+  --out ref.h5 --resume --quiet
+
+# Another config on --resume: refused, unless --force (which starts over).
+run_ranks 2 1 run --config study.ini --out other.h5 --quiet 2>/dev/null &
+job=$!
+wait_for other.h5.checkpoint 60 && sleep 0.3
+pkill -TERM -x ioca
+wait $job
+expect_status 2 "resume with another config is refused" run_ranks 1 1 run --config study.ini \
+  --train.epochs 3 --out other.h5 --resume --quiet
+grep -q "different study config" "$tmp/err" && pass "the refusal says why" || fail "refusal unclear: $(cat "$tmp/err")"
+expect_status 0 "--force starts over" run_ranks 1 1 run --config study.ini --train.epochs 3 \
+  $rare --out other.h5 --resume --force --quiet
+
+# Damaged checkpoints: truncated, and one value changed behind ioca's back.
+run_ranks 2 1 run --config study.ini --out dmg.h5 --quiet 2>/dev/null &
+job=$!
+wait_for dmg.h5.checkpoint 60 && sleep 0.5
+pkill -TERM -x ioca
+wait $job
+cp dmg.h5.checkpoint dmg.saved
+/usr/bin/python3 - dmg.h5.checkpoint <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    d = f["networks"][list(f["networks"])[0]]["hidden_widths"]
+    d[0] = d[0] + 1
+PY
+expect_status 2 "a checkpoint with a changed value is detected" run_ranks 1 1 run \
+  --config study.ini --out dmg.h5 --resume --quiet
+grep -q "checksum" "$tmp/err" && pass "the error names the checksum" || fail "unclear: $(cat "$tmp/err")"
+head -c 20000 dmg.saved >dmg.h5.checkpoint
+expect_status 2 "a truncated checkpoint is detected" run_ranks 1 1 run --config study.ini \
+  --out dmg.h5 --resume --quiet
+[ ! -e dmg.h5 ] && pass "no results file from a damaged checkpoint" || fail "results file written"
+finish "mpi resume"

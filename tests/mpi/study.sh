@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# ioca run on MPI: results independent of ranks and threads, model-file studies equal to
+# standalone measure + ablate, and errors that end every rank with one message.
+# usage: study.sh IOCA MPIEXEC
+set -uo pipefail
+ioca=$1 mpiexec=$2
+source "$(dirname "$0")/lib.sh"
+cd "$tmp"
+study_config study.ini
+
+# --- the same study on 1, 2 and 3 ranks and 1 and 2 threads: identical outside /provenance
+for setup in "1 1" "1 2" "2 1" "3 1" "2 2"; do
+  read -r ranks threads <<<"$setup"
+  if run_ranks "$ranks" "$threads" run --config study.ini --out "r${ranks}t${threads}.h5" --quiet \
+    >/dev/null 2>"err-$ranks-$threads"; then
+    pass "study on $ranks ranks x $threads threads"
+  else
+    fail "study on $ranks ranks x $threads threads: $(cat "err-$ranks-$threads")"
+  fi
+done
+for f in r1t2 r2t1 r3t1 r2t2; do
+  if h5diff --exclude-path /provenance r1t1.h5 "$f.h5" >"diff-$f" 2>&1; then
+    pass "h5diff r1t1 $f: identical outside /provenance"
+  else
+    fail "h5diff r1t1 $f: $(head -5 "diff-$f")"
+  fi
+done
+[ "$(h5dump -a /provenance/ranks r3t1.h5 | grep -c '(0): 3')" -eq 1 ] && pass "provenance records 3 ranks" ||
+  fail "provenance does not record 3 ranks"
+h5dump -a /complete r2t1.h5 | grep -q '(0): 1' && pass "results file marked complete" ||
+  fail "results file not marked complete"
+[ ! -e r2t1.h5.checkpoint ] && pass "no checkpoint left after a complete run" || fail "checkpoint left behind"
+
+# --- networks given as model files reproduce standalone ioca measure + ioca ablate
+"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 \
+  --synthetic-features 32 --hidden 20,12 --activation tanh --epochs 2 --seed 5 --out m.h5 --quiet >/dev/null
+"$ioca" measure --model m.h5 --out ms.h5 2>/dev/null
+"$ioca" ablate --model m.h5 --measures ms.h5 --by entropy,mutual_information,single_damage \
+  --random 3 --out ab.h5 --quiet >/dev/null
+cat >models.ini <<INI
+name = models
+[network]
+models = $tmp/m.h5
+[ablation]
+quantities = entropy, mutual_information, single_damage
+random = 3
+INI
+run_ranks 2 1 run --config models.ini --out models.h5 --quiet 2>err-models >/dev/null ||
+  fail "model-file study: $(cat err-models)"
+net=/networks/model0-m
+same=1
+for path in layers/0/entropy layers/1/mutual_information layers/0/kl_selectivity \
+  layers/1/selectivity_index layers/0/outgoing_l1; do
+  h5diff models.h5 ms.h5 "$net/measures/$path" "/$path" >/dev/null 2>&1 || { same=0; echo "differs: $path"; }
+done
+for path in layer0/entropy/ascending layer1/mutual_information/descending \
+  network/single_damage/ascending network/entropy/descending layer0/random layer1/random; do
+  for d in accuracy loss per_class_accuracy order ablated; do
+    h5diff models.h5 ab.h5 "$net/ablation/$path/$d" "/ablation/$path/$d" >/dev/null 2>&1 ||
+      { same=0; echo "differs: $path/$d"; }
+  done
+done
+for l in 0 1; do
+  for d in accuracy_drop loss_increase; do
+    h5diff models.h5 ab.h5 "$net/single_neuron/layers/$l/$d" "/single_neuron/layers/$l/$d" \
+      >/dev/null 2>&1 || { same=0; echo "differs: single $l $d"; }
+  done
+done
+h5diff models.h5 m.h5 "$net/model/layers/0/weight" /layers/0/weight >/dev/null 2>&1 || same=0
+((same)) && pass "model-file study equals standalone measure + ablate" ||
+  fail "model-file study differs from standalone measure + ablate"
+
+# --- errors end every rank, with one message and status 2
+printf 'not hdf5\n' >bad.h5
+cat >bad-model.ini <<INI
+[network]
+models = $tmp/bad.h5
+INI
+expect_status 2 "bad model file on 2 ranks" timeout 60 "$mpiexec" -q -n 2 --oversubscribe \
+  "$ioca" run --config bad-model.ini --out x.h5 --quiet
+grep -q "bad.h5" "$tmp/err" && pass "the error names the bad model file" || fail "error does not name the file"
+expect_status 2 "unknown config key" timeout 60 "$mpiexec" -q -n 2 --oversubscribe \
+  "$ioca" run --config study.ini --train.epochz 3 --out x.h5 --quiet
+# A data set whose files are missing: one rank fails inside a task while the other trains.
+study_config missing.ini
+sed -i 's/^datasets = synthetic/datasets = synthetic, cifar10/' missing.ini
+expect_status 2 "a task failing on one rank ends every rank" timeout 120 "$mpiexec" -q -n 2 \
+  --oversubscribe "$ioca" run --config missing.ini --data.data_dir "$tmp/nodata" --out miss.h5 --quiet
+[ ! -e miss.h5 ] && pass "no results file after the error" || fail "results file left after error"
+expect_status 2 "existing output is not overwritten without --force" \
+  "$mpiexec" -q -n 1 "$ioca" run --config study.ini --out r1t1.h5 --quiet
+finish "mpi study"
