@@ -63,6 +63,12 @@ struct RunOptions {
   std::optional<std::int64_t> stop_after_tasks;
 };
 
+// SIGTERM and SIGUSR1 (SLURM's warning before a time limit) from now on request a stop:
+// the run checkpoints and exits with exit_interrupted. Call first, before MPI starts, so a
+// signal during start-up is not fatal either (a stop requested then ends the run at its
+// first synchronisation, with nothing lost).
+void catch_stop_signals();
+
 // MPI for the life of the object (MPI_THREAD_FUNNELED: only the main thread calls MPI;
 // OpenMP threads compute). Created before the config is read, so that only rank 0 reports
 // a bad config.

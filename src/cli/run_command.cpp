@@ -252,6 +252,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
 }  // namespace
 
 int run_study_command(const std::vector<std::string>& args) {
+  study::catch_stop_signals();
   // MPI first: only rank 0 speaks, also about a bad config.
   study::MpiSession mpi;
   const auto say = [&](const std::string& line) {

@@ -8,6 +8,9 @@
 namespace ioca {
 
 int max_threads() {
+  // Inside a parallel region that may not nest (studies run tasks side by side), a new
+  // region gets one thread, whatever OMP_NUM_THREADS says.
+  if (omp_get_active_level() >= omp_get_max_active_levels()) return 1;
   return omp_get_max_threads();
 }
 

@@ -6,9 +6,11 @@
 // starts. Every rank goes through the same sequence of collective steps, so an error or a
 // signal on one rank ends the run on all ranks, with one message, never a hang.
 #include <fcntl.h>
+#include <omp.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdarg>
@@ -18,6 +20,7 @@
 #include <filesystem>
 #include <map>
 #include <new>
+#include <optional>
 #include <set>
 
 #include "ioca/core.hpp"
@@ -245,34 +248,74 @@ bool Runner::should_stop(mpi::SharedCounters& counters) {
   return counters.read(mpi::SharedCounters::sync_request) >= stop_request;
 }
 
+// Claims tasks and runs them until the pool is empty or a synchronisation is requested. A
+// rank with T OpenMP threads claims T tasks at a time and runs them side by side, one thread
+// each: small-batch training does not speed up with threads, independent tasks do. (Every
+// task's result is the same for any thread count, so this changes no bit.)
 void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& counters) {
   using S = mpi::SharedCounters;
+  const auto threads = static_cast<std::int64_t>(std::max(1, max_threads()));
+  const auto size = static_cast<std::int64_t>(pool.size());
   for (;;) {
     if (signal_received) {
       counters.fetch_max(S::sync_request, stop_request);
       return;
     }
     if (counters.read(S::sync_request) != no_request) return;
-    const std::int64_t i = counters.fetch_add(S::next_task, 1);
-    if (i >= static_cast<std::int64_t>(pool.size())) return;
-    const Task& task = *pool[static_cast<std::size_t>(i)];
-    try {
-      Record r = worker_.run(task, [&] { return should_stop(counters); });
-      r.owner = mpi_.rank();
-      fresh_.push_back(std::move(r));
-      counters.fetch_add(S::tasks_done, 1);
-    } catch (const TaskInterrupted&) {
-      counters.fetch_max(S::sync_request, signal_received ? stop_request : no_request);
-      return;  // the task is dropped and runs again after a resume
-    } catch (const Error& e) {
-      local_ = {bad_input, e.what()};
-    } catch (const std::bad_alloc&) {
-      local_ = {internal_error, "out of memory in task " + task.key};
-    } catch (const std::exception& e) {
-      local_ = {internal_error, std::string(e.what()) + " (task " + task.key + ")"};
+    const std::int64_t first = counters.fetch_add(S::next_task, threads);
+    if (first >= size) return;
+    const std::int64_t count = std::min(threads, size - first);
+
+    std::vector<std::optional<Record>> done(static_cast<std::size_t>(count));
+    std::vector<Status> failed(static_cast<std::size_t>(count));
+    std::atomic<bool> stop_seen{false};
+    const auto run_one = [&](std::int64_t k) {
+      const Task& task = *pool[static_cast<std::size_t>(first + k)];
+      Status& s = failed[static_cast<std::size_t>(k)];
+      try {
+        done[static_cast<std::size_t>(k)] = worker_.run(task, [&] {
+          if (signal_received || stop_seen) return true;
+          // Only the main thread may call MPI (MPI_THREAD_FUNNELED).
+          if (omp_get_thread_num() == 0 && should_stop(counters)) stop_seen = true;
+          return stop_seen.load();
+        });
+      } catch (const TaskInterrupted&) {
+        s = {interrupted, ""};
+      } catch (const Error& e) {
+        s = {bad_input, e.what()};
+      } catch (const std::bad_alloc&) {
+        s = {internal_error, "out of memory in task " + task.key};
+      } catch (const std::exception& e) {
+        s = {internal_error, std::string(e.what()) + " (task " + task.key + ")"};
+      }
+    };
+    if (count == 1) {
+      run_one(0);
+    } else {
+      omp_set_max_active_levels(1);  // inside each task, parallel regions run on one thread
+#pragma omp parallel for num_threads(static_cast<int>(count)) schedule(static, 1)
+      for (std::int64_t k = 0; k < count; ++k) run_one(k);
+    }
+    bool dropped = false;
+    for (std::int64_t k = 0; k < count; ++k) {
+      auto& r = done[static_cast<std::size_t>(k)];
+      const Status& s = failed[static_cast<std::size_t>(k)];
+      if (r) {
+        r->owner = mpi_.rank();
+        fresh_.push_back(std::move(*r));
+        counters.fetch_add(S::tasks_done, 1);
+      } else if (s.code == interrupted) {
+        dropped = true;  // runs again after a resume
+      } else if (local_.code == ok) {
+        local_ = s;
+      }
     }
     if (local_.code != ok) {
       counters.fetch_max(S::sync_request, error_request);
+      return;
+    }
+    if (dropped) {
+      if (signal_received) counters.fetch_max(S::sync_request, stop_request);
       return;
     }
     if (Clock::now() - last_write_ >
@@ -430,8 +473,6 @@ int Runner::run() {
       config_.name.c_str(), plan_.networks.size(), plan_.tasks.size(), resumed_, mpi_.size(),
       max_threads(), std::string(kernel_isa()).c_str());
 
-  std::signal(SIGTERM, on_stop_signal);
-  std::signal(SIGUSR1, on_stop_signal);
   mpi::SharedCounters counters;
   for (;;) {
     const auto p = pool();
@@ -470,6 +511,11 @@ int Runner::run() {
 }
 
 }  // namespace
+
+void catch_stop_signals() {
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGUSR1, on_stop_signal);
+}
 
 int run(const MpiSession& mpi, const StudyConfig& config, const RunOptions& options) {
   Runner runner(mpi, config, options);

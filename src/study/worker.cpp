@@ -54,13 +54,19 @@ bool wants_single(const StudyConfig& c) {
 
 }  // namespace
 
+void Worker::add_seconds(double PhaseSeconds::*phase, double seconds) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  seconds_.*phase += seconds;
+}
+
 const data::Splits& Worker::splits(const data::LoadOptions& o) {
+  const std::lock_guard<std::mutex> lock(mutex_);
   const std::string k = key_of(o);
   auto it = data_.find(k);
   if (it == data_.end()) {
     const auto t = Clock::now();
     it = data_.emplace(k, data::load(o)).first;
-    seconds_.load += seconds_since(t);
+    seconds_.load += seconds_since(t);  // under the lock already
   }
   return it->second;
 }
@@ -111,7 +117,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
     model_attrs["test_accuracy"] = test.accuracy;
     model_attrs["test_loss"] = test.loss;
   }
-  seconds_.train += seconds_since(t);
+  add_seconds(&PhaseSeconds::train, seconds_since(t));
 
   t = Clock::now();
   const data::Dataset& estimation = split_named(sp, config_.measure_split);
@@ -120,7 +126,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
                 n.data.dataset + " is empty (set data.validation_size > 0 or measure.split)");
   const info::Measures measures = info::measure(net, estimation, config_.measure);
   const info::InformationPlane plane = info::information_plane(net, estimation, config_.measure);
-  seconds_.measure += seconds_since(t);
+  add_seconds(&PhaseSeconds::measure, seconds_since(t));
 
   ablation::AblationValues values = ablation::zero_values(net);
   if (config_.ablate_to == ablation::AblateTo::mean)
@@ -176,7 +182,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
     ablation::SweepOptions so;
     so.chunk_rows = config_.chunk_rows;
     const ablation::SingleDamage d = ablation::single_neuron_damage(net, sp.test, values, so);
-    seconds_.single += seconds_since(t);
+    add_seconds(&PhaseSeconds::single, seconds_since(t));
     const std::string g = prefix + "/single_neuron";
     r.attribute(g, "intact_accuracy", d.intact_accuracy);
     r.attribute(g, "intact_loss", d.intact_loss);
@@ -283,7 +289,7 @@ Record Worker::sweep(const NetworkSpec& n, const Task& task) {
       r.add(g + "/order", order_indices(p.net, scope, orders[i]), {static_cast<std::uint64_t>(N)});
     }
   }
-  seconds_.ablate += seconds_since(t);
+  add_seconds(&PhaseSeconds::ablate, seconds_since(t));
   return r;
 }
 

@@ -3,6 +3,7 @@
 // loaded and the prepared networks (model, measures, single-neuron damage) that sweeps need.
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 
@@ -35,6 +36,7 @@ class Worker {
   // should_stop is polled between epochs of training; when it returns true the task stops
   // with TaskInterrupted.
   Record run(const Task& task, const std::function<bool()>& should_stop);
+  // run() may be called from several threads at once (each task then runs on one thread).
   // Makes a prepare task's record (from any rank) available to sweeps on this rank.
   void adopt(const Record& prepare_record);
   bool prepared(int network) const { return prepared_.count(network) != 0; }
@@ -49,6 +51,9 @@ class Worker {
   const Plan& plan_;
   std::map<std::string, data::Splits> data_;
   std::map<int, Prepared> prepared_;
+  void add_seconds(double PhaseSeconds::*phase, double seconds);
+
+  std::mutex mutex_;  // guards data_ and seconds_ when tasks run concurrently
   PhaseSeconds seconds_;
 };
 

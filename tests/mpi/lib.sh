@@ -37,3 +37,20 @@ INI
   shift
   for line in "$@"; do echo "$line" >>"$1"; done
 }
+
+# signal_ranks SIGNAL PID: sends SIGNAL to the ioca processes below PID (a background
+# run_ranks), and to nothing else on the machine.
+descendants() {
+  local child
+  for child in $(pgrep -P "$1"); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+signal_ranks() {
+  local pid
+  for pid in $(descendants "$2"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ioca ] && kill -"$1" "$pid" 2>/dev/null
+  done
+  return 0
+}

@@ -35,8 +35,8 @@ for sig in KILL TERM; do
     continue
   fi
   sleep 0.7
-  pkill -"$sig" -x ioca
-  [ "$sig" = KILL ] && pkill -KILL -f "mpiexec.*--out $out"
+  signal_ranks "$sig" "$job"
+  [ "$sig" = KILL ] && kill -KILL $(descendants "$job") "$job" 2>/dev/null
   wait $job
   status=$?
   if [ "$sig" = TERM ]; then
@@ -71,7 +71,7 @@ expect_status 0 "resume of a complete study does nothing" run_ranks 1 1 run --co
 run_ranks 2 1 run --config study.ini --out other.h5 --quiet 2>/dev/null &
 job=$!
 wait_for other.h5.checkpoint 60 && sleep 0.3
-pkill -TERM -x ioca
+signal_ranks TERM "$job"
 wait $job
 expect_status 2 "resume with another config is refused" run_ranks 1 1 run --config study.ini \
   --train.epochs 3 --out other.h5 --resume --quiet
@@ -83,7 +83,7 @@ expect_status 0 "--force starts over" run_ranks 1 1 run --config study.ini --tra
 run_ranks 2 1 run --config study.ini --out dmg.h5 --quiet 2>/dev/null &
 job=$!
 wait_for dmg.h5.checkpoint 60 && sleep 0.5
-pkill -TERM -x ioca
+signal_ranks TERM "$job"
 wait $job
 cp dmg.h5.checkpoint dmg.saved
 /usr/bin/python3 - dmg.h5.checkpoint <<'PY'

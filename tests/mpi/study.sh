@@ -31,6 +31,17 @@ h5dump -a /complete r2t1.h5 | grep -q '(0): 1' && pass "results file marked comp
   fail "results file not marked complete"
 [ ! -e r2t1.h5.checkpoint ] && pass "no checkpoint left after a complete run" || fail "checkpoint left behind"
 
+# --- an array job's parts (one seed each) merged equal the single run over both seeds
+run_ranks 1 1 run --config study.ini --network.seeds 2 --out part2.h5 --quiet >/dev/null 2>&1
+run_ranks 2 1 run --config study.ini --network.seeds 1 --out part1.h5 --quiet >/dev/null 2>&1
+"$ioca" merge merged.h5 part1.h5 part2.h5 --quiet 2>err-merge || fail "merge: $(cat err-merge)"
+h5diff --exclude-path /provenance r1t1.h5 merged.h5 >diff-merge 2>&1 &&
+  pass "merged parts equal the single run of both seeds" || fail "merged file differs: $(head -5 diff-merge)"
+expect_status 2 "merge refuses overlapping files" "$ioca" merge m2.h5 part1.h5 r1t1.h5
+run_ranks 1 1 run --config study.ini --network.seeds 3 --train.epochs 1 --out other.h5 --quiet >/dev/null 2>&1
+expect_status 2 "merge refuses files of another study" "$ioca" merge m3.h5 part1.h5 other.h5
+[ ! -e m2.h5 ] && [ ! -e m3.h5 ] && pass "no merged file after a refusal" || fail "merged file left after refusal"
+
 # --- networks given as model files reproduce standalone ioca measure + ioca ablate
 "$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 \
   --synthetic-features 32 --hidden 20,12 --activation tanh --epochs 2 --seed 5 --out m.h5 --quiet >/dev/null
