@@ -1,0 +1,96 @@
+"""The analysis on a results file made by a real `ioca run` (a small study on synthetic
+data, on 2 MPI ranks when mpiexec is there): the reader accepts it, the information plane
+and the tables agree with the file's own numbers, and the report and summary work."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from ioca_analysis import stats
+from ioca_analysis.results import Results
+
+STUDY = """name = pytest
+[data]
+datasets = synthetic
+synthetic_samples = 2000
+synthetic_test_samples = 600
+synthetic_features = 24
+synthetic_classes = 4
+validation_size = 500
+[network]
+hidden = 16x12
+activations = relu, tanh
+seeds = 1, 2, 3
+[train]
+epochs = 2
+[ablation]
+quantities = entropy, mutual_information, kl_selectivity, single_damage
+random = 3
+"""
+
+
+@pytest.fixture(scope="module")
+def study_file(ioca_bin, tmp_path_factory):
+    d = tmp_path_factory.mktemp("study")
+    (d / "study.ini").write_text(STUDY)
+    out = d / "results.h5"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cmd = [str(ioca_bin), "run", "--config", str(d / "study.ini"), "--out", str(out), "--quiet"]
+    if shutil.which("mpiexec"):
+        cmd = ["mpiexec", "-q", "-n", "2", "--oversubscribe", "--bind-to", "none"] + cmd
+    subprocess.run(cmd, check=True, env=env, cwd=d, timeout=600)
+    return out
+
+
+def test_reader_sees_every_network(study_file):
+    r = Results(study_file)
+    with h5py.File(study_file, "r") as f:
+        names = sorted(f["networks"])
+        assert int(f.attrs["complete"]) == 1
+    assert sorted(n.name for n in r.networks) == names
+    assert len(names) == 6
+
+
+def test_auc_matches_the_curves_in_the_file(study_file):
+    with h5py.File(study_file, "r") as f:
+        g = f["networks"]["synthetic-relu-16x12-s1"]["ablation"]["layer0"]["entropy"]["ascending"]
+        acc, ablated = g["accuracy"][()], g["ablated"][()]
+        n = int(f["networks"]["synthetic-relu-16x12-s1"]["ablation"]["layer0"].attrs["neurons"])
+    x = ablated / n
+    expected = float(np.sum((acc[1:] + acc[:-1]) / 2 * np.diff(x)))
+    assert stats.auc(ablated, acc, n) == pytest.approx(expected, abs=1e-12)
+
+
+def test_information_plane_is_in_the_file_and_bounded(study_file):
+    with h5py.File(study_file, "r") as f:
+        for name in f["networks"]:
+            ip = f["networks"][name]["information_plane"]
+            h, i = ip["entropy"][()], ip["mutual_information"][()]
+            samples = int(f["networks"][name].attrs["measure_samples"])
+            assert np.all(i >= -1e-12) and np.all(i <= h + 1e-12)
+            assert np.all(h <= np.log2(samples) + 1e-9) and np.all(i <= 2.0 + 1e-9)
+
+
+def test_report_and_summary_on_a_real_file(study_file, tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "report"
+    subprocess.run([sys.executable, "-m", "ioca_analysis", "report", str(study_file), "-o", str(out)],
+                   check=True, cwd=here, env=env, timeout=300)
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    for kind in ("curves_", "distributions_", "per_class_", "scatter_", "information_plane"):
+        assert any(p.startswith(kind) for p in pngs), kind
+    html = (out / "index.html").read_text()
+    assert all(p in html for p in pngs)
+    tables = json.loads((out / "tables.json").read_text())
+    assert tables
+    s = subprocess.run([sys.executable, "-m", "ioca_analysis", "summary", str(study_file)],
+                       check=True, cwd=here, env=env, capture_output=True, text=True, timeout=300)
+    assert "synthetic-relu-16x12" in s.stdout and "Spearman" in s.stdout
