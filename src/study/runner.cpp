@@ -419,6 +419,7 @@ void Runner::write(bool final) {
   FileContents c;
   c.root = {{"ioca_results_format", results_format_version},
             {"ioca_version", std::string(version_string)},
+            {"git_commit", std::string(git_commit)},
             {"study_name", config_.name},
             {"study_config", config_.canonical_text},
             {"study_config_hash", hex64(hash_name(config_.canonical_text))},

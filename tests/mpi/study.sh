@@ -100,4 +100,17 @@ expect_status 2 "a task failing on one rank ends every rank" timeout 120 "$mpiex
 [ ! -e miss.h5 ] && pass "no results file after the error" || fail "results file left after error"
 expect_status 2 "existing output is not overwritten without --force" \
   "$mpiexec" -q -n 1 "$ioca" run --config study.ini --out r1t1.h5 --quiet
+# A study whose results cannot fit where they should go fails before computing.
+mkdir -p small
+if mount -t tmpfs -o size=1m tmpfs small 2>/dev/null; then
+  start=$SECONDS
+  expect_status 2 "results that cannot fit fail before computing" run_ranks 2 1 run \
+    --config study.ini --network.seeds 1,2,3,4,5,6,7,8 --network.hidden 512x512 --out small/x.h5 --quiet
+  grep -q "not enough free space" "$tmp/err" && ((SECONDS - start < 20)) &&
+    pass "the error says so, at once" || fail "no early space check: $(cat "$tmp/err")"
+  [ -z "$(ls small)" ] && pass "nothing written to the full folder" || fail "files left: $(ls small)"
+  umount small
+else
+  echo "skip space check (cannot mount a tmpfs here)"
+fi
 finish "mpi study"

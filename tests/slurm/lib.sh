@@ -1,0 +1,135 @@
+# shellcheck shell=bash
+# Shared by the SLURM tests (tests/slurm/*.sh); source it with the ioca binary as $1.
+#
+# Gives: $ioca (absolute path), $repo, $tmp (removed at exit unless IOCA_TEST_KEEP=1 or a
+# failure), pass, fail, check, finish, submit (sets $job_id), wait_job, job_field, show_log,
+# root_attribute. Starts the local SLURM (jobs/local-slurm) unless it is already running,
+# and stops it at exit only if it was started here. Exit status 77 means "skipped" (not root, or SLURM not installed): CTest's
+# SKIP_RETURN_CODE.
+# Settings: IOCA_SLURM_DIR (see jobs/local-slurm), IOCA_SLURM_TEST_TIMEOUT (seconds a job
+# may take, default per test).
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ ! -x "$1" ]; then
+  echo "usage: $0 path/to/ioca   (an executable; got '${1:-}')" >&2
+  exit 2
+fi
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ioca=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+export ioca repo
+local_slurm=$repo/jobs/local-slurm
+test_name=$(basename "$0" .sh)
+
+skip() {
+  echo "SKIP $test_name: $*"
+  exit 77
+}
+[ "$(id -u)" -eq 0 ] || skip "the local SLURM needs root"
+for c in slurmctld slurmd sbatch munged h5dump h5diff h5ls; do
+  command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (./setup.sh installs the SLURM and HDF5 tools)"
+done
+
+failures=0
+pass() { echo "ok   $1"; }
+fail() {
+  echo "FAIL $1"
+  failures=$((failures + 1))
+}
+# check DESCRIPTION CMD...: pass if CMD succeeds, else fail.
+check() {
+  local what=$1
+  shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+finish() {
+  if [ "$failures" -eq 0 ]; then
+    echo "$test_name: all checks passed"
+  else
+    echo "$test_name: $failures checks failed"
+  fi
+  [ "$failures" -eq 0 ]
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ioca-$test_name.XXXXXX")
+chmod 755 "$tmp"
+started_slurm=0
+submitted_jobs=()
+
+cleanup() {
+  local status=$?
+  set +e
+  # Never leave a test job behind (a no-op for finished jobs).
+  ((${#submitted_jobs[@]} == 0)) || scancel "${submitted_jobs[@]}" >/dev/null 2>&1
+  if ((started_slurm)); then
+    "$local_slurm" stop >/dev/null 2>&1 || echo "$test_name: could not stop the local SLURM: run $local_slurm stop" >&2
+  fi
+  if [ "${IOCA_TEST_KEEP:-0}" = 1 ] || { [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; }; then
+    echo "$test_name: files kept in $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+eval "$("$local_slurm" env)" # SLURM_CONF
+# One SLURM test at a time (ctest -j): the first one would stop the cluster under the other.
+exec 9>"${TMPDIR:-/tmp}/ioca-slurm-tests.lock"
+if ! flock -w 1800 9; then
+  echo "FAIL $test_name: another SLURM test held ${TMPDIR:-/tmp}/ioca-slurm-tests.lock for 30 minutes" >&2
+  exit 1
+fi
+if ! "$local_slurm" status >/dev/null 2>&1; then
+  started_slurm=1
+  # 9>&-: the daemons must not inherit the lock.
+  "$local_slurm" start 9>&- || { echo "FAIL $test_name: the local SLURM did not start" >&2; exit 1; }
+fi
+
+# submit SBATCH-ARGS...: sbatch --parsable; sets job_id (and remembers it for the cleanup).
+submit() {
+  job_id=$(sbatch --parsable "$@") || { echo "FAIL sbatch $*" >&2; return 1; }
+  job_id=${job_id%%;*}
+  submitted_jobs+=("$job_id")
+  echo "     submitted job $job_id: sbatch $*"
+}
+
+# job_field ID FIELD: one field of `scontrol show job` (e.g. JobState, Restarts, ExitCode).
+job_field() {
+  scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# wait_job ID SECONDS: polls squeue until the job has left the queue (a requeued job stays in
+# it); on timeout cancels the job and fails. Prints the states seen, once each.
+wait_job() {
+  local id=$1 secs=$2 start state last=
+  start=$SECONDS
+  while :; do
+    state=$(squeue -h -j "$id" -o %T 2>/dev/null || true)
+    [ -n "$state" ] || break
+    if [ "$state" != "$last" ]; then
+      echo "     job $id: $state after $((SECONDS - start)) s (restarts $(job_field "$id" Restarts))"
+      last=$state
+    fi
+    if ((SECONDS - start > secs)); then
+      scancel "$id" >/dev/null 2>&1 || true
+      echo "FAIL job $id did not finish within $secs s; cancelled"
+      return 1
+    fi
+    sleep 2
+  done
+  echo "     job $id: $(job_field "$id" JobState) after $((SECONDS - start)) s (restarts $(job_field "$id" Restarts), exit code $(job_field "$id" ExitCode))"
+}
+
+# show_log FILE: the job's output, indented.
+show_log() {
+  echo "---- $1"
+  sed 's/^/  | /' "$1" 2>/dev/null || echo "  (no output file)"
+  echo "----"
+}
+
+# root_attribute FILE NAME: the value of a scalar root attribute, via h5dump.
+root_attribute() {
+  h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/^ *(0): *//p' | head -n 1
+}
