@@ -123,7 +123,7 @@ std::uint64_t estimate_bytes(const Plan& plan, const StudyConfig& c) {
     const std::uint64_t classes = 10;
     for (const auto& t : plan.tasks) {
       if (t.network != n.index || t.kind != TaskKind::sweep) continue;
-      const std::uint64_t size = t.scope == "network" ? neurons : neurons;  // upper bound
+      const std::uint64_t size = neurons;  // any scope has at most every hidden neuron
       const std::uint64_t points = c.steps > 0 ? std::min<std::uint64_t>(size, static_cast<std::uint64_t>(c.steps)) + 1 : size + 1;
       const std::uint64_t curves = t.group == "random" ? static_cast<std::uint64_t>(c.random) : c.directions.size();
       total += curves * (points * (3 + classes) * 8 + size * 8) + 4096;
