@@ -11,6 +11,7 @@ packages=(
   libboost-program-options-dev catch2 libeigen3-dev zlib1g-dev
   python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest python3-sklearn
   dataset-fashion-mnist
+  clang-16 libclang-rt-16-dev libomp-16-dev llvm  # tests/fuzz: libFuzzer (clang 14 cannot compile libstdc++ 12 <ranges>), llvm-symbolizer
   slurmctld slurmd slurm-client munge libpmix-dev  # SLURM for jobs/local-slurm and its tests
 )
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -303,7 +303,7 @@ int run_ablate(const AblateArgs& a) {
     }
 
   // The test split.
-  const data::LoadOptions load = resolve_data(a.data, &model.attributes);
+  const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
   const data::Splits splits = data::load(load);
   const data::Dataset& test = splits.test;
   nn::check_compatible(net, test, a.model);
@@ -352,6 +352,10 @@ int run_ablate(const AblateArgs& a) {
         const auto l = static_cast<std::size_t>(nr.layer), j = static_cast<std::size_t>(nr.index);
         v.push_back(q == single_damage_name ? r.single->accuracy_drop[l][j]
                                             : info::quantity(measures->measures.layers[l], q)[j]);
+        if (std::isnan(v.back()) && q != single_damage_name)
+          throw FileError(a.measures, "/layers/" + std::to_string(l) + "/" + q +
+                                          " is NaN for neuron " + std::to_string(j) +
+                                          ", so it cannot order the neurons");
       }
       for (const auto d : a.directions) {
         io::OrderedCurve o;

@@ -29,10 +29,50 @@ constexpr const char* usage =
     "  --help     this text\n"
     "  --version  version, git commit and kernel instruction set\n";
 
+// The --config file a parse error came from, or "" when the command line alone gives it.
+// Options are checked after the command line and the config file are merged, so parse
+// again without the config file: unless that gives the same error, the file's values did.
+template <class Parse>
+std::string config_to_blame(const std::vector<std::string>& args, Parse parse,
+                            const std::string& error) {
+  std::vector<std::string> rest;
+  std::string config;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      config = args[i].substr(9);
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (config.empty()) return "";
+  try {
+    std::string help;
+    parse(rest, &help);
+  } catch (const std::exception& e) {
+    if (error == e.what()) return "";
+  }
+  return config;
+}
+
 template <class Args, class Parse, class Run>
 int run_command(const std::vector<std::string>& args, Parse parse, Run run) {
   std::string help;
-  const Args parsed = parse(args, &help);
+  Args parsed;
+  try {
+    parsed = parse(args, &help);
+  } catch (const FileError&) {
+    throw;
+  } catch (const Error& e) {  // a bad value in the config file names the file
+    if (const auto config = config_to_blame(args, parse, e.what()); !config.empty())
+      throw FileError(config, e.what());
+    throw;
+  } catch (const UsageError& e) {
+    if (const auto config = config_to_blame(args, parse, e.what()); !config.empty())
+      throw FileError(config, e.what());
+    throw;
+  }
   if (!help.empty()) {
     std::fputs(help.c_str(), stdout);
     return exit_ok;

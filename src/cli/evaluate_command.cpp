@@ -29,7 +29,7 @@ EvaluateArgs parse_evaluate_args(const std::vector<std::string>& args, std::stri
 int run_evaluate(const EvaluateArgs& a) {
   if (!a.predictions.empty()) io::check_writable(a.predictions);
   const io::Model model = io::load_model(a.model);
-  const data::LoadOptions load = resolve_data(a.data, &model.attributes);
+  const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
   const data::Splits splits = data::load(load);
   const data::Dataset& d = select_split(splits, a.split);
   nn::check_compatible(model.net, d, a.model);

@@ -81,7 +81,7 @@ void print_summary(const info::Measures& m) {
 int run_measure(const MeasureArgs& a) {
   if (!a.out.empty()) io::check_writable(a.out);
   const io::Model model = io::load_model(a.model);
-  const data::LoadOptions load = resolve_data(a.data, &model.attributes);
+  const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
   const data::Splits splits = data::load(load);
   const data::Dataset& d = select_split(splits, a.split);
   nn::check_compatible(model.net, d, a.model);

@@ -1,11 +1,38 @@
 #include "cli/options.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "ioca/core.hpp"
 
 namespace ioca::cli {
+namespace {
+
+// Boost.Program_options 1.74 builds an error's message by replacing placeholders such as
+// %value% in a loop that never ends when the replacement contains that placeholder itself
+// (`--epochs %value%` hung; found by tests/fuzz fuzz_config). So before what(), break every
+// placeholder-like "%name" in the user's text into "% name".
+struct ErrorText : po::error_with_option_name {
+  static std::string of(po::error& e) {
+    auto* named = dynamic_cast<po::error_with_option_name*>(&e);
+    if (!named) return e.what();
+    const auto defuse = [](std::string& s) {
+      for (std::size_t i = s.find('%'); i != std::string::npos; i = s.find('%', i + 1))
+        if (i + 1 < s.size() &&
+            (std::isalpha(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '_'))
+          s.insert(i + 1, " ");
+    };
+    for (auto& [key, value] : named->*(&ErrorText::m_substitutions)) defuse(value);
+    for (auto& [key, value] : named->*(&ErrorText::m_substitution_defaults)) defuse(value.second);
+    return e.what();
+  }
+};
+
+}  // namespace
 
 bool parse(const std::string& command, const std::vector<std::string>& args,
            po::options_description& desc, po::variables_map& vm, std::string* help_text) {
@@ -22,17 +49,21 @@ bool parse(const std::string& command, const std::vector<std::string>& args,
     }
     if (vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
+      std::error_code ec;
+      if (std::filesystem::is_directory(path, ec))
+        throw FileError(path, "is a folder, not a config file");
       std::ifstream in(path);
       if (!in) throw FileError(path, "cannot open config file");
       try {
         po::store(po::parse_config_file(in, desc, false), vm);
-      } catch (const po::error& e) {
-        throw FileError(path, e.what());
+      } catch (po::error& e) {
+        throw FileError(path, ErrorText::of(e));
       }
+      if (in.bad()) throw FileError(path, "cannot read config file");
     }
     po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
+  } catch (po::error& e) {
+    throw UsageError(ErrorText::of(e));
   }
   return true;
 }
@@ -60,6 +91,16 @@ po::options_description data_options() {
 }
 
 namespace {
+// Synthetic data of absurd size (each option within its bounds, the product not) is bad
+// input, not an "out of memory" internal error: at most 4e9 values (16 GB) per set.
+std::string synthetic_too_large(const data::SyntheticSpec& s) {
+  constexpr double max_values = 4e9;
+  const double most = static_cast<double>(std::max(s.train_samples, s.test_samples));
+  if (most * static_cast<double>(s.features) <= max_values) return "";
+  return std::to_string(std::max(s.train_samples, s.test_samples)) + " samples of " +
+         std::to_string(s.features) + " features is too large (at most 4e9 values)";
+}
+
 long long positive(const po::variables_map& vm, const char* key, long long max) {
   const long long v = vm[key].as<long long>();
   if (v <= 0 || v > max)
@@ -99,36 +140,64 @@ DataArgs read_data_args(const po::variables_map& vm) {
   const long long seed = vm["synthetic-seed"].as<long long>();
   if (seed < 0) throw UsageError("--synthetic-seed must be >= 0");
   a.synthetic.seed = static_cast<std::uint64_t>(seed);
+  if (const auto problem = synthetic_too_large(a.synthetic); !problem.empty())
+    throw UsageError("--synthetic-samples, --synthetic-test-samples, --synthetic-features: " +
+                     problem);
   return a;
 }
 
-data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* attrs) {
+data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* attrs,
+                               const std::string& model_path) {
   data::LoadOptions o;
   const io::Attributes none;
   const io::Attributes& a = attrs ? *attrs : none;
+  // A model file's value is checked like the option it stands for.
+  const auto fail = [&](const std::string& problem) {
+    if (model_path.empty()) throw Error("model attribute " + problem);
+    throw FileError(model_path, "attribute " + problem);
+  };
+  const auto attr_int = [&](const char* key, std::int64_t fallback, std::int64_t low,
+                            std::int64_t high) {
+    const std::int64_t v = io::attribute_int(a, key, fallback);
+    if (v < low || v > high)
+      fail(std::string(key) + " = " + std::to_string(v) + " is out of range (" +
+           std::to_string(low) + " to " + std::to_string(high) + ")");
+    return v;
+  };
+  constexpr std::int64_t any = std::numeric_limits<std::int64_t>::max();
   o.dataset = args.dataset ? *args.dataset : io::attribute_string(a, "dataset", "mnist");
-  data::check_dataset_name(o.dataset);
+  try {
+    data::check_dataset_name(o.dataset);
+  } catch (const Error& e) {
+    if (args.dataset) throw;
+    fail(std::string("dataset: ") + e.what());
+  }
   o.data_dir = args.data_dir.empty() ? data::default_data_dir(o.dataset) : args.data_dir;
   const long long default_validation = o.dataset == "synthetic" ? 1000 : 10000;
   o.validation_size =
       args.validation_size
           ? *args.validation_size
-          : static_cast<std::size_t>(io::attribute_int(a, "validation_size", default_validation));
-  o.split_seed = args.split_seed
-                     ? *args.split_seed
-                     : static_cast<std::uint64_t>(io::attribute_int(a, "split_seed", 0));
+          : static_cast<std::size_t>(attr_int("validation_size", default_validation, 0, any));
+  o.split_seed = args.split_seed ? *args.split_seed
+                                 : static_cast<std::uint64_t>(attr_int("split_seed", 0, 0, any));
   o.synthetic = args.synthetic;
   if (o.dataset == "synthetic" && attrs && a.count("synthetic_seed")) {
-    // A model trained on synthetic data regenerates exactly that data.
+    // A model trained on synthetic data regenerates exactly that data (bounds as the
+    // --synthetic-* options).
     o.synthetic.train_samples =
-        static_cast<std::size_t>(io::attribute_int(a, "synthetic_samples", 6000));
+        static_cast<std::size_t>(attr_int("synthetic_samples", 6000, 1, 100'000'000));
     o.synthetic.test_samples =
-        static_cast<std::size_t>(io::attribute_int(a, "synthetic_test_samples", 2000));
-    o.synthetic.features = static_cast<std::size_t>(io::attribute_int(a, "synthetic_features", 64));
-    o.synthetic.classes = static_cast<int>(io::attribute_int(a, "synthetic_classes", 10));
-    o.synthetic.seed = static_cast<std::uint64_t>(io::attribute_int(a, "synthetic_seed", 7));
+        static_cast<std::size_t>(attr_int("synthetic_test_samples", 2000, 1, 100'000'000));
+    o.synthetic.features =
+        static_cast<std::size_t>(attr_int("synthetic_features", 64, 1, 1'000'000));
+    o.synthetic.classes = static_cast<int>(attr_int("synthetic_classes", 10, 2, 1000));
+    o.synthetic.seed = static_cast<std::uint64_t>(attr_int("synthetic_seed", 7, 0, any));
     if (const auto it = a.find("synthetic_noise"); it != a.end())
       if (const auto* d = std::get_if<double>(&it->second)) o.synthetic.noise = *d;
+    if (!(o.synthetic.noise >= 0.0 && o.synthetic.noise < 100.0))
+      fail("synthetic_noise = " + std::to_string(o.synthetic.noise) + " is out of range [0, 100)");
+    if (const auto problem = synthetic_too_large(o.synthetic); !problem.empty())
+      fail("synthetic_*: " + problem);
   }
   return o;
 }

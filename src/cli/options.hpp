@@ -21,7 +21,10 @@ po::options_description data_options();
 DataArgs read_data_args(const po::variables_map& vm);
 
 // Fills the options the user left unset from a model's attributes, then loads the splits.
-data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* model_attributes);
+// Values taken from the model's attributes are checked like their options; a bad one is an
+// error naming model_path.
+data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* model_attributes,
+                               const std::string& model_path = "");
 
 // Checks a --split value (test, validation or train) and picks that split.
 std::string check_split_name(const std::string& split);

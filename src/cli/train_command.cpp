@@ -33,6 +33,12 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
   if (!parse("train", args, desc, vm, help_text)) return a;
   a.data = read_data_args(vm);
   a.hidden = nn::parse_widths(vm["hidden"].as<std::string>());
+  double between_hidden = 0.0;  // the input layer is checked once the data is known
+  for (std::size_t l = 1; l < a.hidden.size(); ++l)
+    between_hidden += (a.hidden[l - 1] + 1.0) * a.hidden[l];
+  if (between_hidden > 1e9)
+    throw UsageError("--hidden " + vm["hidden"].as<std::string>() +
+                     " gives a network of more than 1e9 parameters");
   a.activation = nn::parse_activation(vm["activation"].as<std::string>());
   if (a.activation == nn::Activation::identity)
     throw UsageError("--activation must be relu, tanh or sigmoid");
@@ -65,6 +71,17 @@ int run_train(const TrainArgs& a) {
   io::check_writable(a.out);
   const data::LoadOptions load = resolve_data(a.data, nullptr);
   const data::Splits splits = data::load(load);
+  // An absurd network is bad input, not an "out of memory" internal error.
+  double parameters = 0.0;
+  double width = static_cast<double>(splits.train.features);
+  std::string widths;
+  for (const int next : a.hidden) {
+    parameters += (width + 1.0) * next;
+    width = next;
+    widths += (widths.empty() ? "" : ",") + std::to_string(next);
+  }
+  if (parameters > 1e9)
+    throw UsageError("--hidden " + widths + " gives a network of more than 1e9 parameters");
   nn::Mlp net = nn::make_mlp(static_cast<int>(splits.train.features), a.hidden, a.activation,
                              splits.train.classes, derive_seed(a.train.seed, {hash_name("init")}));
   if (!a.quiet)

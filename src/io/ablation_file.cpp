@@ -222,6 +222,7 @@ void save_ablation(const std::string& path, const AblationResults& r,
         h5::write_dataset(f, g.id(), "loss_increase", r.single->loss_increase[l].data(), dims);
       }
     }
+    h5::close_file(f);  // a failed flush (full disk) must fail the write
   });
 }
 

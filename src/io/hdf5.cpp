@@ -40,7 +40,13 @@ void Handle::reset() {
 
 void silence_errors() {
   static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  std::call_once(once, [] {
+    // No library shutdown at exit: a file whose close failed (a full disk) stays half
+    // closed in libhdf5 1.10, and its exit handler then crashes on it. ioca closes every
+    // file it opens itself; this must precede the first other HDF5 call to take effect.
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  });
 }
 
 namespace {
@@ -97,6 +103,13 @@ File create_file(const std::string& path, const std::string& display_path) {
   f.handle = check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), f,
                    "cannot create HDF5 file (check that the directory exists and is writable)");
   return f;
+}
+
+void close_file(File& f) {
+  if (H5Fflush(f.handle.id(), H5F_SCOPE_GLOBAL) < 0)
+    throw FileError(f.path, "cannot write the file (is the disk full?)");
+  if (H5Fclose(f.handle.release()) < 0)
+    throw FileError(f.path, "cannot write the file (closing it failed)");
 }
 
 File open_file_read(const std::string& path) {

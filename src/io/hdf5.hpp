@@ -28,6 +28,12 @@ class Handle {
   ~Handle() { reset(); }
   hid_t id() const { return id_; }
   void reset();
+  // Gives the id up without closing it.
+  hid_t release() {
+    const hid_t id = id_;
+    id_ = H5I_INVALID_HID;
+    return id;
+  }
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -43,6 +49,9 @@ struct File {
 
 // Truncates. Errors name display_path (the file the user asked for) when given.
 File create_file(const std::string& path, const std::string& display_path = "");
+// Flushes and closes a file that was written; throws FileError when that fails (a full
+// disk shows up here: HDF5 writes much of a small file only when it is flushed).
+void close_file(File& f);
 File open_file_read(const std::string& path);  // clear error if missing or not HDF5
 
 bool exists(hid_t loc, const std::string& name);  // a link, possibly a path a/b/c

@@ -44,6 +44,7 @@ void save_measures(const std::string& path, const info::Measures& m, const Attri
             f, g.id(), "histogram", L.histograms.data(),
             {dims[0], static_cast<hsize_t>(L.histogram_bins), static_cast<hsize_t>(m.classes)});
     }
+    h5::close_file(f);  // a failed flush (full disk) must fail the write
   });
 }
 

@@ -1,6 +1,7 @@
 // The model file of DESIGN.md: /layers/K/{weight [out,in], bias [out]} float32, attribute
 // "activation" on /layers/K, optional root attributes input_mean / input_std.
 #include <cmath>
+#include <limits>
 
 #include "io/attributes.hpp"
 #include "io/hdf5.hpp"
@@ -31,6 +32,7 @@ void save_model(const std::string& path, const nn::Mlp& net, const Attributes& a
       h5::write_dataset(f, g.id(), "bias", net.bias(l), {out});
       h5::write_attribute(f, g.id(), "activation", std::string(nn::to_string(net.activation(l))));
     }
+    h5::close_file(f);  // a failed flush (full disk) must fail the write
   });
 }
 
@@ -101,7 +103,9 @@ Model load_model(const std::string& path) {
   const auto read_input_attr = [&](const char* name, float fallback) {
     if (H5Aexists(root, name) <= 0) return fallback;
     const double v = h5::read_double_attribute(f, root, name, std::string("@") + name);
-    if (!std::isfinite(v)) throw FileError(path, std::string("@") + name + " is not finite");
+    // Finite as float32 too (found by fuzz_model: input_mean = 5.7e303 became infinity).
+    if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<float>::max())
+      throw FileError(path, std::string("@") + name + " is not finite (as a float32)");
     return static_cast<float>(v);
   };
   model.net.input_mean = read_input_attr("input_mean", 0.0f);
