@@ -276,7 +276,35 @@ int run_study_command(const std::vector<std::string>& args) {
       if (mpi.rank() == 0) std::fputs(help.c_str(), stdout);
       return exit_ok;
     }
-    config = read_study(vm);
+    try {
+      config = read_study(vm);
+    } catch (const FileError&) {
+      throw;
+    } catch (const std::exception& e) {
+      // A bad value from the config file names the file: checked by reading the command
+      // line alone (without --config), which must then not give the same error.
+      if (!vm.count("config")) throw;
+      const std::string message = e.what();
+      bool command_line = false;
+      try {
+        std::vector<std::string> rest;
+        for (std::size_t i = 0; i < args.size(); ++i)
+          if (args[i] == "--config") ++i;
+          else if (args[i].rfind("--config=", 0) != 0) rest.push_back(args[i]);
+        po::options_description alone;
+        alone.add_options()("out", po::value<std::string>())("resume", po::bool_switch())(
+            "force", po::bool_switch())("quiet", po::bool_switch());
+        alone.add(study_options());
+        po::variables_map cl;
+        po::store(po::command_line_parser(rest).options(alone).run(), cl);
+        po::notify(cl);
+        read_study(cl);
+      } catch (const std::exception& again) {
+        command_line = message == again.what();
+      }
+      if (command_line) throw;
+      throw FileError(vm["config"].as<std::string>(), message);
+    }
     if (!vm.count("out")) throw UsageError("--out is required");
     options.out = vm["out"].as<std::string>();
     options.resume = vm["resume"].as<bool>();
