@@ -58,6 +58,10 @@ std::int64_t attribute_int(const Attributes& a, const std::string& key, std::int
 // overrides the fields of `o` that the attributes give.
 void add_data_attributes(const data::LoadOptions& o, Attributes& a);
 void apply_data_attributes(const Attributes& a, data::LoadOptions& o);
+// How a model was trained, as root attributes of the model file: hidden, activation, seed,
+// epochs, batch_size, learning_rate, optimizer, momentum, weight_decay.
+void add_training_attributes(const std::vector<int>& hidden, nn::Activation activation,
+                             const nn::TrainOptions& t, Attributes& a);
 
 // Fails early (before any computing) unless a file can be created at path: its folder
 // must exist and be writable, and path must not be a folder.

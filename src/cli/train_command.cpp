@@ -100,17 +100,7 @@ int run_train(const TrainArgs& a) {
   const nn::Evaluation test = nn::evaluate(net, splits.test);
   io::Attributes attrs;
   add_data_attributes(load, attrs);
-  std::string hidden;
-  for (int w : a.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(w);
-  attrs["hidden"] = hidden;
-  attrs["activation"] = std::string(nn::to_string(a.activation));
-  attrs["seed"] = static_cast<std::int64_t>(a.train.seed);
-  attrs["epochs"] = static_cast<std::int64_t>(a.train.epochs);
-  attrs["batch_size"] = static_cast<std::int64_t>(a.train.batch_size);
-  attrs["learning_rate"] = a.train.learning_rate;
-  attrs["optimizer"] = std::string(nn::to_string(a.train.optimizer));
-  attrs["momentum"] = a.train.momentum;
-  attrs["weight_decay"] = a.train.weight_decay;
+  io::add_training_attributes(a.hidden, a.activation, a.train, attrs);
   attrs["test_accuracy"] = test.accuracy;
   attrs["test_loss"] = test.loss;
   if (splits.validation.samples)

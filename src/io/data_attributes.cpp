@@ -37,4 +37,19 @@ void apply_data_attributes(const Attributes& a, data::LoadOptions& o) {
   }
 }
 
+void add_training_attributes(const std::vector<int>& hidden, nn::Activation activation,
+                             const nn::TrainOptions& t, Attributes& a) {
+  std::string widths;
+  for (int w : hidden) widths += (widths.empty() ? "" : ",") + std::to_string(w);
+  a["hidden"] = widths;
+  a["activation"] = std::string(nn::to_string(activation));
+  a["seed"] = static_cast<std::int64_t>(t.seed);
+  a["epochs"] = static_cast<std::int64_t>(t.epochs);
+  a["batch_size"] = static_cast<std::int64_t>(t.batch_size);
+  a["learning_rate"] = t.learning_rate;
+  a["optimizer"] = std::string(nn::to_string(t.optimizer));
+  a["momentum"] = t.momentum;
+  a["weight_decay"] = t.weight_decay;
+}
+
 }  // namespace ioca::io

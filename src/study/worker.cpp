@@ -47,6 +47,17 @@ std::vector<std::int64_t> order_indices(const nn::Mlp& net, const ablation::Scop
   return out;
 }
 
+// The constant each neuron is set to when ablated: 0, or its mean on the estimation split.
+ablation::AblationValues ablation_values(const nn::Mlp& net, const info::Measures& m,
+                                         ablation::AblateTo to) {
+  ablation::AblationValues values = ablation::zero_values(net);
+  if (to == ablation::AblateTo::mean)
+    for (std::size_t l = 0; l < values.size(); ++l)
+      for (std::size_t j = 0; j < values[l].size(); ++j)
+        values[l][j] = static_cast<float>(m.layers[l].mean_activation[j]);
+  return values;
+}
+
 bool wants_single(const StudyConfig& c) {
   return c.single ||
          std::find(c.quantities.begin(), c.quantities.end(), "single_damage") != c.quantities.end();
@@ -98,17 +109,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
     });
     // The attributes `ioca train` writes, without timings (those go to /provenance).
     io::add_data_attributes(n.data, model_attrs);
-    std::string hidden;
-    for (int w : n.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(w);
-    model_attrs["hidden"] = hidden;
-    model_attrs["activation"] = std::string(nn::to_string(n.activation));
-    model_attrs["seed"] = static_cast<std::int64_t>(n.seed);
-    model_attrs["epochs"] = static_cast<std::int64_t>(options.epochs);
-    model_attrs["batch_size"] = static_cast<std::int64_t>(options.batch_size);
-    model_attrs["learning_rate"] = options.learning_rate;
-    model_attrs["optimizer"] = std::string(nn::to_string(options.optimizer));
-    model_attrs["momentum"] = options.momentum;
-    model_attrs["weight_decay"] = options.weight_decay;
+    io::add_training_attributes(n.hidden, n.activation, options, model_attrs);
     if (sp.validation.samples)
       model_attrs["validation_accuracy"] = nn::evaluate(net, sp.validation).accuracy;
   }
@@ -128,12 +129,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
   const info::InformationPlane plane = info::information_plane(net, estimation, config_.measure);
   add_seconds(&PhaseSeconds::measure, seconds_since(t));
 
-  ablation::AblationValues values = ablation::zero_values(net);
-  if (config_.ablate_to == ablation::AblateTo::mean)
-    for (int l = 0; l < net.num_hidden(); ++l)
-      for (std::size_t j = 0; j < values[static_cast<std::size_t>(l)].size(); ++j)
-        values[static_cast<std::size_t>(l)][j] =
-            static_cast<float>(measures.layers[static_cast<std::size_t>(l)].mean_activation[j]);
+  const ablation::AblationValues values = ablation_values(net, measures, config_.ablate_to);
 
   Record r;
   r.key = task.key;
@@ -217,12 +213,7 @@ void Worker::adopt(const Record& r) {
       p.single_accuracy_drop.push_back(
           r.find(prefix + "/single_neuron/layers/" + std::to_string(l) + "/accuracy_drop")
               .values<double>());
-  p.values = ablation::zero_values(p.net);
-  if (config_.ablate_to == ablation::AblateTo::mean)
-    for (int l = 0; l < p.net.num_hidden(); ++l)
-      for (std::size_t j = 0; j < p.values[static_cast<std::size_t>(l)].size(); ++j)
-        p.values[static_cast<std::size_t>(l)][j] = static_cast<float>(
-            p.measures.layers[static_cast<std::size_t>(l)].mean_activation[j]);
+  p.values = ablation_values(p.net, p.measures, config_.ablate_to);
   prepared_[index] = std::move(p);
 }
 
