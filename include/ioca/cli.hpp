@@ -3,6 +3,7 @@
 // the same keys) into a plain options struct, checks it, then runs.
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,7 +33,10 @@ struct DataArgs {
   std::string data_dir;  // empty: default_data_dir
   std::optional<std::size_t> validation_size;
   std::optional<std::uint64_t> split_seed;
-  data::SyntheticSpec synthetic;
+  data::SyntheticSpec synthetic;  // the --synthetic-* values, defaults included
+  // The --synthetic-* options the user gave (e.g. "synthetic-test-samples"): these win over
+  // a synthetic model's own data attributes, the others come from the model.
+  std::set<std::string> synthetic_given;
 };
 
 struct TrainArgs {

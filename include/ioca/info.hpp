@@ -112,8 +112,9 @@ const std::vector<double>& quantity(const LayerMeasures& m, std::string_view nam
 std::vector<double>& quantity(LayerMeasures& m, std::string_view name);
 
 // Two passes over the split in chunks: statistics and ranges, then histograms. Memory is
-// bounded by the chunk size, plus the cached activations (activation_cache_bytes; quantile
-// binning always keeps every value). Deterministic for any number of OpenMP threads.
+// bounded by the chunk size plus activation_cache_bytes (the cached activations, or
+// without the cache the values of the neurons whose quantile edges are being found; at
+// least one neuron's values). Deterministic for any number of OpenMP threads.
 Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOptions& options,
                  MeasureTimings* timings = nullptr);
 

@@ -24,7 +24,7 @@ struct StudyConfig {
   std::string name = "study";
   // Data (for trained networks; model files bring their own data attributes).
   std::vector<std::string> datasets{"mnist"};
-  std::string data_dir;  // empty: default per data set
+  std::string data_dir;                        // empty: default per data set
   std::optional<std::size_t> validation_size;  // unset: 10000 (synthetic: 1000)
   std::uint64_t split_seed = 0;
   data::SyntheticSpec synthetic;
@@ -47,8 +47,9 @@ struct StudyConfig {
   std::int64_t steps = 0;
   bool single = true;
   std::size_t chunk_rows = 256;
-  // Run.
+  // Run (not part of the results: neither is in canonical_text).
   double checkpoint_interval_seconds = 60.0;
+  std::size_t memory_budget_bytes = std::size_t{512} << 20;  // per task: caches and blocks
   // The whole config with every key resolved, as INI text (stored in the results file and
   // compared on --resume).
   std::string canonical_text;

@@ -79,6 +79,8 @@ AblateArgs parse_ablate_args(const std::vector<std::string>& args, std::string* 
       "fast (rank-1 updates) | naive (full masked forward passes; the reference)")(
       "chunk-rows", po::value<long long>()->default_value(256),
       "test samples per task (bounds memory)")(
+      "memory-budget", po::value<long long>()->default_value(512),
+      "MiB for the test samples processed at once (results do not change)")(
       "out", po::value<std::string>(), "ablation file to write (HDF5)")("quiet", po::bool_switch(),
                                                                         "no progress on stderr");
   desc.add(data_options());
@@ -118,6 +120,7 @@ AblateArgs parse_ablate_args(const std::vector<std::string>& args, std::string* 
   if (chunk < 1 || chunk > (1LL << 24))
     throw UsageError("--chunk-rows must be between 1 and 16777216");
   a.sweep.chunk_rows = static_cast<std::size_t>(chunk);
+  a.sweep.memory_budget_bytes = memory_budget_bytes(vm);
   if (!vm.count("out")) throw UsageError("--out is required");
   a.out = vm["out"].as<std::string>();
   a.quiet = vm["quiet"].as<bool>();

@@ -26,7 +26,10 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
       "save-histograms", po::bool_switch(),
       "also store each neuron's (bin, class) counts, /layers/K/histogram [n, bins, classes]")(
       "print", po::bool_switch(),
-      "print a per-layer summary (min / median / max of each quantity)");
+      "print a per-layer summary (min / median / max of each quantity)")(
+      "memory-budget", po::value<long long>()->default_value(1024),
+      "MiB for activations kept between the passes (more is recomputed; results do not "
+      "change)");
   desc.add(data_options());
   po::variables_map vm;
   MeasureArgs a;
@@ -49,6 +52,7 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
   if (vm.count("out")) a.out = vm["out"].as<std::string>();
   a.print = vm["print"].as<bool>();
   a.options.keep_histograms = vm["save-histograms"].as<bool>();
+  a.options.activation_cache_bytes = memory_budget_bytes(vm);
   if (a.out.empty() && !a.print) throw UsageError("give --out FILE, --print, or both");
   return a;
 }

@@ -143,6 +143,9 @@ DataArgs read_data_args(const po::variables_map& vm) {
   if (const auto problem = synthetic_too_large(a.synthetic); !problem.empty())
     throw UsageError("--synthetic-samples, --synthetic-test-samples, --synthetic-features: " +
                      problem);
+  for (const char* key : {"synthetic-samples", "synthetic-test-samples", "synthetic-features",
+                          "synthetic-classes", "synthetic-noise", "synthetic-seed"})
+    if (vm.count(key) && !vm[key].defaulted()) a.synthetic_given.insert(key);
   return a;
 }
 
@@ -183,23 +186,41 @@ data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* attrs
   o.synthetic = args.synthetic;
   if (o.dataset == "synthetic" && attrs && a.count("synthetic_seed")) {
     // A model trained on synthetic data regenerates exactly that data (bounds as the
-    // --synthetic-* options).
-    o.synthetic.train_samples =
-        static_cast<std::size_t>(attr_int("synthetic_samples", 6000, 1, 100'000'000));
-    o.synthetic.test_samples =
-        static_cast<std::size_t>(attr_int("synthetic_test_samples", 2000, 1, 100'000'000));
-    o.synthetic.features =
-        static_cast<std::size_t>(attr_int("synthetic_features", 64, 1, 1'000'000));
-    o.synthetic.classes = static_cast<int>(attr_int("synthetic_classes", 10, 2, 1000));
-    o.synthetic.seed = static_cast<std::uint64_t>(attr_int("synthetic_seed", 7, 0, any));
-    if (const auto it = a.find("synthetic_noise"); it != a.end())
-      if (const auto* d = std::get_if<double>(&it->second)) o.synthetic.noise = *d;
+    // --synthetic-* options), except where the user gave an option: a larger test set,
+    // say, drawn from the same distribution.
+    const auto from_model = [&](const char* option) {
+      return args.synthetic_given.count(option) == 0;
+    };
+    if (from_model("synthetic-samples"))
+      o.synthetic.train_samples =
+          static_cast<std::size_t>(attr_int("synthetic_samples", 6000, 1, 100'000'000));
+    if (from_model("synthetic-test-samples"))
+      o.synthetic.test_samples =
+          static_cast<std::size_t>(attr_int("synthetic_test_samples", 2000, 1, 100'000'000));
+    if (from_model("synthetic-features"))
+      o.synthetic.features =
+          static_cast<std::size_t>(attr_int("synthetic_features", 64, 1, 1'000'000));
+    if (from_model("synthetic-classes"))
+      o.synthetic.classes = static_cast<int>(attr_int("synthetic_classes", 10, 2, 1000));
+    if (from_model("synthetic-seed"))
+      o.synthetic.seed = static_cast<std::uint64_t>(attr_int("synthetic_seed", 7, 0, any));
+    if (from_model("synthetic-noise"))
+      if (const auto it = a.find("synthetic_noise"); it != a.end())
+        if (const auto* d = std::get_if<double>(&it->second)) o.synthetic.noise = *d;
     if (!(o.synthetic.noise >= 0.0 && o.synthetic.noise < 100.0))
       fail("synthetic_noise = " + std::to_string(o.synthetic.noise) + " is out of range [0, 100)");
     if (const auto problem = synthetic_too_large(o.synthetic); !problem.empty())
       fail("synthetic_*: " + problem);
   }
   return o;
+}
+
+std::size_t memory_budget_bytes(const po::variables_map& vm) {
+  const long long mib = vm["memory-budget"].as<long long>();
+  if (mib < 0 || mib > (1LL << 24))
+    throw UsageError("--memory-budget must be between 0 and 16777216 MiB, not " +
+                     std::to_string(mib));
+  return static_cast<std::size_t>(mib) << 20;
 }
 
 std::string check_split_name(const std::string& split) {

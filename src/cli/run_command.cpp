@@ -57,14 +57,18 @@ po::options_description study_options() {
   d.add_options()("name", s("study"), "study name (recorded in the results file)")
       // data
       ("data.datasets", s("mnist"), "data sets: mnist, fashion-mnist, cifar10, synthetic")(
-          "data.data_dir", s(""), "data folder (default $IOCA_DATA/<data set>, else data/<data set>)")(
+          "data.data_dir", s(""),
+          "data folder (default $IOCA_DATA/<data set>, else data/<data set>)")(
           "data.validation_size", po::value<long long>(),
           "validation samples held out of the training set (default 10000; synthetic 1000)")(
           "data.split_seed", po::value<long long>()->default_value(0), "seed of the split")(
-          "data.synthetic_samples", po::value<long long>()->default_value(6000), "synthetic: training samples")(
-          "data.synthetic_test_samples", po::value<long long>()->default_value(2000), "synthetic: test samples")(
-          "data.synthetic_features", po::value<long long>()->default_value(64), "synthetic: features")(
-          "data.synthetic_classes", po::value<int>()->default_value(10), "synthetic: classes")(
+          "data.synthetic_samples", po::value<long long>()->default_value(6000),
+          "synthetic: training samples")("data.synthetic_test_samples",
+                                         po::value<long long>()->default_value(2000),
+                                         "synthetic: test samples")(
+          "data.synthetic_features", po::value<long long>()->default_value(64),
+          "synthetic: features")("data.synthetic_classes", po::value<int>()->default_value(10),
+                                 "synthetic: classes")(
           "data.synthetic_noise", po::value<double>()->default_value(0.35), "synthetic: noise")(
           "data.synthetic_seed", po::value<long long>()->default_value(7), "synthetic: seed")
       // network grid
@@ -94,12 +98,16 @@ po::options_description study_options() {
           "ablation.random", po::value<int>()->default_value(10), "random orders per scope")(
           "ablation.ablate_to", s("zero"), "zero | mean")(
           "ablation.steps", po::value<long long>()->default_value(0),
-          "record at this many evenly spaced points (0: every step)")(
-          "ablation.single", s("true"), "single-neuron damage")(
-          "ablation.chunk_rows", po::value<long long>()->default_value(256), "test samples per task")
+          "record at this many evenly spaced points (0: every step)")("ablation.single", s("true"),
+                                                                      "single-neuron damage")(
+          "ablation.chunk_rows", po::value<long long>()->default_value(256),
+          "test samples per task")
       // run
       ("run.checkpoint_interval", po::value<double>()->default_value(60.0),
-       "seconds between checkpoints");
+       "seconds between checkpoints")(
+          "run.memory_budget", po::value<long long>()->default_value(512),
+          "MiB of cached activations and ablation blocks per running task (a rank runs one "
+          "task per OpenMP thread; results do not change)");
   return d;
 }
 
@@ -111,9 +119,10 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   for (const auto& d : c.datasets) data::check_dataset_name(d);
   c.data_dir = vm["data.data_dir"].as<std::string>();
   if (vm.count("data.validation_size"))
-    c.validation_size = static_cast<std::size_t>(
-        bounded<long long>(vm, "data.validation_size", 0, 1'000'000'000));
-  c.split_seed = static_cast<std::uint64_t>(bounded<long long>(vm, "data.split_seed", 0, INT64_MAX));
+    c.validation_size =
+        static_cast<std::size_t>(bounded<long long>(vm, "data.validation_size", 0, 1'000'000'000));
+  c.split_seed =
+      static_cast<std::uint64_t>(bounded<long long>(vm, "data.split_seed", 0, INT64_MAX));
   c.synthetic.train_samples =
       static_cast<std::size_t>(bounded<long long>(vm, "data.synthetic_samples", 1, 100'000'000));
   c.synthetic.test_samples = static_cast<std::size_t>(
@@ -151,14 +160,16 @@ study::StudyConfig read_study(const po::variables_map& vm) {
       v = std::stoll(s, &used);
     } catch (const std::exception&) {
     }
-    if (v < 0 || used != s.size()) throw UsageError("--network.seeds: '" + s + "' is not a seed >= 0");
+    if (v < 0 || used != s.size())
+      throw UsageError("--network.seeds: '" + s + "' is not a seed >= 0");
     c.seeds.push_back(static_cast<std::uint64_t>(v));
   }
   c.model_files = items(vm["network.models"].as<std::string>(), "network.models");
   if (c.model_files.empty() &&
       (c.datasets.empty() || c.architectures.empty() || c.activations.empty() || c.seeds.empty()))
-    throw UsageError("the study has no networks: give data.datasets, network.hidden, "
-                     "network.activations and network.seeds, or network.models");
+    throw UsageError(
+        "the study has no networks: give data.datasets, network.hidden, "
+        "network.activations and network.seeds, or network.models");
 
   c.train.epochs = bounded<int>(vm, "train.epochs", 1, 100000);
   c.train.batch_size = bounded<int>(vm, "train.batch_size", 1, 1 << 20);
@@ -183,8 +194,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   for (const auto& q : c.quantities) {
     const auto& names = info::quantity_names();
     if (q != "single_damage" && std::find(names.begin(), names.end(), q) == names.end())
-      throw UsageError("unknown quantity '" + q + "' in --ablation.quantities (valid: " +
-                       join(names) + ", single_damage)");
+      throw UsageError("unknown quantity '" + q +
+                       "' in --ablation.quantities (valid: " + join(names) + ", single_damage)");
     if (std::count(c.quantities.begin(), c.quantities.end(), q) > 1)
       throw UsageError("--ablation.quantities names '" + q + "' twice");
   }
@@ -203,8 +214,12 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   c.ablate_to = ablation::parse_ablate_to(vm["ablation.ablate_to"].as<std::string>());
   c.steps = bounded<long long>(vm, "ablation.steps", 0, INT64_MAX);
   c.single = yes(vm, "ablation.single");
-  c.chunk_rows = static_cast<std::size_t>(bounded<long long>(vm, "ablation.chunk_rows", 1, 1 << 24));
+  c.chunk_rows =
+      static_cast<std::size_t>(bounded<long long>(vm, "ablation.chunk_rows", 1, 1 << 24));
   c.checkpoint_interval_seconds = bounded<double>(vm, "run.checkpoint_interval", 0.0, 1e9);
+  c.memory_budget_bytes =
+      static_cast<std::size_t>(bounded<long long>(vm, "run.memory_budget", 0, 1 << 24)) << 20;
+  c.measure.activation_cache_bytes = c.memory_budget_bytes;
 
   // The canonical config: every key that shapes the results, resolved (run.* does not).
   std::ostringstream t;
@@ -217,8 +232,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     t << "\nsynthetic_samples = " << c.synthetic.train_samples
       << "\nsynthetic_test_samples = " << c.synthetic.test_samples
       << "\nsynthetic_features = " << c.synthetic.features
-      << "\nsynthetic_classes = " << c.synthetic.classes << "\nsynthetic_noise = " << c.synthetic.noise
-      << "\nsynthetic_seed = " << c.synthetic.seed;
+      << "\nsynthetic_classes = " << c.synthetic.classes
+      << "\nsynthetic_noise = " << c.synthetic.noise << "\nsynthetic_seed = " << c.synthetic.seed;
   std::vector<std::string> archs, acts, seeds;
   for (const auto& a : c.architectures) {
     std::string s;
@@ -289,8 +304,10 @@ int run_study_command(const std::vector<std::string>& args) {
       try {
         std::vector<std::string> rest;
         for (std::size_t i = 0; i < args.size(); ++i)
-          if (args[i] == "--config") ++i;
-          else if (args[i].rfind("--config=", 0) != 0) rest.push_back(args[i]);
+          if (args[i] == "--config")
+            ++i;
+          else if (args[i].rfind("--config=", 0) != 0)
+            rest.push_back(args[i]);
         po::options_description alone;
         alone.add_options()("out", po::value<std::string>())("resume", po::bool_switch())(
             "force", po::bool_switch())("quiet", po::bool_switch());
@@ -331,7 +348,7 @@ int run_merge_command(const std::vector<std::string>& args) {
       "of one study) into the file one job over all those seeds would have written");
   desc.add_options()("files", po::value<std::vector<std::string>>()->multitoken(),
                      "output file, then the files to merge")("quiet", po::bool_switch(),
-                                                            "no summary on stderr");
+                                                             "no summary on stderr");
   po::positional_options_description positional;
   positional.add("files", -1);
   po::variables_map vm;
@@ -339,7 +356,8 @@ int run_merge_command(const std::vector<std::string>& args) {
     std::vector<std::string> a = args;
     if (std::find(a.begin(), a.end(), "--help") != a.end() ||
         std::find(a.begin(), a.end(), "-h") != a.end()) {
-      if (mpi.rank() == 0) std::cout << "usage: ioca merge OUT PART1 PART2 ... [--quiet]\n\n" << desc;
+      if (mpi.rank() == 0)
+        std::cout << "usage: ioca merge OUT PART1 PART2 ... [--quiet]\n\n" << desc;
       return exit_ok;
     }
     po::store(po::command_line_parser(a).options(desc).positional(positional).run(), vm);
@@ -347,8 +365,8 @@ int run_merge_command(const std::vector<std::string>& args) {
   } catch (const po::error& e) {
     throw UsageError(e.what());
   }
-  const auto files = vm.count("files") ? vm["files"].as<std::vector<std::string>>()
-                                       : std::vector<std::string>{};
+  const auto files =
+      vm.count("files") ? vm["files"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (files.size() < 2) throw UsageError("give the output file and at least one file to merge");
   study::merge(files.front(), std::vector<std::string>(files.begin() + 1, files.end()),
                vm["quiet"].as<bool>());

@@ -20,9 +20,12 @@ std::string key_of(const data::LoadOptions& o) {
   std::string k = o.data_dir;
   for (const auto& [name, v] : a) {
     k += "|" + name + "=";
-    if (const auto* s = std::get_if<std::string>(&v)) k += *s;
-    else if (const auto* d = std::get_if<double>(&v)) k += std::to_string(*d);
-    else k += std::to_string(std::get<std::int64_t>(v));
+    if (const auto* s = std::get_if<std::string>(&v))
+      k += *s;
+    else if (const auto* d = std::get_if<double>(&v))
+      k += std::to_string(*d);
+    else
+      k += std::to_string(std::get<std::int64_t>(v));
   }
   return k;
 }
@@ -177,6 +180,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
     t = Clock::now();
     ablation::SweepOptions so;
     so.chunk_rows = config_.chunk_rows;
+    so.memory_budget_bytes = config_.memory_budget_bytes;
     const ablation::SingleDamage d = ablation::single_neuron_damage(net, sp.test, values, so);
     add_seconds(&PhaseSeconds::single, seconds_since(t));
     const std::string g = prefix + "/single_neuron";
@@ -234,15 +238,18 @@ Record Worker::sweep(const NetworkSpec& n, const Task& task) {
     std::vector<double> v;
     for (const auto& nr : scope.neurons) {
       const auto l = static_cast<std::size_t>(nr.layer), j = static_cast<std::size_t>(nr.index);
-      v.push_back(task.group == "single_damage" ? p.single_accuracy_drop.at(l).at(j)
-                                                : info::quantity(p.measures.layers[l], task.group)[j]);
+      v.push_back(task.group == "single_damage"
+                      ? p.single_accuracy_drop.at(l).at(j)
+                      : info::quantity(p.measures.layers[l], task.group)[j]);
     }
     for (const auto d : config_.directions) orders.push_back(ablation::order_by_value(scope, v, d));
   }
   ablation::SweepOptions so;
   so.chunk_rows = config_.chunk_rows;
+  so.memory_budget_bytes = config_.memory_budget_bytes;
   if (config_.steps > 0) so.record_at = ablation::even_points(N, config_.steps);
-  const std::vector<ablation::Curve> curves = ablation::run_sweeps(p.net, sp.test, p.values, orders, so);
+  const std::vector<ablation::Curve> curves =
+      ablation::run_sweeps(p.net, sp.test, p.values, orders, so);
 
   Record r;
   r.key = task.key;
@@ -257,7 +264,8 @@ Record Worker::sweep(const NetworkSpec& n, const Task& task) {
     for (std::size_t i = 0; i < curves.size(); ++i) {
       acc.insert(acc.end(), curves[i].accuracy.begin(), curves[i].accuracy.end());
       loss.insert(loss.end(), curves[i].loss.begin(), curves[i].loss.end());
-      pca.insert(pca.end(), curves[i].per_class_accuracy.begin(), curves[i].per_class_accuracy.end());
+      pca.insert(pca.end(), curves[i].per_class_accuracy.begin(),
+                 curves[i].per_class_accuracy.end());
       const auto idx = order_indices(p.net, scope, orders[i]);
       order.insert(order.end(), idx.begin(), idx.end());
     }

@@ -242,35 +242,40 @@ TEST_CASE("the chunked measure pass equals the naive reference for every rule", 
     for (auto rule : {info::Binning::uniform, info::Binning::uniform_layer, info::Binning::quantile,
                       info::Binning::binary})
       for (bool zero_bin : {false, true})
-        for (auto est : {Estimator::plugin, Estimator::miller_madow}) {
-          info::MeasureOptions o;
-          o.binning.rule = rule;
-          o.binning.bins = 10;
-          o.binning.zero_bin = zero_bin;
-          o.estimator = est;
-          o.chunk_rows = 256;  // several chunks, one partial
-          o.activation_cache_bytes = zero_bin ? 0 : std::size_t{1} << 30;  // both paths
-          const auto fast = info::measure(net, d, o);
-          // The reference forwards the whole split at once, the fast pass in chunks; the
-          // histograms must agree bin for bin (the data are fixed, so this cannot flake).
-          const auto ref = naive_measure(net, d, o);
-          for (std::size_t l = 0; l < 2; ++l) {
-            INFO("activation " << nn::to_string(act) << " rule " << info::to_string(rule)
-                               << " zero_bin " << zero_bin << " layer " << l);
-            const auto& F = fast.layers[l];
-            const auto& R = ref.layers[l];
-            REQUIRE(F.entropy.size() == R.entropy.size());
-            for (std::size_t j = 0; j < F.entropy.size(); ++j) {
-              REQUIRE(F.entropy[j] == Approx(R.entropy[j]).margin(1e-12));
-              REQUIRE(F.mutual_information[j] == Approx(R.mutual_information[j]).margin(1e-12));
-              REQUIRE(F.kl_selectivity[j] == Approx(R.kl_selectivity[j]).margin(1e-12));
-              REQUIRE(F.kl_selectivity_class[j] == R.kl_selectivity_class[j]);
-              REQUIRE(F.mean_activation[j] == Approx(R.mean_activation[j]).margin(1e-9));
-              REQUIRE(F.activation_variance[j] ==
-                      Approx(R.activation_variance[j]).epsilon(1e-9).margin(1e-12));
+        for (auto est : {Estimator::plugin, Estimator::miller_madow})
+          // Budgets: every activation cached; none (quantile edges one neuron per pass);
+          // 7 neurons' values per pass (groups that straddle the two layers).
+          for (std::size_t budget :
+               {std::size_t{1} << 30, std::size_t{0}, 7 * 1500 * sizeof(float)}) {
+            info::MeasureOptions o;
+            o.binning.rule = rule;
+            o.binning.bins = 10;
+            o.binning.zero_bin = zero_bin;
+            o.estimator = est;
+            o.chunk_rows = 256;  // several chunks, one partial
+            o.activation_cache_bytes = budget;
+            const auto fast = info::measure(net, d, o);
+            // The reference forwards the whole split at once, the fast pass in chunks; the
+            // histograms must agree bin for bin (the data are fixed, so this cannot flake).
+            const auto ref = naive_measure(net, d, o);
+            for (std::size_t l = 0; l < 2; ++l) {
+              INFO("activation " << nn::to_string(act) << " rule " << info::to_string(rule)
+                                 << " zero_bin " << zero_bin << " budget " << budget << " layer "
+                                 << l);
+              const auto& F = fast.layers[l];
+              const auto& R = ref.layers[l];
+              REQUIRE(F.entropy.size() == R.entropy.size());
+              for (std::size_t j = 0; j < F.entropy.size(); ++j) {
+                REQUIRE(F.entropy[j] == Approx(R.entropy[j]).margin(1e-12));
+                REQUIRE(F.mutual_information[j] == Approx(R.mutual_information[j]).margin(1e-12));
+                REQUIRE(F.kl_selectivity[j] == Approx(R.kl_selectivity[j]).margin(1e-12));
+                REQUIRE(F.kl_selectivity_class[j] == R.kl_selectivity_class[j]);
+                REQUIRE(F.mean_activation[j] == Approx(R.mean_activation[j]).margin(1e-9));
+                REQUIRE(F.activation_variance[j] ==
+                        Approx(R.activation_variance[j]).epsilon(1e-9).margin(1e-12));
+              }
             }
           }
-        }
   }
 }
 
