@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
-# Every test of ioca: C++ unit and end-to-end tests through CTest, then the Python tests.
+# Every test of ioca: C++ unit, end-to-end, MPI and SLURM tests through CTest, the Python
+# tests, then the checking builds: the unit and MPI tests under ASan + UBSan + LSan
+# (tests/sanitize.sh) and a short fuzz run of every reader (tests/fuzz/run.sh).
+# Usage: tests/run.sh [--no-checking-builds]
+#   --no-checking-builds  skip the sanitizer build and the fuzzing (about 15 minutes on a
+#                         2-core machine when their build directories are new)
 # Expects ./setup.sh to have built build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+checking=1
+case ${1:-} in
+  "") ;;
+  --no-checking-builds) checking=0 ;;
+  *) echo "usage: tests/run.sh [--no-checking-builds]" >&2; exit 2 ;;
+esac
+start=$SECONDS
 # Tests run one at a time: several run two OpenMP threads each, and the machines this runs
 # on have few cores (oversubscribed OpenMP barriers are slow, not wrong).
 ctest --test-dir build --output-on-failure --timeout 900
-cd analysis
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests
+(cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests)
+echo "tests: ctest and pytest passed in $((SECONDS - start)) s"
+((checking)) || exit 0
+tests/sanitize.sh
+# Fuzzing: replay every committed corpus and regression input, then explore a little from
+# them (IOCA_FUZZ_SECONDS per target). fuzz_model, raw bytes into libhdf5, is only replayed
+# here: fuzzing it soon finds libhdf5's own bugs, which are not ioca's and would make this
+# run fail at random. Longer runs of every target: tests/fuzz/README.md.
+tests/fuzz/run.sh 0 fuzz_model
+tests/fuzz/run.sh "${IOCA_FUZZ_SECONDS:-15}" fuzz_idx fuzz_cifar10 fuzz_model_struct fuzz_config
+echo "tests: all passed in $((SECONDS - start)) s"

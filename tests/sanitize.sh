@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
-# The unit and end-to-end tests under AddressSanitizer, LeakSanitizer and
-# UndefinedBehaviorSanitizer: configures and builds build-asan/ (IOCA_SANITIZE=ON, g++,
-# -O2 -g) and runs the ctest labels unit and e2e there.
-# Usage: tests/sanitize.sh [--all-isas]
+# The unit and MPI tests under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer:
+# configures and builds build-asan/ (IOCA_SANITIZE=ON, g++, -O2 -g; only `ioca` and the unit
+# tests) and runs the ctest labels unit and mpi there. tests/run.sh runs this.
+# Usage: tests/sanitize.sh [--e2e] [--all-isas]
+#   --e2e       also the end-to-end tests (command line, ablation, the bad-input corpus;
+#               about 8 more minutes here)
 #   --all-isas  also the unit suite again on the generic and AVX2 kernels (ctest's
-#               unit_kernels_* tests; skipped by default, they double the time).
+#               unit_kernels_* tests; skipped by default, they double the unit time)
 # Every sanitizer report goes to a file under build-asan/sanitizer-reports/ as well as
-# failing the process that made it, so a report from a command whose exit status a test
-# script ignores still fails this script. Leak reports from the libraries ioca links
-# (MPI, HDF5, OpenMP) are filtered by tests/sanitizers/lsan.supp: see the comments there.
+# failing the process that made it, so a report from a process whose exit status a test
+# script ignores (a rank of a run expected to fail, say) still fails this script. Leak
+# reports from the libraries ioca links (MPI, HDF5, OpenMP) are filtered by
+# tests/sanitizers/lsan.supp: see the comments there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-build=${IOCA_ASAN_BUILD:-build-asan}
+build=$(realpath -m "${IOCA_ASAN_BUILD:-build-asan}")
+labels='unit|mpi'
 exclude=(-E '^unit_kernels_')
-[ "${1:-}" = "--all-isas" ] && exclude=()
+for arg in "$@"; do
+  case $arg in
+    --e2e) labels='unit|mpi|e2e' ;;
+    --all-isas) exclude=() ;;
+    *) echo "usage: tests/sanitize.sh [--e2e] [--all-isas]" >&2; exit 2 ;;
+  esac
+done
 
 start=$SECONDS
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCA_SANITIZE=ON >/dev/null
-cmake --build "$build" -j2
+cmake --build "$build" -j2 --target ioca ioca_unit_tests
 built=$SECONDS
 
-reports="$root/$build/sanitizer-reports"
+reports=$build/sanitizer-reports
 rm -rf "$reports"
 mkdir -p "$reports"
 # halt_on_error / -fno-sanitize-recover=all: the first error ends the process (status 1 for
@@ -29,13 +39,13 @@ mkdir -p "$reports"
 # with libgomp, Open MPI and HDF5; the leaks inside those libraries are suppressed by name
 # (tests/sanitizers/lsan.supp), never by turning leak checking off. fast_unwind_on_malloc=0
 # gives full allocation stacks through those libraries (no frame pointers), which the
-# suppressions need.
+# suppressions need. mpiexec passes this environment on to every rank it starts here.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:fast_unwind_on_malloc=0:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan:log_exe_name=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan:log_exe_name=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
 
 status=0
-ctest --test-dir "$build" -L 'unit|e2e' "${exclude[@]}" --output-on-failure --timeout 1800 || status=$?
+ctest --test-dir "$build" -L "$labels" "${exclude[@]}" --output-on-failure --timeout 1800 || status=$?
 if compgen -G "$reports/*" >/dev/null; then
   echo "sanitize: sanitizer reports:" >&2
   for f in "$reports"/*; do
@@ -44,6 +54,6 @@ if compgen -G "$reports/*" >/dev/null; then
   done
   status=1
 fi
-echo "sanitize: build $((built - start)) s, tests $((SECONDS - built)) s, total $((SECONDS - start)) s"
+echo "sanitize: labels $labels; build $((built - start)) s, tests $((SECONDS - built)) s, total $((SECONDS - start)) s"
 [ "$status" -eq 0 ] && echo "sanitize: clean (ASan, LSan, UBSan)" || echo "sanitize: FAILED"
 exit "$status"

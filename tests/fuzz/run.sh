@@ -21,7 +21,7 @@ targets=("$@")
 # on past a crash, and each crash is then classified by the frame that faulted. A crash in
 # libhdf5 is listed as a library crash; one anywhere else fails the run.
 library_crash_targets=" fuzz_model "
-build=${IOCA_FUZZ_BUILD:-build-fuzz}
+build=$(realpath -m "${IOCA_FUZZ_BUILD:-build-fuzz}")
 here=$root/tests/fuzz
 
 start=$SECONDS
@@ -48,7 +48,7 @@ done
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
 export HDF5_USE_FILE_LOCKING=FALSE
 
-out=$root/$build/fuzz
+out=$build/fuzz
 status=0
 summary=()
 for t in "${targets[@]}"; do
@@ -91,7 +91,8 @@ for t in "${targets[@]}"; do
       frame=$(grep -E '^ +#[0-9]+ 0x' "$art/$a.trace" |
         grep -vE 'in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|fuzzer::|operator new|malloc|calloc|realloc|free|raise|abort|__pthread_kill|__mem|__str)|compiler-rt|libsanitizer|libc\.so|sysdeps/' |
         head -1) || true
-      if [[ $frame == *libhdf5* ]]; then
+      # libhdf5 and the compression libraries it calls (a corrupt deflate stream, say).
+      if [[ $frame =~ lib(hdf5|z|sz|aec)[._] ]]; then
         library=$((library + 1))
         kind=$(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+' "$art/$a.trace" | cut -d' ' -f3) || true
         echo "fuzz: $t: libhdf5 ${a%%-*} ${kind:-}$(sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ (in ([^ ]+) )?.*/ in \2/' <<<"$frame") ($a)"
