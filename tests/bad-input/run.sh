@@ -370,6 +370,10 @@ check "cli-absurd-widths" 2 "--hidden" "$tmp/cli-out.h5" train "${syn[@]}" --hid
 check "cli-negative-steps" 2 "--steps" "$tmp/cli-out.h5" ablate --model "$m" --measures "$ms" --steps -3 --out "$tmp/cli-out.h5"
 check "cli-absurd-chunk-rows" 2 "--chunk-rows" "$tmp/cli-out.h5" ablate --model "$m" --measures "$ms" \
   --chunk-rows 99999999999 --out "$tmp/cli-out.h5"
+check "cli-negative-memory-budget" 2 "--memory-budget" "$tmp/cli-out.h5" measure --model "$m" --memory-budget -1 \
+  --out "$tmp/cli-out.h5"
+check "cli-absurd-memory-budget" 2 "--memory-budget" "$tmp/cli-out.h5" ablate --model "$m" --measures "$ms" \
+  --memory-budget 99999999999 --out "$tmp/cli-out.h5"
 check "cli-too-many-bins" 2 "--bins" "$tmp/cli-out.h5" measure --model "$m" --bins 100001 --out "$tmp/cli-out.h5"
 check "cli-validation-too-large" 2 "validation size" "$tmp/cli-out.h5" train --dataset synthetic --synthetic-samples 600 \
   --synthetic-features 16 --validation-size 600 --quiet --out "$tmp/cli-out.h5"
@@ -432,7 +436,11 @@ x = 1"
   study absurd-bins "$base
 [measure]
 bins = 0"
-  for c in unknown-key unknown-section negative-epochs unknown-dataset bad-architecture absurd-bins; do
+  study negative-memory-budget "$base
+[run]
+memory_budget = -5"
+  for c in unknown-key unknown-section negative-epochs unknown-dataset bad-architecture absurd-bins \
+    negative-memory-budget; do
     check "run-config-$c" 2 "study/$c.ini" "$tmp/study/out.h5" run --config "$tmp/study/$c.ini" --quiet --out "$tmp/study/out.h5"
   done
   check "run-config-missing" 2 "study/none.ini" "$tmp/study/out.h5" run --config "$tmp/study/none.ini" --out "$tmp/study/out.h5"
