@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "info/binning.hpp"
+#include "info/neuron_values.hpp"
 #include "ioca/core.hpp"
 #include "ioca/info.hpp"
 
@@ -215,56 +216,28 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
   }
   const int value_bin_count = value_bins(b), bins = total_bins(b), zero_index = value_bin_count;
   std::vector<std::vector<float>> edges(quantile ? neurons : 0);
-  if (quantile) {
-    // A neuron's quantile edges need all its values at once: from the cache, or else
-    // gathered for as many neurons as the budget holds per forward pass over the split
-    // (at least one). The edges are the same either way: the same values, then sorted.
-    const auto layer_of = [&](std::size_t k) {
-      return static_cast<std::size_t>(std::upper_bound(offset.begin(), offset.end(), k) -
-                                      offset.begin() - 1);
-    };
-    const std::size_t group =
-        cache ? neurons
-              : std::clamp<std::size_t>(o.activation_cache_bytes / (n * sizeof(float)), 1, neurons);
-    std::vector<float> gathered;  // [neuron - first, sample], when not cached
-    for (std::size_t first = 0; first < neurons; first += group) {
-      const std::size_t last = std::min(neurons, first + group);
-      if (!cache) {
-        gathered.assign((last - first) * n, 0.0f);
-        parallel_for(static_cast<std::ptrdiff_t>(chunks), [&](std::ptrdiff_t ci) {
-          const std::size_t lo = static_cast<std::size_t>(ci) * chunk,
-                            rows = std::min(chunk, n - lo);
-          nn::Activations acts;
-          nn::forward(net, split.row(lo), static_cast<int>(rows), acts);
-          for (std::size_t k = first; k < last; ++k) {
-            const std::size_t l = layer_of(k), width = offset[l + 1] - offset[l];
-            const float* a = acts.outputs[l].data() + (k - offset[l]);
-            float* column = gathered.data() + (k - first) * n + lo;
-            for (std::size_t r = 0; r < rows; ++r) column[r] = a[r * width];
-          }
-        });
-      }
-      parallel_for(static_cast<std::ptrdiff_t>(last - first), [&](std::ptrdiff_t kk) {
-        const std::size_t k = first + static_cast<std::size_t>(kk), l = layer_of(k);
-        const std::size_t width = offset[l + 1] - offset[l], j = k - offset[l];
-        std::vector<float> column;
-        column.reserve(n);
-        const auto keep = [&](float v) {
+  // A neuron's quantile edges need all its values at once: from the cache, or else gathered
+  // within the budget (several forward passes). Both give the same edges.
+  if (quantile && !cache) {
+    edges = quantile_edges_within(net, split, offset, b, chunk, o.activation_cache_bytes);
+  } else if (quantile) {
+    parallel_for(static_cast<std::ptrdiff_t>(neurons), [&](std::ptrdiff_t kk) {
+      const auto k = static_cast<std::size_t>(kk);
+      const auto l = static_cast<std::size_t>(std::upper_bound(offset.begin(), offset.end(), k) -
+                                              offset.begin() - 1);
+      const std::size_t width = offset[l + 1] - offset[l], j = k - offset[l];
+      std::vector<float> column;
+      column.reserve(n);
+      for (std::size_t ci = 0; ci < chunks; ++ci) {
+        const std::size_t rows = std::min(chunk, n - ci * chunk);
+        const float* block = cached[ci].data() + rows * offset[l];
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float v = block[r * width + j];
           if (!b.zero_bin || v != 0.0f) column.push_back(v);
-        };
-        if (cache) {
-          for (std::size_t ci = 0; ci < chunks; ++ci) {
-            const std::size_t rows = std::min(chunk, n - ci * chunk);
-            const float* block = cached[ci].data() + rows * offset[l];
-            for (std::size_t r = 0; r < rows; ++r) keep(block[r * width + j]);
-          }
-        } else {
-          const float* values = gathered.data() + static_cast<std::size_t>(kk) * n;
-          for (std::size_t i = 0; i < n; ++i) keep(values[i]);
         }
-        edges[k] = quantile_edges(std::move(column), b.bins);
-      });
-    }
+      }
+      edges[k] = quantile_edges(std::move(column), b.bins);
+    });
   }
   std::vector<float> threshold(static_cast<std::size_t>(hidden));
   for (int l = 0; l < hidden; ++l)

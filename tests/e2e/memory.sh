@@ -2,8 +2,8 @@
 # Memory stays bounded for large test sets: every command that forwards a data split does it
 # in chunks within --memory-budget (run.memory_budget for studies), so an 8 times larger
 # test set costs its own bytes and nothing more. Peak RSS (getrusage) of evaluate, measure
-# (uniform and quantile binning), ablate and a one-rank study at 12,500 and 100,000 test
-# samples: the growth must stay within the test set's growth plus a small margin, where
+# (uniform and quantile binning), ablate and a one-rank study (measures and information
+# plane on the test split) at 12,500 and 100,000 test samples: the growth must stay within the test set's growth plus a small margin, where
 # keeping every activation would add 100 MB. The budget never changes the results.
 # Usage: memory.sh path/to/ioca
 set -uo pipefail
@@ -15,9 +15,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 small=12500 large=100000 features=16
 syn=(--dataset synthetic --synthetic-samples 2000 --synthetic-features "$features" --synthetic-noise 0.3)
 # The test set's growth in MiB (float features and an int32 label per sample), plus a
-# margin for the allocator, HDF5 and the result arrays.
+# margin for the allocator, HDF5, the result arrays and what is kept per sample (the
+# information plane's pattern hashes: 24 bytes per sample and layer, 4 MiB here).
 data_growth_mib=$(((large - small) * (features * 4 + 4) / 1048576))
-margin_mib=12
+margin_mib=20
 # Keeping every hidden activation of the larger set (128 + 128 floats per sample) would
 # need this much more:
 unbounded_mib=$(((large - small) * 256 * 4 / 1048576))
@@ -50,6 +51,7 @@ seeds = 1
 [train]
 epochs = 1
 [measure]
+split = test
 binning = quantile
 [ablation]
 quantities = entropy

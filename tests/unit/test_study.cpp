@@ -1,6 +1,12 @@
 // Study pieces that need no MPI: the information plane, and task records as bytes.
+#include <omp.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
+#include <map>
+#include <string>
 
 #include "ioca/info.hpp"
 #include "ioca/nn.hpp"
@@ -8,6 +14,81 @@
 #include "test_helpers.hpp"
 
 using namespace ioca;
+
+namespace {
+
+// The exact information plane, kept as the reference: every hidden activation of the split
+// in memory, each sample's pattern of bins compared in full (ioca's own keeps hashes).
+info::InformationPlane naive_information_plane(const nn::Mlp& net, const data::Dataset& split,
+                                               const info::MeasureOptions& options) {
+  const int H = net.num_hidden();
+  const std::size_t N = split.samples;
+  info::InformationPlane out;
+  out.entropy.assign(static_cast<std::size_t>(H), 0.0);
+  out.mutual_information.assign(static_cast<std::size_t>(H), 0.0);
+  if (N == 0 || H == 0) return out;
+
+  // Every hidden activation of the split, column-major per layer: values[l][j * N + i].
+  std::vector<std::vector<float>> values(static_cast<std::size_t>(H));
+  for (int l = 0; l < H; ++l)
+    values[static_cast<std::size_t>(l)].resize(N * static_cast<std::size_t>(net.out_size(l)));
+  const std::size_t chunk = std::max<std::size_t>(1, options.chunk_rows);
+  nn::Activations acts;
+  for (std::size_t start = 0; start < N; start += chunk) {
+    const int rows = static_cast<int>(std::min(chunk, N - start));
+    nn::forward(net, split.row(start), rows, acts);
+    for (int l = 0; l < H; ++l) {
+      const auto width = static_cast<std::size_t>(net.out_size(l));
+      const auto& a = acts.outputs[static_cast<std::size_t>(l)];
+      auto& v = values[static_cast<std::size_t>(l)];
+      for (int r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < width; ++j)
+          v[j * N + start + static_cast<std::size_t>(r)] =
+              a[static_cast<std::size_t>(r) * width + j];
+    }
+  }
+
+  for (int l = 0; l < H; ++l) {
+    const auto width = static_cast<std::size_t>(net.out_size(l));
+    const auto& v = values[static_cast<std::size_t>(l)];
+    // uniform-layer binning uses one range for the layer (over the values the rule sees).
+    float low = 0.0f, high = 0.0f;
+    bool any = false;
+    for (float x : v)
+      if (!options.binning.zero_bin || x != 0.0f) {
+        low = any ? std::min(low, x) : x;
+        high = any ? std::max(high, x) : x;
+        any = true;
+      }
+    // Each sample's pattern of bins, built neuron by neuron .
+    std::vector<std::u32string> pattern(N, std::u32string(width, U'\0'));
+    std::vector<float> column(N);
+    for (std::size_t j = 0; j < width; ++j) {
+      std::copy(v.begin() + static_cast<std::ptrdiff_t>(j * N),
+                v.begin() + static_cast<std::ptrdiff_t>((j + 1) * N), column.begin());
+      const auto bins = info::bin_values(column, options.binning, net.activation(l), low, high);
+      for (std::size_t i = 0; i < N; ++i) pattern[i][j] = static_cast<char32_t>(bins[i]);
+    }
+    // Distinct patterns in sorted order, so the histogram does not depend on sample order.
+    std::map<std::u32string, std::size_t> symbol;
+    for (const auto& p : pattern) symbol.emplace(p, 0);
+    std::size_t next = 0;
+    for (auto& [p, s] : symbol) s = next++;
+    info::JointHistogram h;
+    h.bins = static_cast<int>(symbol.size());
+    h.classes = split.classes;
+    h.counts.assign(symbol.size() * static_cast<std::size_t>(split.classes), 0);
+    for (std::size_t i = 0; i < N; ++i)
+      ++h.counts[symbol.at(pattern[i]) * static_cast<std::size_t>(split.classes) +
+                 static_cast<std::size_t>(split.y[i])];
+    const info::HistogramQuantities q = info::quantities(h, options.estimator);
+    out.entropy[static_cast<std::size_t>(l)] = q.entropy;
+    out.mutual_information[static_cast<std::size_t>(l)] = q.mutual_information;
+  }
+  return out;
+}
+
+}  // namespace
 
 TEST_CASE("information plane of one-neuron layers equals that neuron's H(T) and I(T;Y)",
           "[study][info]") {
@@ -51,6 +132,45 @@ TEST_CASE("information plane: duplicated neurons add nothing; 0 <= I(T;Y) <= H(T
     CHECK(w.mutual_information[l] <= w.entropy[l] + 1e-12);
     CHECK(w.entropy[l] <= std::log2(1500.0) + 1e-12);
     CHECK(w.mutual_information[l] <= std::log2(3.0) + 1e-12);
+  }
+}
+
+TEST_CASE("information plane equals the exact reference for every rule, budget and thread count",
+          "[study][info]") {
+  const auto d = testing::gaussian_blobs(1200, 8, 4, 21, 0.4f);
+  for (auto act : {nn::Activation::relu, nn::Activation::tanh, nn::Activation::sigmoid}) {
+    // Narrow layers with coarse bins share patterns between samples (a real histogram);
+    // the wide one gives nearly every sample a pattern of its own.
+    const nn::Mlp net = nn::make_mlp(8, {3, 2, 24}, act, 4, 17);
+    for (auto rule : {info::Binning::uniform, info::Binning::uniform_layer, info::Binning::quantile,
+                      info::Binning::binary})
+      for (bool zero_bin : {false, true})
+        for (std::size_t budget : {std::size_t{1} << 30, std::size_t{0}}) {
+          info::MeasureOptions o;
+          o.binning.rule = rule;
+          o.binning.bins = 4;
+          o.binning.zero_bin = zero_bin;
+          o.estimator = info::Estimator::miller_madow;
+          o.chunk_rows = 100;  // several chunks
+          o.activation_cache_bytes = budget;
+          const auto ref = naive_information_plane(net, d, o);
+          const int saved = omp_get_max_threads();
+          omp_set_num_threads(1);
+          const auto one = info::information_plane(net, d, o);
+          omp_set_num_threads(2);
+          const auto two = info::information_plane(net, d, o);
+          omp_set_num_threads(saved);
+          for (std::size_t l = 0; l < 3; ++l) {
+            INFO("activation " << nn::to_string(act) << " rule " << info::to_string(rule)
+                               << " zero_bin " << zero_bin << " budget " << budget << " layer "
+                               << l);
+            CHECK(one.entropy[l] == Approx(ref.entropy[l]).margin(1e-12));
+            CHECK(one.mutual_information[l] == Approx(ref.mutual_information[l]).margin(1e-12));
+            CHECK(std::memcmp(&one.entropy[l], &two.entropy[l], sizeof(double)) == 0);
+            CHECK(std::memcmp(&one.mutual_information[l], &two.mutual_information[l],
+                              sizeof(double)) == 0);
+          }
+        }
   }
 }
 
