@@ -195,6 +195,21 @@ Array<T> read_dataset(const File& f, hid_t loc, const std::string& name, H5T_cla
   for (auto d : out.dims) count *= d;
   if (count > (hsize_t{1} << 34) / sizeof(T))
     throw FileError(f.path, name + " is implausibly large");
+  // A damaged header can claim any shape: before allocating, check that the file holds the
+  // data. Its stored bytes must lie within the file and, unfiltered, cover every value;
+  // a filter (deflate) can shrink data at most about 1000-fold.
+  {
+    hsize_t file_bytes = 0;
+    const hsize_t stored = H5Dget_storage_size(set.id());
+    const hsize_t claimed = count * H5Tget_size(type.id());
+    Handle plist = check(H5Dget_create_plist(set.id()), f, "cannot read the layout of " + name);
+    const bool filtered = H5Pget_nfilters(plist.id()) > 0;
+    if (H5Fget_filesize(f.handle.id(), &file_bytes) < 0 || stored > file_bytes ||
+        claimed > (filtered ? stored * 1100 : stored))
+      throw FileError(f.path, name + " claims " + std::to_string(count) + " values (" +
+                                  std::to_string(claimed) + " bytes) but the file stores " +
+                                  std::to_string(stored) + " bytes of it (damaged?)");
+  }
   out.data.resize(count);
   if (count)
     check_status(H5Dread(set.id(), native_type(out.data.data()), H5S_ALL, H5S_ALL, H5P_DEFAULT,
