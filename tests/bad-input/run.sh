@@ -170,13 +170,18 @@ cifar_set("label-out-of-range", **{"data_batch_2.bin": cifar([1, 11])})
 cifar_set("missing-test", **{"test_batch.bin": None})
 cifar_set("empty-batch", **{"data_batch_5.bin": b""})
 
+# edited_copy(FOLDER, SOURCE, NAME, EDIT): FOLDER/NAME.h5, a copy of the valid SOURCE file
+# with EDIT(h5py file) applied.
+def edited_copy(folder, source, name, edit):
+    p = os.path.join(t, folder, name + ".h5")
+    shutil.copy(os.path.join(t, source), p)
+    with h5py.File(p, "r+") as f:
+        edit(f)
+
 # --- Model files: copies of the valid model with one thing wrong.
 os.makedirs(os.path.join(t, "models"))
 def model(name, edit):
-    p = os.path.join(t, "models", name + ".h5")
-    shutil.copy(os.path.join(t, "m.h5"), p)
-    with h5py.File(p, "r+") as f:
-        edit(f)
+    edited_copy("models", "m.h5", name, edit)
 
 def replace(f, path, data):
     del f[path]
@@ -233,10 +238,7 @@ os.makedirs(os.path.join(t, "models", "folder.h5"))
 # --- Measures files: copies of the valid measures with one thing wrong.
 os.makedirs(os.path.join(t, "measures"))
 def measures(name, edit):
-    p = os.path.join(t, "measures", name + ".h5")
-    shutil.copy(os.path.join(t, "ms.h5"), p)
-    with h5py.File(p, "r+") as f:
-        edit(f)
+    edited_copy("measures", "ms.h5", name, edit)
 def nan_entropy(f):
     e = f["layers/0/entropy"][()]; e[1] = np.nan; f["layers/0/entropy"][...] = e
 measures("nan-entropy", nan_entropy)

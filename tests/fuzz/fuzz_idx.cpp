@@ -49,15 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string labels =
       write_part("labels", body + n_images, body_size - n_images, (flags & 2) != 0);
   try {
-    const ioca::data::Dataset d = ioca::data::read_idx_pair(images, labels, "fuzz", 10);
     // A successful read must be a consistent data set.
-    if (d.samples == 0 || d.features == 0 || d.x.size() != d.samples * d.features ||
-        d.y.size() != d.samples)
-      std::abort();
-    for (const auto y : d.y)
-      if (y < 0 || y >= 10) std::abort();
-    for (const float x : d.x)
-      if (!(x >= 0.0f && x <= 1.0f)) std::abort();
+    ioca_fuzz::check_dataset(ioca::data::read_idx_pair(images, labels, "fuzz", 10), 10);
   } catch (const ioca::Error&) {
     // Bad input, reported as such: what the reader must do.
   }

@@ -100,23 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;  // a name HDF5 refuses: not a model file to test
   }
   try {
-    const ioca::io::Model m = ioca::io::load_model(path);
-    const ioca::nn::Mlp& net = m.net;
-    if (net.num_layers() < 1 ||
-        net.activation(net.num_layers() - 1) != ioca::nn::Activation::identity)
-      std::abort();
-    if (!std::isfinite(net.input_mean) || !(net.input_std > 0.0f) || !std::isfinite(net.input_std))
-      std::abort();
-    for (int l = 0; l < net.num_layers(); ++l) {
-      if (net.in_size(l) < 1 || net.out_size(l) < 1) std::abort();
-      if (l > 0 && net.in_size(l) != net.out_size(l - 1)) std::abort();
-      const std::size_t n =
-          static_cast<std::size_t>(net.out_size(l)) * static_cast<std::size_t>(net.in_size(l));
-      for (std::size_t i = 0; i < n; ++i)
-        if (!std::isfinite(net.weight(l)[i])) std::abort();
-      for (int i = 0; i < net.out_size(l); ++i)
-        if (!std::isfinite(net.bias(l)[i])) std::abort();
-    }
+    ioca_fuzz::check_model(ioca::io::load_model(path).net);
   } catch (const ioca::Error&) {
   }
   return 0;
