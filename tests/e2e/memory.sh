@@ -3,8 +3,9 @@
 # in chunks within --memory-budget (run.memory_budget for studies), so an 8 times larger
 # test set costs its own bytes and nothing more. Peak RSS (getrusage) of evaluate, measure
 # (uniform and quantile binning), ablate and a one-rank study (measures and information
-# plane on the test split) at 12,500 and 100,000 test samples: the growth must stay within the test set's growth plus a small margin, where
-# keeping every activation would add 100 MB. The budget never changes the results.
+# plane on the test split) at 12,500 and 100,000 test samples: the growth must stay within
+# the test set's growth plus a small margin, where keeping every activation would add
+# 85 MiB. The budget never changes the results.
 # Usage: memory.sh path/to/ioca
 set -uo pipefail
 ioca=$1
