@@ -90,7 +90,7 @@ info::InformationPlane naive_information_plane(const nn::Mlp& net, const data::D
 
 }  // namespace
 
-TEST_CASE("information plane of one-neuron layers equals that neuron's H(T) and I(T;Y)",
+TEST_CASE("information plane of one-neuron layers equals that neuron's H(T) and I(T,Y)",
           "[study][info]") {
   const auto d = testing::gaussian_blobs(2000, 6, 4, 11, 0.3f);
   for (auto act : {nn::Activation::relu, nn::Activation::tanh}) {
@@ -111,7 +111,7 @@ TEST_CASE("information plane of one-neuron layers equals that neuron's H(T) and 
   }
 }
 
-TEST_CASE("information plane: duplicated neurons add nothing; 0 <= I(T;Y) <= H(T) <= log2 N",
+TEST_CASE("information plane: duplicated neurons add nothing, 0 <= I(T,Y) <= H(T) <= log2 N",
           "[study][info]") {
   const auto d = testing::gaussian_blobs(1500, 5, 3, 5, 0.4f);
   nn::Mlp one = nn::make_mlp(5, {1}, nn::Activation::relu, 3, 9);
@@ -174,7 +174,7 @@ TEST_CASE("information plane equals the exact reference for every rule, budget a
   }
 }
 
-TEST_CASE("task records survive bytes; damaged bytes are an error, not a crash", "[study]") {
+TEST_CASE("task records survive bytes, damaged bytes are an error, not a crash", "[study]") {
   study::Record r;
   r.key = "000001/net/sweep/layer0/entropy";
   r.add("/networks/net/a", std::vector<double>{1.5, -2.0, 3.25}, {3});
