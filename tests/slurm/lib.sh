@@ -106,7 +106,8 @@ wait_job() {
   local id=$1 secs=$2 start state last=
   start=$SECONDS
   while :; do
-    state=$(squeue -h -j "$id" -o %T 2>/dev/null || true)
+    # An array job lists one line per task: their states, once each.
+    state=$(squeue -h -j "$id" -o %T 2>/dev/null | sort -u | paste -sd, - || true)
     [ -n "$state" ] || break
     if [ "$state" != "$last" ]; then
       echo "     job $id: $state after $((SECONDS - start)) s (restarts $(job_field "$id" Restarts))"
