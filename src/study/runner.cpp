@@ -1,10 +1,11 @@
 // The study runner. Ranks claim tasks from a shared counter (dynamic load balancing) out of
 // a pool of tasks whose inputs exist. A rank that finds the pool empty, or sees a request
 // (checkpoint interval, signal, error), joins a synchronisation: every rank's new records
-// are exchanged (prepared networks in full, sweeps by layout only), the results so far are
-// written collectively to a new checkpoint file that is renamed into place, and a new pool
-// starts. Every rank goes through the same sequence of collective steps, so an error or a
-// signal on one rank ends the run on all ranks, with one message, never a hang.
+// are exchanged (prepared networks in full, sweeps by layout only), the new results are
+// written collectively to a checkpoint file that is renamed into place (the chain of
+// study/checkpoint.hpp), and a new pool starts. Every rank goes through the same sequence of
+// collective steps, so an error or a signal on one rank ends the run on all ranks, with one
+// message, never a hang.
 #include <fcntl.h>
 #include <omp.h>
 #include <sys/statvfs.h>
@@ -21,11 +22,13 @@
 #include <map>
 #include <new>
 #include <optional>
+#include <random>
 #include <set>
 
 #include "ioca/core.hpp"
 #include "ioca/study.hpp"
 #include "ioca/version.hpp"
+#include "study/checkpoint.hpp"
 #include "study/mpi.hpp"
 #include "study/plan.hpp"
 #include "study/results_file.hpp"
@@ -61,6 +64,13 @@ std::string now_iso8601() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
+}
+
+// The bytes of a record's datasets (the same on every rank, whether it holds the data or not).
+std::uint64_t data_bytes(const Record& r) {
+  std::uint64_t n = 0;
+  for (const auto& d : r.datasets) n += d.elements() * dtype_size(d.type);
+  return n;
 }
 
 // Runs fn on every rank and agrees on the outcome: if any rank failed, every rank throws
@@ -143,6 +153,7 @@ class Runner {
   void log(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
   void prepare_output();
   void load_checkpoint(const std::string& path);
+  void remove_checkpoint_files(bool keep_base) const;
   std::vector<const Task*> pool() const;
   void work(const std::vector<const Task*>& pool, mpi::SharedCounters& counters);
   bool should_stop(mpi::SharedCounters& counters);
@@ -159,10 +170,15 @@ class Runner {
   std::map<std::string, Record> records_;  // completed tasks by key (data: own + prepare)
   std::vector<Record> fresh_;              // completed here since the last synchronisation
   Status local_;                           // this rank's failure, reported at the next sync
-  std::size_t written_ = 0;                // records in the last file written
+  std::set<std::string> saved_;            // tasks in the checkpoint chain on disk
+  bool continuing_ = false;                // a checkpoint was loaded (--resume)
+  std::string checkpoint_id_;              // the chain's id ("": write a new base next)
+  int segments_ = 0;                       // the chain's segments so far
+  std::uint64_t base_bytes_ = 0, segment_bytes_ = 0;  // data in the base / in its segments
   std::size_t resumed_ = 0;
   std::size_t done_before_pool_ = 0;
   int checkpoints_ = 0;
+  std::int64_t checkpoint_bytes_ = 0;  // size of the checkpoint files written by this run
   double write_seconds_ = 0.0;
   Clock::time_point start_ = Clock::now(), last_write_ = Clock::now(), last_progress_{};
   Clock::time_point last_poll_{};
@@ -207,8 +223,8 @@ void Runner::prepare_output() {
 }
 
 void Runner::load_checkpoint(const std::string& path) {
-  ResultsHeader h = read_results_header(path);
-  if (io::attribute_string(h.root, "study_config", "") != config_.canonical_text) {
+  CheckpointChain chain = read_checkpoint(path);
+  if (io::attribute_string(chain.root, "study_config", "") != config_.canonical_text) {
     if (!options_.force)
       throw FileError(path, "is a checkpoint of a different study config; resuming it would mix "
                             "studies (use --force to discard it and start over)");
@@ -216,19 +232,36 @@ void Runner::load_checkpoint(const std::string& path) {
   }
   std::set<std::string> keys;
   for (const auto& t : plan_.tasks) keys.insert(t.key);
-  std::vector<Record*> to_read;
-  std::size_t i = 0;
-  for (auto& r : h.records) {
-    if (!keys.count(r.key)) throw FileError(path, "damaged checkpoint: unknown task " + r.key);
-    r.owner = static_cast<int>(i++ % static_cast<std::size_t>(mpi_.size()));
-    records_.emplace(r.key, std::move(r));
+  std::vector<std::vector<Record*>> to_read(chain.files.size());
+  for (std::size_t i = 0; i < chain.records.size(); ++i) {
+    Record& r = chain.records[i];
+    const std::size_t file = chain.file_of[i];
+    if (!keys.count(r.key))
+      throw FileError(chain.files[file], "damaged checkpoint: unknown task " + r.key);
+    (file == 0 ? base_bytes_ : segment_bytes_) += data_bytes(r);
+    r.owner = static_cast<int>(i % static_cast<std::size_t>(mpi_.size()));
+    saved_.insert(r.key);
+    Record& kept = records_.emplace(r.key, std::move(r)).first->second;
+    if (kept.owner == mpi_.rank() || kept.key.ends_with("/prepare")) to_read[file].push_back(&kept);
   }
-  for (auto& [key, r] : records_)
-    if (r.owner == mpi_.rank() || key.ends_with("/prepare")) to_read.push_back(&r);
-  read_record_data(path, to_read);
+  for (std::size_t f = 0; f < chain.files.size(); ++f) read_record_data(chain.files[f], to_read[f]);
   for (auto& [key, r] : records_)
     if (key.ends_with("/prepare")) worker_.adopt(r);
   resumed_ = records_.size();
+  checkpoint_id_ = chain.id;
+  segments_ = chain.segments;
+  continuing_ = true;
+}
+
+// Rank 0: removes the checkpoint files (with keep_base, all but the base itself).
+void Runner::remove_checkpoint_files(bool keep_base) const {
+  if (mpi_.rank() != 0) return;
+  for (const auto& f : checkpoint_files(checkpoint_path_)) {
+    if (keep_base && f == checkpoint_path_) continue;
+    std::error_code ec;
+    fs::remove(f, ec);
+    if (ec) throw FileError(f, "cannot remove an old checkpoint file: " + ec.message());
+  }
 }
 
 std::vector<const Task*> Runner::pool() const {
@@ -394,6 +427,7 @@ void Runner::write(bool final) {
       {"started", started_},
       {"wall_seconds", std::chrono::duration<double>(Clock::now() - start_).count()},
       {"checkpoints", static_cast<std::int64_t>(checkpoints_)},
+      {"checkpoint_bytes", checkpoint_bytes_},
       {"resumed_tasks", static_cast<std::int64_t>(resumed_)},
       {"load_seconds", mpi::allreduce_sum(s.load)},
       {"train_seconds", mpi::allreduce_sum(s.train)},
@@ -428,8 +462,31 @@ void Runner::write(bool final) {
             {"tasks", static_cast<std::int64_t>(plan_.tasks.size())},
             {"tasks_done", static_cast<std::int64_t>(records_.size())}};
   c.provenance = std::move(provenance);
-  for (const auto& [key, r] : records_) c.records.push_back(&r);
-  const std::string target = final ? options_.out : checkpoint_path_;
+
+  // What to write: the study (final), a new checkpoint base (every task so far), or a
+  // segment (the tasks finished since the last checkpoint file). A new base once the
+  // segments hold as much data as the base, or there are many of them.
+  constexpr int max_segments = 64;
+  std::uint64_t new_bytes = 0;
+  for (const auto& [key, r] : records_)
+    if (!saved_.count(key)) new_bytes += data_bytes(r);
+  const bool segment = !final && !checkpoint_id_.empty() && segments_ < max_segments &&
+                       segment_bytes_ + new_bytes <= base_bytes_;
+  for (const auto& [key, r] : records_)
+    if (!segment || !saved_.count(key)) c.records.push_back(&r);
+  std::string target = options_.out;
+  if (!final) {
+    if (!segment) {
+      // A new chain: its id, from rank 0's random device (identical on every rank).
+      std::random_device device;
+      const std::int64_t mine = mpi_.rank() == 0
+          ? static_cast<std::int64_t>((std::uint64_t{device()} << 31) ^ device()) : 0;
+      checkpoint_id_ = hex64(static_cast<std::uint64_t>(mpi::allreduce_max(mine)));
+    }
+    target = segment ? checkpoint_segment_path(checkpoint_path_, segments_ + 1) : checkpoint_path_;
+    c.root["checkpoint_id"] = checkpoint_id_;
+    c.root["checkpoint_segment"] = static_cast<std::int64_t>(segment ? segments_ + 1 : 0);
+  }
   const std::string tmp = target + ".tmp";
   try {
     write_results(tmp, target, mpi_.rank(), c);
@@ -440,12 +497,27 @@ void Runner::write(bool final) {
     MPI_Abort(MPI_COMM_WORLD, bad_input);
   }
   agree([&] {
-    if (mpi_.rank() != 0) return;
-    durable_rename(tmp, target);
-    if (final) fs::remove(checkpoint_path_);
+    if (mpi_.rank() == 0) durable_rename(tmp, target);
+    // Only once the new file is in place: the chain it replaces (final: every checkpoint
+    // file; a new base: the old segments).
+    if (!segment) remove_checkpoint_files(!final);
   });
-  written_ = records_.size();
-  ++checkpoints_;
+  if (segment) {
+    ++segments_;
+    segment_bytes_ += new_bytes;
+  } else {
+    segments_ = 0;
+    segment_bytes_ = 0;
+    base_bytes_ = 0;
+    for (const auto& [key, r] : records_) base_bytes_ += data_bytes(r);
+  }
+  for (const auto& [key, r] : records_) saved_.insert(key);
+  if (!final) {
+    std::error_code ec;
+    const auto size = mpi_.rank() == 0 ? fs::file_size(target, ec) : 0;
+    checkpoint_bytes_ += mpi::allreduce_max(ec ? 0 : static_cast<std::int64_t>(size));
+    ++checkpoints_;
+  }
   last_write_ = Clock::now();
   write_seconds_ += std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -468,8 +540,9 @@ int Runner::run() {
                       "or --force to start over)");
     if (options_.resume) agree([&] { load_checkpoint(checkpoint_path_); });
   }
+  // Starting over (no checkpoint, or --force): the files of an earlier run go.
+  if (!continuing_) agree([&] { remove_checkpoint_files(false); });
   done_before_pool_ = records_.size();
-  written_ = records_.size();
   log("study '%s': %zu networks, %zu tasks (%zu done before), %d ranks x %d threads, kernels %s",
       config_.name.c_str(), plan_.networks.size(), plan_.tasks.size(), resumed_, mpi_.size(),
       max_threads(), std::string(kernel_isa()).c_str());
@@ -480,7 +553,7 @@ int Runner::run() {
     if (p.empty()) {
       if (records_.size() != plan_.tasks.size())
         throw std::logic_error("no task can run but the study is not complete");
-      if (written_ != records_.size() || !fs::exists(options_.out)) write(true);
+      write(true);
       progress(nullptr, true);
       log("done in %.1f s; results in %s",
           std::chrono::duration<double>(Clock::now() - start_).count(), options_.out.c_str());
@@ -489,7 +562,7 @@ int Runner::run() {
     work(p, counters);
     std::int64_t request = no_request;
     const Status status = synchronise(counters, &request);
-    if (records_.size() != written_ && records_.size() != plan_.tasks.size()) write(false);
+    if (records_.size() != saved_.size() && records_.size() != plan_.tasks.size()) write(false);
     counters.reset(0, no_request, 0);
     done_before_pool_ = records_.size();
     if (records_.size() != plan_.tasks.size()) progress(nullptr, true);
@@ -501,8 +574,8 @@ int Runner::run() {
     if (status.code != ok) {
       // One line: the error, and where the work done so far is kept.
       std::string kept;
-      if (written_ > resumed_)
-        kept = " [" + std::to_string(written_) + " finished tasks are kept in " +
+      if (saved_.size() > resumed_)
+        kept = " [" + std::to_string(saved_.size()) + " finished tasks are kept in " +
                checkpoint_path_ + "; --resume continues]";
       if (mpi_.rank() == 0)
         std::fprintf(stderr, "ioca run: error: %s%s\n", status.message.c_str(), kept.c_str());

@@ -8,9 +8,10 @@ set -uo pipefail
 ioca=$1 mpiexec=$2
 source "$(dirname "$0")/lib.sh"
 cd "$tmp"
-# Checkpoints as often as possible (after every synchronisation), so kills land between them.
+# Checkpoints as often as possible (after every synchronisation), so kills land between them;
+# enough sweeps (8 random orders) that a run is still busy after its first checkpoints.
 study_config study.ini
-sed -i 's/^seeds = 1, 2$/seeds = 1, 2, 3/; s/^checkpoint_interval = 60/checkpoint_interval = 0/' study.ini
+sed -i 's/^seeds = 1, 2$/seeds = 1, 2, 3/; s/^random = 3$/random = 8/; s/^checkpoint_interval = 60/checkpoint_interval = 0/' study.ini
 # Runs that are not interrupted checkpoint rarely (run.* keys are not part of the study).
 rare="--run.checkpoint_interval 60"
 run_ranks 1 2 run --config study.ini $rare --out ref.h5 --quiet || fail "reference run"
@@ -29,12 +30,12 @@ for sig in KILL TERM; do
   out=$sig.h5
   run_ranks 2 1 run --config study.ini --out "$out" --quiet 2>"$sig.err" &
   job=$!
-  if ! wait_for "$out.checkpoint" 60; then
+  # Once the base and two segments are written: mid-way through the sweeps.
+  if ! wait_for "$out.checkpoint.2" 60; then
     fail "SIG$sig: no checkpoint appeared"
     wait $job
     continue
   fi
-  sleep 0.7
   signal_ranks "$sig" "$job"
   [ "$sig" = KILL ] && kill -KILL $(descendants "$job") "$job" 2>/dev/null
   wait $job
@@ -79,24 +80,66 @@ grep -q "different study config" "$tmp/err" && pass "the refusal says why" || fa
 expect_status 0 "--force starts over" run_ranks 1 1 run --config study.ini --train.epochs 3 \
   $rare --out other.h5 --resume --force --quiet
 
-# Damaged checkpoints: truncated, and one value changed behind ioca's back.
-run_ranks 2 1 run --config study.ini --out dmg.h5 --quiet 2>/dev/null &
-job=$!
-wait_for dmg.h5.checkpoint 60 && sleep 0.5
-signal_ranks TERM "$job"
-wait $job
-cp dmg.h5.checkpoint dmg.saved
-/usr/bin/python3 - dmg.h5.checkpoint <<'PY'
+# Damaged checkpoints. A run killed while its checkpoint has segments (the base and the files
+# of what finished since, see src/study/checkpoint.hpp); each damage is made to a fresh copy
+# of those files. (A checkpoint may rewrite the base and drop the segments at any time, so
+# the kill is tried again until it lands while there are at least two.)
+for attempt in 1 2 3 4 5; do
+  rm -f dmg.h5*
+  run_ranks 2 1 run --config study.ini --out dmg.h5 --quiet 2>/dev/null &
+  job=$!
+  wait_for dmg.h5.checkpoint.2 60
+  kill -KILL $(descendants "$job") "$job" 2>/dev/null
+  wait $job 2>/dev/null
+  segments=$(ls | grep -c '^dmg\.h5\.checkpoint\.[0-9]*$')
+  [ "$segments" -ge 2 ] && [ ! -e dmg.h5 ] && break
+done
+mkdir saved && cp dmg.h5.checkpoint* saved/
+[ "$segments" -ge 2 ] && pass "the checkpoint has a base and $segments segments" ||
+  fail "the checkpoint has $segments segments, wanted at least 2"
+rm -f saved/*.tmp
+restore() { rm -f dmg.h5.checkpoint*; cp saved/dmg.h5.checkpoint* .; }
+# change_value FILE: adds 1 to the first element of the first dataset under /networks.
+change_value() {
+  /usr/bin/python3 - "$1" <<'PY'
 import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:
-    d = f["networks"][list(f["networks"])[0]]["hidden_widths"]
-    d[0] = d[0] + 1
+    found = []
+    f["networks"].visititems(lambda name, o: found.append(o) if isinstance(o, h5py.Dataset) and o.size else None)
+    d = found[0]
+    flat = d[()].reshape(-1)
+    flat[0] += 1
+    d[()] = flat.reshape(d.shape)
 PY
-expect_status 2 "a checkpoint with a changed value is detected" run_ranks 1 1 run \
-  --config study.ini --out dmg.h5 --resume --quiet
-grep -q "checksum" "$tmp/err" && pass "the error names the checksum" || fail "unclear: $(cat "$tmp/err")"
-head -c 20000 dmg.saved >dmg.h5.checkpoint
-expect_status 2 "a truncated checkpoint is detected" run_ranks 1 1 run --config study.ini \
-  --out dmg.h5 --resume --quiet
+}
+resume_dmg() { run_ranks 1 1 run --config study.ini --out dmg.h5 --resume --quiet; }
+for file in dmg.h5.checkpoint dmg.h5.checkpoint.1; do
+  restore
+  change_value "$file"
+  expect_status 2 "$file with a changed value is detected" resume_dmg
+  grep -q "$file: .*checksum" "$tmp/err" && pass "the error names $file and the checksum" ||
+    fail "unclear: $(cat "$tmp/err")"
+  restore
+  head -c 20000 "saved/$file" >"$file"
+  expect_status 2 "$file truncated is detected" resume_dmg
+  grep -q "$file" "$tmp/err" && pass "the error names $file" || fail "unclear: $(cat "$tmp/err")"
+done
+restore
+rm dmg.h5.checkpoint.1
+expect_status 2 "a missing segment is detected" resume_dmg
+grep -q "segment 1 of this checkpoint is missing" "$tmp/err" && pass "the error says which" ||
+  fail "unclear: $(cat "$tmp/err")"
 [ ! -e dmg.h5 ] && pass "no results file from a damaged checkpoint" || fail "results file written"
+# A segment of another chain (left over from an older base) is ignored.
+restore
+cp saved/dmg.h5.checkpoint.1 "dmg.h5.checkpoint.$((segments + 1))"
+/usr/bin/python3 -c 'import sys, h5py; h5py.File(sys.argv[1], "r+").attrs["checkpoint_id"] = "0123456789abcdef"' \
+  "dmg.h5.checkpoint.$((segments + 1))"
+echo "a write cut short" >"dmg.h5.checkpoint.$((segments + 2)).tmp"  # a kill mid-write leaves this
+expect_status 0 "a segment of another chain is ignored" resume_dmg
+h5diff --exclude-path /provenance ref.h5 dmg.h5 >dmg.diff 2>&1 &&
+  pass "resumed from base and segments: equal to the uninterrupted run" ||
+  fail "resumed from base and segments: differs: $(head -5 dmg.diff)"
+[ -z "$(ls dmg.h5.* 2>/dev/null)" ] && pass "every checkpoint file removed once complete" ||
+  fail "checkpoint files left: $(ls dmg.h5.*)"
 finish "mpi resume"
