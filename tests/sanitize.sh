@@ -2,11 +2,12 @@
 # The unit and MPI tests under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer:
 # configures and builds build-asan/ (IOCA_SANITIZE=ON, g++, -O2 -g; only `ioca` and the unit
 # tests) and runs the ctest labels unit and mpi there. tests/run.sh runs this.
-# Usage: tests/sanitize.sh [--e2e] [--all-isas]
+# Usage: tests/sanitize.sh [--e2e] [--all-isas] [--build-only]
 #   --e2e       also the end-to-end tests (command line, ablation, the bad-input corpus;
 #               about 8 more minutes here)
 #   --all-isas  also the unit suite again on the generic and AVX2 kernels (ctest's
 #               unit_kernels_* tests; skipped by default, they double the unit time)
+#   --build-only  only configure and build
 # Every sanitizer report goes to a file under build-asan/sanitizer-reports/ as well as
 # failing the process that made it, so a report from a process whose exit status a test
 # script ignores (a rank of a run expected to fail, say) still fails this script. Leak
@@ -18,11 +19,13 @@ root=$PWD
 build=$(realpath -m "${IOCA_ASAN_BUILD:-build-asan}")
 labels='unit|mpi'
 exclude=(-E '^unit_kernels_')
+build_only=0
 for arg in "$@"; do
   case $arg in
     --e2e) labels='unit|mpi|e2e' ;;
     --all-isas) exclude=() ;;
-    *) echo "usage: tests/sanitize.sh [--e2e] [--all-isas]" >&2; exit 2 ;;
+    --build-only) build_only=1 ;;
+    *) echo "usage: tests/sanitize.sh [--e2e] [--all-isas] [--build-only]" >&2; exit 2 ;;
   esac
 done
 
@@ -30,6 +33,7 @@ start=$SECONDS
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCA_SANITIZE=ON >/dev/null
 cmake --build "$build" -j2 --target ioca ioca_unit_tests
 built=$SECONDS
+((!build_only)) || { echo "sanitize: built in $((built - start)) s"; exit 0; }
 
 reports=$build/sanitizer-reports
 rm -rf "$reports"

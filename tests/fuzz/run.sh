@@ -3,7 +3,8 @@
 # coverage on every ioca library), replays the committed seed corpus and regression inputs
 # of each target, then fuzzes each target for a while.
 # Usage: tests/fuzz/run.sh [seconds-per-target] [target...]
-#   seconds-per-target  default 20; 0 only replays the corpus and the regression inputs
+#   seconds-per-target  default 20; 0 only replays the corpus and the regression inputs;
+#                       "build" only builds the targets
 #   target              fuzz_idx fuzz_cifar10 fuzz_model fuzz_model_struct fuzz_config
 #                       (default: all)
 # New inputs go to build-fuzz/fuzz/work/<target>/ (never into the repository), crashes to
@@ -37,6 +38,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMP
   -DOpenMP_CXX_FLAGS=-Wno-unknown-pragmas -DOpenMP_CXX_LIB_NAMES=omp -DOpenMP_omp_LIBRARY="$omp_lib" >/dev/null
 cmake --build "$build" -j2 --target "${targets[@]}"
 echo "fuzz: built in $((SECONDS - start)) s"
+[ "$secs" != build ] || exit 0
 
 # Scratch files of the targets on a memory file system when there is one.
 [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
