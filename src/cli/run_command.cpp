@@ -184,7 +184,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
 
   c.measure_split = check_split_name(vm["measure.split"].as<std::string>());
   c.measure.binning.rule = info::parse_binning(vm["measure.binning"].as<std::string>());
-  c.measure.binning.bins = bounded<int>(vm, "measure.bins", 2, 1'000'000);
+  c.measure.binning.bins = bounded<int>(vm, "measure.bins", 2, 100'000);  // as ioca measure --bins
   c.measure.binning.zero_bin = yes(vm, "measure.zero_bin");
   if (vm.count("measure.threshold"))
     c.measure.binning.threshold = static_cast<float>(vm["measure.threshold"].as<double>());
