@@ -478,7 +478,12 @@ class Results:
                                           n.name))
         complete = _as_int(self.attrs.get("complete"), None)
         self.complete = complete
-        if complete == 0:
+        segment = _as_int(self.attrs.get("checkpoint_segment"), 0)
+        if complete == 0 and segment:
+            self.notes.append(f"the file is segment {segment} of a checkpoint: it holds only the "
+                              "tasks finished since the checkpoint file before it (a network's "
+                              "model and measures are in an earlier file; see docs/study.md)")
+        elif complete == 0:
             self.notes.append("the file is a checkpoint (root attribute complete = 0): "
                               "some results may be missing")
         declared = _as_int(self.attrs.get("networks"), None)

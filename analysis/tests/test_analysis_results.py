@@ -93,6 +93,16 @@ def test_checkpoint_and_count_mismatch_are_noted(tmp_path):
         assert any("networks = 9" in n for n in r.notes)
 
 
+def test_checkpoint_segment_is_noted(tmp_path):
+    path = tmp_path / "out.h5.checkpoint.3"
+    write_results(path, complete=0)
+    with h5py.File(path, "r+") as f:
+        f.attrs["checkpoint_id"] = "0123456789abcdef"
+        f.attrs["checkpoint_segment"] = np.int64(3)
+    with Results(path) as r:
+        assert any("segment 3 of a checkpoint" in n for n in r.notes)
+
+
 def test_bad_inputs_raise_clear_errors(tmp_path):
     with pytest.raises(ResultsError, match="missing.h5: no such file"):
         Results(tmp_path / "missing.h5")
