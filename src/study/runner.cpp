@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -264,11 +265,30 @@ void Runner::remove_checkpoint_files(bool keep_base) const {
   }
 }
 
+// The tasks whose inputs exist, in the order ranks claim them: prepare tasks first (they
+// unlock sweeps), then sweeps from the largest (curves x neurons in the scope) down. Claiming
+// the largest first keeps the end of a pool from waiting on one long sweep, and a rank that
+// runs tasks side by side (see work) gets pairs of similar length. The order changes no
+// result: every task's inputs and seeds depend only on the config.
 std::vector<const Task*> Runner::pool() const {
   std::vector<const Task*> p;
   for (const auto& t : plan_.tasks)
     if (!records_.count(t.key) && (t.kind == TaskKind::prepare || worker_.prepared(t.network)))
       p.push_back(&t);
+  const auto cost = [&](const Task* t) -> std::uint64_t {
+    if (t->kind == TaskKind::prepare) return UINT64_MAX;
+    const auto& hidden = plan_.networks[static_cast<std::size_t>(t->network)].hidden;
+    std::uint64_t neurons = 0;  // scopes are "network" or "layer<K>" (checked by make_plan)
+    if (t->scope == "network")
+      for (int w : hidden) neurons += static_cast<std::uint64_t>(w);
+    else
+      neurons = static_cast<std::uint64_t>(hidden.at(std::stoul(t->scope.substr(5))));
+    const std::uint64_t curves = t->group == "random" ? static_cast<std::uint64_t>(config_.random)
+                                                      : config_.directions.size();
+    return curves * neurons;
+  };
+  std::stable_sort(p.begin(), p.end(),
+                   [&](const Task* a, const Task* b) { return cost(a) > cost(b); });
   return p;
 }
 
