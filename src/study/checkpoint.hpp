@@ -3,7 +3,7 @@
 // task finished when it was written, then segments <out>.checkpoint.1, .2, … each holding
 // only the tasks finished since the file before it. So a checkpoint writes what is new, not
 // the whole study again; the base is rewritten only when its segments have grown as large
-// as it (or too many), which keeps the bytes written in proportion to the results.
+// as it (at doubling sizes) or there are many of them (runner.cpp: max_segments).
 // Every file is written under a temporary name and renamed into place, so a kill at any
 // moment leaves a valid chain. Each file names its chain (root attribute checkpoint_id, new
 // for every base): segments left over from an older base are ignored.

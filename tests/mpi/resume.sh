@@ -142,4 +142,19 @@ h5diff --exclude-path /provenance ref.h5 dmg.h5 >dmg.diff 2>&1 &&
   fail "resumed from base and segments: differs: $(head -5 dmg.diff)"
 [ -z "$(ls dmg.h5.* 2>/dev/null)" ] && pass "every checkpoint file removed once complete" ||
   fail "checkpoint files left: $(ls dmg.h5.*)"
+# A checkpoint written by the ioca before segments: a base without checkpoint_id and
+# checkpoint_segment, no segments. It is resumed alone (and its tasks are not run again).
+rm -f dmg.h5*
+cp saved/dmg.h5.checkpoint old.h5.checkpoint
+/usr/bin/python3 -c 'import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    del f.attrs["checkpoint_id"]; del f.attrs["checkpoint_segment"]' old.h5.checkpoint
+expect_status 0 "a checkpoint of the ioca before segments is resumed" run_ranks 2 1 run \
+  --config study.ini --out old.h5 --resume
+before=$(sed -n 's/.*(\([0-9]*\) done before).*/\1/p' "$tmp/err")
+[ "${before:-0}" -gt 0 ] && pass "it resumed from its $before tasks" ||
+  fail "it did not resume from the old checkpoint: $(head -3 "$tmp/err")"
+h5diff --exclude-path /provenance ref.h5 old.h5 >old.diff 2>&1 &&
+  pass "resumed from an old checkpoint: equal to the uninterrupted run" ||
+  fail "resumed from an old checkpoint: differs: $(head -5 old.diff)"
 finish "mpi resume"
