@@ -98,6 +98,7 @@ int run_ablate(const AblateArgs& args);
 // `ioca run` and `ioca merge` parse and run in one step (MPI must start before parsing).
 int run_study_command(const std::vector<std::string>& args);
 int run_merge_command(const std::vector<std::string>& args);
+int run_convert_command(const std::vector<std::string>& args);
 
 // Entry point: dispatches on the command, maps exceptions to exit statuses.
 int main(int argc, char** argv);

@@ -94,4 +94,9 @@ int run(const MpiSession& mpi, const StudyConfig& config, const RunOptions& opti
 // into one file. Serial; throws ioca::Error naming the offending file.
 void merge(const std::string& out, const std::vector<std::string>& parts, bool quiet);
 
+// Writes a results file (either format) in format 2 or 1, with only the given networks
+// (all when empty). Serial; throws ioca::Error naming the offending file.
+void convert(const std::string& in, const std::string& out, int format,
+             const std::vector<std::string>& networks, bool quiet);
+
 }  // namespace ioca::study

@@ -25,6 +25,7 @@ constexpr const char* usage =
     "  ablate     cumulative ablation curves: neurons ordered by a quantity, random, custom\n"
     "  run        a whole study on MPI ranks into one results file (mpiexec -n N ioca run ...)\n"
     "  merge      combine the results files of an array job into one\n"
+    "  convert    a results file into format 2 (packed) or 1 (nested groups), or some networks\n"
     "\n"
     "  --help     this text\n"
     "  --version  version, git commit and kernel instruction set\n";
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
     if (command == "ablate") return run_command<AblateArgs>(args, parse_ablate_args, run_ablate);
     if (command == "run") return run_study_command(args);
     if (command == "merge") return run_merge_command(args);
+    if (command == "convert") return run_convert_command(args);
     std::fprintf(stderr, "ioca: unknown command '%s' (see ioca --help)\n", command.c_str());
     return exit_bad_input;
   } catch (const UsageError& e) {

@@ -373,4 +373,46 @@ int run_merge_command(const std::vector<std::string>& args) {
   return exit_ok;
 }
 
+int run_convert_command(const std::vector<std::string>& args) {
+  study::MpiSession mpi;  // parallel HDF5 writes through MPI-IO, here on one process
+  po::options_description desc(
+      "ioca convert IN OUT: a results file (either format) into format 2 (packed, as ioca run\n"
+      "writes it) or 1 (one HDF5 dataset per array under /networks/<net>/), optionally only\n"
+      "some networks");
+  desc.add_options()("files", po::value<std::vector<std::string>>()->multitoken(),
+                     "input file, then output file")(
+      "format", po::value<int>()->default_value(2), "results format to write: 2 or 1")(
+      "networks", po::value<std::string>()->default_value(""),
+      "comma-separated network names to keep (default: all)")(
+      "quiet", po::bool_switch(), "no summary on stderr");
+  po::positional_options_description positional;
+  positional.add("files", -1);
+  po::variables_map vm;
+  try {
+    if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+        std::find(args.begin(), args.end(), "-h") != args.end()) {
+      if (mpi.rank() == 0)
+        std::cout << "usage: ioca convert IN OUT [--format 2|1] [--networks a,b] [--quiet]\n\n" << desc;
+      return exit_ok;
+    }
+    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  const auto files =
+      vm.count("files") ? vm["files"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (files.size() != 2) throw UsageError("give the input file and the output file");
+  const int format = vm["format"].as<int>();
+  if (format != 1 && format != 2) throw UsageError("--format must be 1 or 2");
+  std::vector<std::string> networks;
+  std::string item;
+  for (std::istringstream in(vm["networks"].as<std::string>()); std::getline(in, item, ',');) {
+    const auto b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b != std::string::npos) networks.push_back(item.substr(b, e - b + 1));
+  }
+  study::convert(files[0], files[1], format, networks, vm["quiet"].as<bool>());
+  return exit_ok;
+}
+
 }  // namespace ioca::cli

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "ioca/core.hpp"
-#include "study/results_file.hpp"
 
 namespace ioca::study {
 namespace {
@@ -45,41 +44,43 @@ std::string checkpoint_segment_path(const std::string& base, int number) {
 CheckpointChain read_checkpoint(const std::string& base) {
   CheckpointChain chain;
   std::set<std::string> keys;
-  const auto add_file = [&](const std::string& path, ResultsHeader h) {
-    chain.files.push_back(path);
-    for (auto& r : h.records) {
-      if (!keys.insert(r.key).second)
-        throw FileError(path, "damaged checkpoint: task " + r.key + " is also in an earlier file");
-      chain.records.push_back(std::move(r));
+  const auto add_file = [&](ResultsSource& source) {
+    chain.files.push_back(source.path());
+    std::size_t row = 0;
+    for (auto& t : source.tasks()) {
+      if (!keys.insert(t.key).second)
+        throw FileError(source.path(), "damaged checkpoint: task " + t.key + " is also in an earlier file");
+      chain.tasks.push_back(std::move(t));
       chain.file_of.push_back(chain.files.size() - 1);
+      chain.row_of.push_back(row++);
     }
   };
 
-  ResultsHeader h = read_results_header(base);
-  chain.root = h.root;
-  chain.id = io::attribute_string(h.root, "checkpoint_id", "");
-  if (io::attribute_int(h.root, "complete", 0) != 0)
+  const auto first = open_results(base);
+  chain.root = first->root();
+  chain.id = io::attribute_string(chain.root, "checkpoint_id", "");
+  if (io::attribute_int(chain.root, "complete", 0) != 0)
     throw FileError(base, "not a checkpoint: a complete results file");
-  if (io::attribute_int(h.root, "checkpoint_segment", 0) != 0)
+  if (io::attribute_int(chain.root, "checkpoint_segment", 0) != 0)
     throw FileError(base, "damaged checkpoint: the base file says it is a segment");
-  add_file(base, std::move(h));
+  add_file(*first);
   if (chain.id.empty()) return chain;  // written by an ioca before segments: the base alone
 
   for (int n : segment_numbers(base)) {
     const std::string path = checkpoint_segment_path(base, n);
-    ResultsHeader s = read_results_header(path);
-    if (io::attribute_string(s.root, "checkpoint_id", "") != chain.id) continue;  // older chain
-    if (io::attribute_string(s.root, "study_config", "") !=
+    const auto s = open_results(path);
+    if (io::attribute_string(s->root(), "checkpoint_id", "") != chain.id) continue;  // older chain
+    if (io::attribute_string(s->root(), "study_config", "") !=
         io::attribute_string(chain.root, "study_config", ""))
       throw FileError(path, "damaged checkpoint: another study config than its base " + base);
-    const std::int64_t says = io::attribute_int(s.root, "checkpoint_segment", -1);
+    const std::int64_t says = io::attribute_int(s->root(), "checkpoint_segment", -1);
     if (says != n)
       throw FileError(path, "damaged checkpoint: the file says it is segment " + std::to_string(says));
     if (n != chain.segments + 1)
       throw FileError(path, "damaged checkpoint: segment " + std::to_string(chain.segments + 1) +
                                 " of this checkpoint is missing");
     chain.segments = n;
-    add_file(path, std::move(s));
+    add_file(*s);
   }
   return chain;
 }

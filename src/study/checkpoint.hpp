@@ -2,8 +2,8 @@
 // A run's checkpoint is a chain of results files: the base, <out>.checkpoint, holding every
 // task finished when it was written, then segments <out>.checkpoint.1, .2, … each holding
 // only the tasks finished since the file before it. So a checkpoint writes what is new, not
-// the whole study again; the base is rewritten only when its segments have grown as large
-// as it (at doubling sizes) or there are many of them (runner.cpp: max_segments).
+// the whole study again; the base is rewritten (compacted from the chain) only when there
+// are many segments (runner.cpp: max_segments).
 // Every file is written under a temporary name and renamed into place, so a kill at any
 // moment leaves a valid chain. Each file names its chain (root attribute checkpoint_id, new
 // for every base): segments left over from an older base are ignored.
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ioca/io.hpp"
-#include "study/record.hpp"
+#include "study/packed_file.hpp"
 
 namespace ioca::study {
 
@@ -23,13 +23,14 @@ struct CheckpointChain {
   std::string id;                  // the chain's checkpoint_id ("" from an older ioca)
   int segments = 0;                // the chain's segments are 1 … segments
   std::vector<std::string> files;  // the base, then the segments in order
-  std::vector<Record> records;     // layouts only (no data), in file order
-  std::vector<std::size_t> file_of;  // for each record, its file in `files`
+  std::vector<TaskEntry> tasks;    // every task of the chain (keys and sizes), in file order
+  std::vector<std::size_t> file_of;  // for each task, its file in `files`
+  std::vector<std::size_t> row_of;   // and its row there
 };
 
-// Serial. Reads the base and its segments (layouts, not data). Throws ioca::FileError
-// naming the file when a file is damaged, a segment is missing from the chain, or a task
-// appears twice.
+// Serial. Reads the task tables of the base and its segments (no arrays; files of either
+// results format). Throws ioca::FileError naming the file when a file is damaged, a
+// segment is missing from the chain, or a task appears twice.
 CheckpointChain read_checkpoint(const std::string& base);
 
 // The checkpoint files present: the base (if any), every segment (of any chain) and their

@@ -1,7 +1,9 @@
 // `ioca merge`: the results files of an array job (each ran a slice of the seeds of one
 // study) into the file one job over all those seeds would have written. Files of different
 // studies, incomplete files and overlapping networks are refused.
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <map>
 #include <set>
 #include <filesystem>
@@ -10,7 +12,7 @@
 #include "ioca/core.hpp"
 #include "ioca/study.hpp"
 #include "study/mpi.hpp"
-#include "study/results_file.hpp"
+#include "study/packed_file.hpp"
 
 namespace ioca::study {
 namespace {
@@ -59,18 +61,19 @@ std::size_t position(const std::vector<std::string>& v, const std::string& x, co
 void merge(const std::string& out, const std::vector<std::string>& parts, bool quiet) {
   if (parts.empty()) throw Error("ioca merge needs at least one results file to merge");
   io::check_writable(out);
-  std::vector<ResultsHeader> headers;
+  std::vector<std::unique_ptr<ResultsSource>> sources;
   std::string common, seeds_joined;
   std::vector<std::string> seeds;
   for (const auto& p : parts) {
-    ResultsHeader h = read_results_header(p);
-    if (io::attribute_int(h.root, "complete", 0) != 1)
+    auto source = open_results(p);
+    const io::Attributes& root = source->root();
+    if (io::attribute_int(root, "complete", 0) != 1)
       throw FileError(p, "is not a complete results file (finish it with ioca run --resume first)");
-    const std::string config = io::attribute_string(h.root, "study_config", "");
+    const std::string config = io::attribute_string(root, "study_config", "");
     if (!config_value(config, "models").empty())
       throw FileError(p, "is a study of model files; merging is for studies of trained networks");
     const std::string without_seeds = with_value(config, "seeds", "");
-    if (headers.empty()) common = without_seeds;
+    if (sources.empty()) common = without_seeds;
     else if (without_seeds != common)
       throw FileError(p, "is from a different study than " + parts.front() +
                              " (their configs differ beyond network.seeds)");
@@ -79,7 +82,7 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
         throw FileError(p, "overlaps another file: seed " + s + " is in both");
       seeds.push_back(s);
     }
-    headers.push_back(std::move(h));
+    sources.push_back(std::move(source));
   }
   for (const auto& s : seeds) seeds_joined += (seeds_joined.empty() ? "" : ", ") + s;
   const std::string merged_config = with_value(common, "seeds", seeds_joined);
@@ -87,17 +90,16 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
   const auto hidden = split_items(config_value(merged_config, "hidden"));
   const auto acts = split_items(config_value(merged_config, "activations"));
 
-  // Every record, re-indexed as in the grid of the merged config: a record's key is
+  // Every task, re-indexed as in the grid of the merged config: a task's key is
   // "<index>/<network name>/<task>", and the network group's `index` attribute follows.
-  std::vector<Record> records;
   std::map<std::string, int> index_of;  // network name -> index in the merged grid
+  std::vector<Placement> placements;
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    std::vector<Record*> all;
-    for (auto& r : headers[i].records) all.push_back(&r);
-    read_record_data(parts[i], all);
-    for (auto& r : headers[i].records) {
-      const auto slash = r.key.find('/'), slash2 = r.key.find('/', slash + 1);
-      const std::string name = r.key.substr(slash + 1, slash2 - slash - 1);
+    const auto tasks = sources[i]->tasks();
+    for (std::size_t row = 0; row < tasks.size(); ++row) {
+      if (!tasks[row].key.ends_with("/prepare")) continue;
+      const Record r = sources[i]->read(row);
+      const std::string name = network_name_of(r.key);
       std::string ds, hid, act;
       std::int64_t seed = -1;
       for (const auto& a : r.attributes)
@@ -107,54 +109,63 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
           if (a.name == "activation") act = std::get<std::string>(a.value);
           if (a.name == "seed") seed = std::get<std::int64_t>(a.value);
         }
-      if (!ds.empty()) {  // the network's prepare record
-        std::replace(hid.begin(), hid.end(), ',', 'x');
-        const std::size_t idx =
-            ((position(datasets, ds, parts[i], "data set") * hidden.size() +
-              position(hidden, hid, parts[i], "architecture")) * acts.size() +
-             position(acts, act, parts[i], "activation")) * seeds.size() +
-            position(seeds, std::to_string(seed), parts[i], "seed");
-        if (!index_of.emplace(name, static_cast<int>(idx)).second)
-          throw FileError(parts[i], "overlaps another file: network " + name + " is in both");
-      }
-      r.owner = 0;
-      records.push_back(std::move(r));
+      std::replace(hid.begin(), hid.end(), ',', 'x');
+      const std::size_t idx =
+          ((position(datasets, ds, parts[i], "data set") * hidden.size() +
+            position(hidden, hid, parts[i], "architecture")) * acts.size() +
+           position(acts, act, parts[i], "activation")) * seeds.size() +
+          position(seeds, std::to_string(seed), parts[i], "seed");
+      if (!index_of.emplace(name, static_cast<int>(idx)).second)
+        throw FileError(parts[i], "overlaps another file: network " + name + " is in both");
+    }
+    for (std::size_t row = 0; row < tasks.size(); ++row) {
+      const std::string& key = tasks[row].key;
+      const auto it = index_of.find(network_name_of(key));
+      if (it == index_of.end())
+        throw FileError(parts[i], "network " + network_name_of(key) + " has no prepare record");
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%06d", it->second);
+      TaskEntry e = tasks[row];
+      e.key = std::string(buf) + key.substr(key.find('/'));
+      placements.push_back({i, row, std::move(e)});
     }
   }
-  std::map<std::string, Record> rekeyed;
-  for (auto& r : records) {
-    const auto slash = r.key.find('/'), slash2 = r.key.find('/', slash + 1);
-    const std::string name = r.key.substr(slash + 1, slash2 - slash - 1);
-    const auto it = index_of.find(name);
-    if (it == index_of.end()) throw Error("network " + name + " has no prepare record in the files");
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%06d", it->second);
-    r.key = std::string(buf) + r.key.substr(slash);
-    for (auto& a : r.attributes)
-      if (a.path == "/networks/" + name && a.name == "index")
-        a.value = static_cast<std::int64_t>(it->second);
-    const std::string key = r.key;
-    if (!rekeyed.emplace(key, std::move(r)).second) throw Error("two files hold task " + key);
-  }
+  std::sort(placements.begin(), placements.end(),
+            [](const Placement& a, const Placement& b) { return a.entry.key < b.entry.key; });
+  for (std::size_t i = 1; i < placements.size(); ++i)
+    if (placements[i].entry.key == placements[i - 1].entry.key)
+      throw Error("two files hold task " + placements[i].entry.key);
+
   const auto networks = static_cast<std::int64_t>(index_of.size());
-  const std::int64_t tasks_each = io::attribute_int(headers.front().root, "tasks", 0) /
-                                  std::max<std::int64_t>(1, io::attribute_int(headers.front().root, "networks", 1));
-  FileContents c;
-  c.root = headers.front().root;
-  c.root["study_config"] = merged_config;
+  const io::Attributes& first = sources.front()->root();
+  const std::int64_t tasks_each = io::attribute_int(first, "tasks", 0) /
+                                  std::max<std::int64_t>(1, io::attribute_int(first, "networks", 1));
+  io::Attributes root;
+  for (const char* k : {"ioca_version", "git_commit", "study_name"})
+    if (first.count(k)) root[k] = first.at(k);
+  root["study_config"] = merged_config;
   char hash[20];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(hash_name(merged_config)));
-  c.root["study_config_hash"] = std::string(hash);
-  c.root["networks"] = networks;
-  c.root["tasks"] = tasks_each * networks;
-  c.root["tasks_done"] = static_cast<std::int64_t>(rekeyed.size());
+  root["study_config_hash"] = std::string(hash);
+  root["complete"] = std::int64_t{1};
+  root["networks"] = networks;
+  root["tasks"] = tasks_each * networks;
+  root["tasks_done"] = static_cast<std::int64_t>(placements.size());
   std::string from;
   for (const auto& p : parts) from += (from.empty() ? "" : ",") + p;
-  c.provenance = {{"merged_from", from}};
-  for (const auto& [k, r] : rekeyed) c.records.push_back(&r);
+  const std::size_t task_count = placements.size();
+  const auto read = [&](const Placement& p) {
+    Record r = sources[p.source]->read(p.row);
+    const std::string name = network_name_of(r.key);
+    r.key = p.entry.key;
+    for (auto& a : r.attributes)
+      if (a.path == "/networks/" + name && a.name == "index")
+        a.value = network_index_of(p.entry.key);
+    return r;
+  };
   const std::string tmp = out + ".tmp";
   try {
-    write_results(tmp, out, 0, c);
+    compact(tmp, out, 0, 1, std::move(placements), read, root, {{"merged_from", from}});
     std::filesystem::rename(tmp, out);
   } catch (...) {
     std::error_code ec;
@@ -163,7 +174,7 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
   }
   if (!quiet)
     std::fprintf(stderr, "ioca merge: %zu files, %lld networks, %zu tasks into %s\n", parts.size(),
-                 static_cast<long long>(networks), rekeyed.size(), out.c_str());
+                 static_cast<long long>(networks), task_count, out.c_str());
 }
 
 }  // namespace ioca::study

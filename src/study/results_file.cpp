@@ -151,11 +151,11 @@ ResultsHeader read_results_header(const std::string& path) {
   h.root = io::read_attributes(f, f.handle.id());
   if (!h.root.count("ioca_results_format"))
     throw FileError(path, "not an ioca results file (no ioca_results_format attribute)");
-  if (io::attribute_int(h.root, "ioca_results_format", 0) != results_format_version)
+  if (io::attribute_int(h.root, "ioca_results_format", 0) != legacy_format_version)
     throw FileError(path, "results format version " +
                               std::to_string(io::attribute_int(h.root, "ioca_results_format", 0)) +
                               " is not supported (this ioca reads version " +
-                              std::to_string(results_format_version) + ")");
+                              std::to_string(legacy_format_version) + ")");
   if (!io::h5::exists(f.handle.id(), records_path))
     throw FileError(path, "damaged results file: " + std::string(records_path) + " is missing");
   io::h5::Handle d(H5Dopen2(f.handle.id(), records_path, H5P_DEFAULT));

@@ -1,9 +1,12 @@
 #pragma once
-// The study's results file (layout: docs/study.md), written collectively by every rank
-// with parallel HDF5: MPI-IO access, collective metadata, one collective transfer per
-// dataset in which only the rank holding the data selects anything. The file also keeps
-// the layout of every task's records (/study/records, bytes) with a checksum of each
-// dataset, so a checkpoint can be read back, checked and continued from.
+// The study's results file in format version 1 (layout: docs/study.md): one HDF5 dataset
+// per array under /networks/<net>/, plus the layout of every task's records
+// (/study/records, bytes) with a checksum of each dataset. ioca writes version 2
+// (study/packed_file.hpp); version 1 is read for files of earlier ioca versions, and
+// written only by `ioca convert --format 1` (its nested per-network groups are easy to
+// browse). Written collectively with parallel HDF5: MPI-IO access, collective metadata,
+// one collective transfer per dataset in which only the rank holding the data selects
+// anything.
 #include <string>
 #include <vector>
 
@@ -12,7 +15,7 @@
 
 namespace ioca::study {
 
-inline constexpr std::int64_t results_format_version = 1;
+inline constexpr std::int64_t legacy_format_version = 1;
 
 struct FileContents {
   io::Attributes root;        // identical on every rank

@@ -1,11 +1,12 @@
 // The study runner. Ranks claim tasks from a shared counter (dynamic load balancing) out of
 // a pool of tasks whose inputs exist. A rank that finds the pool empty, or sees a request
-// (checkpoint interval, signal, error), joins a synchronisation: every rank's new records
-// are exchanged (prepared networks in full, sweeps by layout only), the new results are
-// written collectively to a checkpoint file that is renamed into place (the chain of
-// study/checkpoint.hpp), and a new pool starts. Every rank goes through the same sequence of
-// collective steps, so an error or a signal on one rank ends the run on all ranks, with one
-// message, never a hang.
+// (checkpoint interval, signal, error), joins a synchronisation: ranks exchange the keys and
+// sizes of their new records, write them collectively as the next file of the checkpoint
+// chain (study/checkpoint.hpp) and drop them from memory; a new pool starts. A sweep reads
+// its prepared network back from the chain, so no rank holds the results of the study, and
+// the finished file is compacted from the chain in rounds of bounded size. Every rank goes
+// through the same sequence of collective steps, so an error or a signal on one rank ends
+// the run on all ranks, with one message, never a hang.
 #include <fcntl.h>
 #include <omp.h>
 #include <sys/statvfs.h>
@@ -20,7 +21,9 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <list>
 #include <map>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <random>
@@ -32,7 +35,7 @@
 #include "study/checkpoint.hpp"
 #include "study/mpi.hpp"
 #include "study/plan.hpp"
-#include "study/results_file.hpp"
+#include "study/packed_file.hpp"
 #include "study/worker.hpp"
 
 namespace ioca::study {
@@ -65,13 +68,6 @@ std::string now_iso8601() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-// The bytes of a record's datasets (the same on every rank, whether it holds the data or not).
-std::uint64_t data_bytes(const Record& r) {
-  std::uint64_t n = 0;
-  for (const auto& d : r.datasets) n += d.elements() * dtype_size(d.type);
-  return n;
 }
 
 // Runs fn on every rank and agrees on the outcome: if any rank failed, every rank throws
@@ -151,15 +147,33 @@ class Runner {
   int run();
 
  private:
+  // Where a finished task's record is: a file of the checkpoint chain and its row there.
+  struct Location {
+    std::size_t file = 0, row = 0;
+    TaskSize size;
+  };
+
   void log(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
   void prepare_output();
+  void index_tasks();
+  std::size_t task_index(const std::string& key) const;
   void load_checkpoint(const std::string& path);
   void remove_checkpoint_files(bool keep_base) const;
   std::vector<const Task*> pool() const;
   void work(const std::vector<const Task*>& pool, mpi::SharedCounters& counters);
   bool should_stop(mpi::SharedCounters& counters);
-  Status synchronise(mpi::SharedCounters& counters, std::int64_t* request);
-  void write(bool final);
+  Status synchronise(mpi::SharedCounters& counters, std::int64_t* request,
+                     std::vector<TaskEntry>* fresh);
+  io::Attributes root_attributes(bool complete) const;
+  io::Attributes provenance() const;
+  std::string new_checkpoint_id() const;
+  void write_segment(const std::vector<TaskEntry>& fresh);
+  void compact_chain(const std::string& target, io::Attributes root);
+  void rebase();
+  void finish();
+  void committed(const std::string& tmp, const std::string& target, bool remove_chain,
+                 bool checkpoint, std::chrono::steady_clock::time_point started);
+  Record read_task(const Location& where);
   void progress(mpi::SharedCounters* counters, bool force);
 
   const MpiSession& mpi_;
@@ -168,23 +182,31 @@ class Runner {
   Plan plan_;
   Worker worker_;
   std::string checkpoint_path_;
-  std::map<std::string, Record> records_;  // completed tasks by key (data: own + prepare)
-  std::vector<Record> fresh_;              // completed here since the last synchronisation
-  Status local_;                           // this rank's failure, reported at the next sync
-  std::set<std::string> saved_;            // tasks in the checkpoint chain on disk
-  bool continuing_ = false;                // a checkpoint was loaded (--resume)
-  std::string checkpoint_id_;              // the chain's id ("": write a new base next)
-  int segments_ = 0;                       // the chain's segments so far
-  std::uint64_t base_bytes_ = 0, segment_bytes_ = 0;  // data in the base / in its segments
+  std::vector<std::size_t> by_key_;             // plan task indices, sorted by key
+  std::vector<std::optional<Location>> done_;   // by plan task index: finished, and where
+  std::size_t done_count_ = 0;
+  std::vector<std::pair<std::size_t, Record>> fresh_;  // finished here since the last sync
+  std::vector<std::string> files_;              // the checkpoint chain: base, then segments
+  Status local_;                                // this rank's failure, reported at the next sync
+  bool continuing_ = false;                     // a checkpoint was loaded (--resume)
+  std::string checkpoint_id_;                   // the chain's id
+  int segments_ = 0;                            // the chain's segments so far
   std::size_t resumed_ = 0;
   std::size_t done_before_pool_ = 0;
   int checkpoints_ = 0;
   std::int64_t checkpoint_bytes_ = 0;  // size of the checkpoint files written by this run
   double write_seconds_ = 0.0;
+  // Open files of the chain (readers of finished records), most recently used first.
+  std::list<std::pair<std::size_t, std::unique_ptr<ResultsSource>>> open_files_;
+  std::mutex read_mutex_;
   Clock::time_point start_ = Clock::now(), last_write_ = Clock::now(), last_progress_{};
   Clock::time_point last_poll_{};
   std::string started_ = now_iso8601();
 };
+
+// A chain of more segments than this is compacted into a new base (reading and writing
+// every result once), so that a resume never opens thousands of files.
+constexpr int max_segments = 256;
 
 void Runner::log(const char* fmt, ...) const {
   if (options_.quiet || mpi_.rank() != 0) return;
@@ -198,16 +220,15 @@ void Runner::log(const char* fmt, ...) const {
 
 void Runner::prepare_output() {
   const std::string& out = options_.out;
-  checkpoint_path_ = out + ".checkpoint";
   io::check_writable(out);
   if (fs::exists(out) && !options_.force) {
     if (!options_.resume)
       throw FileError(out, "exists (use --force to overwrite it, or --resume to continue a run)");
-    const ResultsHeader h = read_results_header(out);
-    if (io::attribute_string(h.root, "study_config", "") != config_.canonical_text)
+    const auto h = open_results(out);
+    if (io::attribute_string(h->root(), "study_config", "") != config_.canonical_text)
       throw FileError(out, "holds the results of a different study config (use --force to "
                            "overwrite it)");
-    if (io::attribute_int(h.root, "complete", 0) != 1)
+    if (io::attribute_int(h->root(), "complete", 0) != 1)
       throw FileError(out, "is not a complete results file (damaged?); remove it or use --force");
   }
   // Room for the checkpoint and the final file, before any computing.
@@ -223,32 +244,43 @@ void Runner::prepare_output() {
   }
 }
 
+void Runner::index_tasks() {
+  by_key_.resize(plan_.tasks.size());
+  for (std::size_t i = 0; i < by_key_.size(); ++i) by_key_[i] = i;
+  std::sort(by_key_.begin(), by_key_.end(),
+            [&](std::size_t a, std::size_t b) { return plan_.tasks[a].key < plan_.tasks[b].key; });
+  done_.assign(plan_.tasks.size(), std::nullopt);
+}
+
+// The plan index of a task key; plan_.tasks.size() when the study has no such task.
+std::size_t Runner::task_index(const std::string& key) const {
+  const auto it = std::lower_bound(by_key_.begin(), by_key_.end(), key,
+                                   [&](std::size_t i, const std::string& k) { return plan_.tasks[i].key < k; });
+  return it != by_key_.end() && plan_.tasks[*it].key == key ? *it : plan_.tasks.size();
+}
+
 void Runner::load_checkpoint(const std::string& path) {
-  CheckpointChain chain = read_checkpoint(path);
+  const CheckpointChain chain = read_checkpoint(path);
   if (io::attribute_string(chain.root, "study_config", "") != config_.canonical_text) {
     if (!options_.force)
       throw FileError(path, "is a checkpoint of a different study config; resuming it would mix "
                             "studies (use --force to discard it and start over)");
     return;  // --force: start over
   }
-  std::set<std::string> keys;
-  for (const auto& t : plan_.tasks) keys.insert(t.key);
-  std::vector<std::vector<Record*>> to_read(chain.files.size());
-  for (std::size_t i = 0; i < chain.records.size(); ++i) {
-    Record& r = chain.records[i];
-    const std::size_t file = chain.file_of[i];
-    if (!keys.count(r.key))
-      throw FileError(chain.files[file], "damaged checkpoint: unknown task " + r.key);
-    (file == 0 ? base_bytes_ : segment_bytes_) += data_bytes(r);
-    r.owner = static_cast<int>(i % static_cast<std::size_t>(mpi_.size()));
-    saved_.insert(r.key);
-    Record& kept = records_.emplace(r.key, std::move(r)).first->second;
-    if (kept.owner == mpi_.rank() || kept.key.ends_with("/prepare")) to_read[file].push_back(&kept);
+  files_ = chain.files;
+  for (std::size_t i = 0; i < chain.tasks.size(); ++i) {
+    const std::size_t t = task_index(chain.tasks[i].key);
+    if (t == plan_.tasks.size())
+      throw FileError(chain.files[chain.file_of[i]], "damaged checkpoint: unknown task " + chain.tasks[i].key);
+    done_[t] = Location{chain.file_of[i], chain.row_of[i], chain.tasks[i].size};
+    ++done_count_;
   }
-  for (std::size_t f = 0; f < chain.files.size(); ++f) read_record_data(chain.files[f], to_read[f]);
-  for (auto& [key, r] : records_)
-    if (key.ends_with("/prepare")) worker_.adopt(r);
-  resumed_ = records_.size();
+  // Every record is read once, by one rank, and its checksums checked: a damaged checkpoint
+  // is named now, not after hours of computing.
+  for (std::size_t t = static_cast<std::size_t>(mpi_.rank()); t < done_.size();
+       t += static_cast<std::size_t>(mpi_.size()))
+    if (done_[t]) read_task(*done_[t]);
+  resumed_ = done_count_;
   checkpoint_id_ = chain.id;
   segments_ = chain.segments;
   continuing_ = true;
@@ -265,6 +297,22 @@ void Runner::remove_checkpoint_files(bool keep_base) const {
   }
 }
 
+// The record of a finished task, read back from the checkpoint chain (any thread; HDF5
+// calls are serialised).
+Record Runner::read_task(const Location& where) {
+  const std::lock_guard<std::mutex> lock(read_mutex_);
+  auto it = std::find_if(open_files_.begin(), open_files_.end(),
+                         [&](const auto& f) { return f.first == where.file; });
+  if (it == open_files_.end()) {
+    open_files_.emplace_front(where.file, open_results(files_.at(where.file)));
+    constexpr std::size_t keep_open = 8;
+    while (open_files_.size() > keep_open) open_files_.pop_back();
+  } else {
+    open_files_.splice(open_files_.begin(), open_files_, it);
+  }
+  return open_files_.front().second->read(where.row);
+}
+
 // The tasks whose inputs exist, in the order ranks claim them: prepare tasks first (they
 // unlock sweeps), then sweeps from the largest (curves x neurons in the scope) down. Claiming
 // the largest first keeps the end of a pool from waiting on one long sweep, and a rank that
@@ -272,9 +320,12 @@ void Runner::remove_checkpoint_files(bool keep_base) const {
 // result: every task's inputs and seeds depend only on the config.
 std::vector<const Task*> Runner::pool() const {
   std::vector<const Task*> p;
-  for (const auto& t : plan_.tasks)
-    if (!records_.count(t.key) && (t.kind == TaskKind::prepare || worker_.prepared(t.network)))
+  for (std::size_t i = 0; i < plan_.tasks.size(); ++i) {
+    const Task& t = plan_.tasks[i];
+    // A network's prepare task is the plan's task number <network index>.
+    if (!done_[i] && (t.kind == TaskKind::prepare || done_[static_cast<std::size_t>(t.network)]))
       p.push_back(&t);
+  }
   const auto cost = [&](const Task* t) -> std::uint64_t {
     if (t->kind == TaskKind::prepare) return UINT64_MAX;
     const auto& hidden = plan_.networks[static_cast<std::size_t>(t->network)].hidden;
@@ -354,8 +405,8 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       auto& r = done[static_cast<std::size_t>(k)];
       const Status& s = failed[static_cast<std::size_t>(k)];
       if (r) {
-        r->owner = mpi_.rank();
-        fresh_.push_back(std::move(*r));
+        const auto index = static_cast<std::size_t>(pool[static_cast<std::size_t>(first + k)] - plan_.tasks.data());
+        fresh_.emplace_back(index, std::move(*r));
         counters.fetch_add(S::tasks_done, 1);
       } else if (s.code == interrupted) {
         dropped = true;  // runs again after a resume
@@ -394,53 +445,78 @@ void Runner::progress(mpi::SharedCounters* counters, bool force) {
                elapsed, eta);
 }
 
-Status Runner::synchronise(mpi::SharedCounters& counters, std::int64_t* request) {
-  // This rank's status and new records: prepared networks with their data (every rank
-  // needs them for sweeps), sweeps by layout only (the owner writes their data).
-  Bytes mine(sizeof local_.code);
-  std::memcpy(mine.data(), &local_.code, sizeof local_.code);
-  Bytes message(local_.message.begin(), local_.message.end());
-  const std::uint64_t message_size = message.size();
-  mine.insert(mine.end(), reinterpret_cast<const char*>(&message_size),
-              reinterpret_cast<const char*>(&message_size) + sizeof message_size);
-  mine.insert(mine.end(), message.begin(), message.end());
-  for (const auto& r : fresh_) serialize(r, r.key.ends_with("/prepare"), mine);
+// Every rank's status and the keys and sizes of its new records (their data stays with
+// the rank that computed them, which writes it into the checkpoint). `fresh` gets every
+// rank's new tasks, rank by rank, each with its owner.
+Status Runner::synchronise(mpi::SharedCounters& counters, std::int64_t* request,
+                           std::vector<TaskEntry>* fresh) {
+  Bytes mine;
+  const auto put = [&](const void* p, std::size_t n) {
+    mine.insert(mine.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+  };
+  const auto put_string = [&](const std::string& s) {
+    const std::uint64_t n = s.size();
+    put(&n, sizeof n);
+    put(s.data(), s.size());
+  };
+  put(&local_.code, sizeof local_.code);
+  put_string(local_.message);
+  for (const auto& [index, r] : fresh_) {
+    const TaskSize size = size_of(r);
+    put_string(r.key);
+    put(&size, sizeof size);
+  }
   const auto all = mpi::allgather(mine);
   *request = counters.read(mpi::SharedCounters::sync_request);
 
   Status global;
   for (int rank = 0; rank < mpi_.size(); ++rank) {
     const Bytes& b = all[static_cast<std::size_t>(rank)];
+    std::size_t at = 0;
+    const auto get = [&](void* p, std::size_t n) {
+      if (n > b.size() - at) throw std::logic_error("truncated synchronisation message");
+      std::memcpy(p, b.data() + at, n);
+      at += n;
+    };
+    const auto get_string = [&] {
+      std::uint64_t n = 0;
+      get(&n, sizeof n);
+      std::string s(static_cast<std::size_t>(n), '\0');
+      get(s.data(), s.size());
+      return s;
+    };
     std::int64_t code = 0;
-    std::uint64_t n = 0;
-    std::memcpy(&code, b.data(), sizeof code);
-    std::memcpy(&n, b.data() + sizeof code, sizeof n);
-    const std::size_t head = sizeof code + sizeof n + n;
-    if (code != ok && global.code == ok)
-      global = {code, std::string(b.begin() + sizeof code + sizeof n, b.begin() + static_cast<std::ptrdiff_t>(head))};
-    if (rank == mpi_.rank()) {
-      for (auto& r : fresh_) records_.emplace(r.key, std::move(r));
-      continue;
-    }
-    for (auto& r : deserialize_all(Bytes(b.begin() + static_cast<std::ptrdiff_t>(head), b.end()),
-                                   "records from rank " + std::to_string(rank))) {
-      r.owner = rank;
-      records_.emplace(r.key, std::move(r));
+    get(&code, sizeof code);
+    const std::string message = get_string();
+    if (code != ok && global.code == ok) global = {code, message};
+    while (at < b.size()) {
+      TaskEntry e;
+      e.key = get_string();
+      get(&e.size, sizeof e.size);
+      e.owner = rank;
+      fresh->push_back(std::move(e));
     }
   }
-  fresh_.clear();
-  for (auto& [key, r] : records_)
-    if (key.ends_with("/prepare") && !worker_.prepared(plan_.tasks[static_cast<std::size_t>(
-                                          std::stoi(key.substr(0, key.find('/'))))].network))
-      worker_.adopt(r);
   if (global.code == ok && *request == stop_request) global = {interrupted, "stopped by a signal"};
   return global;
 }
 
-void Runner::write(bool final) {
-  const auto t = Clock::now();
+io::Attributes Runner::root_attributes(bool complete) const {
+  return {{"ioca_version", std::string(version_string)},
+          {"git_commit", std::string(git_commit)},
+          {"study_name", config_.name},
+          {"study_config", config_.canonical_text},
+          {"study_config_hash", hex64(hash_name(config_.canonical_text))},
+          {"complete", static_cast<std::int64_t>(complete ? 1 : 0)},
+          {"networks", static_cast<std::int64_t>(plan_.networks.size())},
+          {"tasks", static_cast<std::int64_t>(plan_.tasks.size())},
+          {"tasks_done", static_cast<std::int64_t>(done_count_)}};
+}
+
+// Collective (sums over ranks).
+io::Attributes Runner::provenance() const {
   const PhaseSeconds& s = worker_.seconds();
-  io::Attributes provenance{
+  io::Attributes p{
       {"ranks", static_cast<std::int64_t>(mpi_.size())},
       {"threads_per_rank", static_cast<std::int64_t>(max_threads())},
       {"kernels", std::string(kernel_isa())},
@@ -461,85 +537,134 @@ void Runner::write(bool final) {
   for (const auto& h : mpi::host_names()) hosts.insert(h);
   std::string host_list;
   for (const auto& h : hosts) host_list += (host_list.empty() ? "" : ",") + h;
-  provenance["hosts"] = host_list;
+  p["hosts"] = host_list;
   for (const char* var : {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                           "SLURM_RESTART_COUNT", "SLURM_JOB_NODELIST"}) {
     const char* v = std::getenv(var);
     std::string name = var;
     for (auto& ch : name) ch = static_cast<char>(std::tolower(ch));
-    provenance[name] = std::string(v ? v : "");
+    p[name] = std::string(v ? v : "");
   }
+  return p;
+}
 
-  FileContents c;
-  c.root = {{"ioca_results_format", results_format_version},
-            {"ioca_version", std::string(version_string)},
-            {"git_commit", std::string(git_commit)},
-            {"study_name", config_.name},
-            {"study_config", config_.canonical_text},
-            {"study_config_hash", hex64(hash_name(config_.canonical_text))},
-            {"complete", static_cast<std::int64_t>(final ? 1 : 0)},
-            {"networks", static_cast<std::int64_t>(plan_.networks.size())},
-            {"tasks", static_cast<std::int64_t>(plan_.tasks.size())},
-            {"tasks_done", static_cast<std::int64_t>(records_.size())}};
-  c.provenance = std::move(provenance);
+// A new chain's id, from rank 0's random device (identical on every rank).
+std::string Runner::new_checkpoint_id() const {
+  std::random_device device;
+  const std::int64_t mine = mpi_.rank() == 0
+      ? static_cast<std::int64_t>((std::uint64_t{device()} << 31) ^ device()) : 0;
+  return hex64(static_cast<std::uint64_t>(mpi::allreduce_max(mine)));
+}
 
-  // What to write: the study (final), a new checkpoint base (every task so far), or a
-  // segment (the tasks finished since the last checkpoint file). A new base once the
-  // segments hold as much data as the base, or there are many of them.
-  constexpr int max_segments = 64;
-  std::uint64_t new_bytes = 0;
-  for (const auto& [key, r] : records_)
-    if (!saved_.count(key)) new_bytes += data_bytes(r);
-  const bool segment = !final && !checkpoint_id_.empty() && segments_ < max_segments &&
-                       segment_bytes_ + new_bytes <= base_bytes_;
-  for (const auto& [key, r] : records_)
-    if (!segment || !saved_.count(key)) c.records.push_back(&r);
-  std::string target = options_.out;
-  if (!final) {
-    if (!segment) {
-      // A new chain: its id, from rank 0's random device (identical on every rank).
-      std::random_device device;
-      const std::int64_t mine = mpi_.rank() == 0
-          ? static_cast<std::int64_t>((std::uint64_t{device()} << 31) ^ device()) : 0;
-      checkpoint_id_ = hex64(static_cast<std::uint64_t>(mpi::allreduce_max(mine)));
-    }
-    target = segment ? checkpoint_segment_path(checkpoint_path_, segments_ + 1) : checkpoint_path_;
-    c.root["checkpoint_id"] = checkpoint_id_;
-    c.root["checkpoint_segment"] = static_cast<std::int64_t>(segment ? segments_ + 1 : 0);
-  }
-  const std::string tmp = target + ".tmp";
-  try {
-    write_results(tmp, target, mpi_.rank(), c);
-  } catch (const std::exception& e) {
-    // Inside collective HDF5 calls the other ranks cannot be told: end the job.
-    std::fprintf(stderr, "ioca run: error: %s\n", e.what());
-    std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, bad_input);
-  }
+// After a file was written to tmp: renamed into place (rank 0; the data reaches the disk
+// first), the files it replaces removed, the cost counted.
+void Runner::committed(const std::string& tmp, const std::string& target, bool remove_chain,
+                       bool checkpoint, Clock::time_point started) {
   agree([&] {
     if (mpi_.rank() == 0) durable_rename(tmp, target);
     // Only once the new file is in place: the chain it replaces (final: every checkpoint
     // file; a new base: the old segments).
-    if (!segment) remove_checkpoint_files(!final);
+    if (remove_chain) remove_checkpoint_files(checkpoint);
   });
-  if (segment) {
-    ++segments_;
-    segment_bytes_ += new_bytes;
-  } else {
-    segments_ = 0;
-    segment_bytes_ = 0;
-    base_bytes_ = 0;
-    for (const auto& [key, r] : records_) base_bytes_ += data_bytes(r);
-  }
-  for (const auto& [key, r] : records_) saved_.insert(key);
-  if (!final) {
+  if (checkpoint) {
     std::error_code ec;
     const auto size = mpi_.rank() == 0 ? fs::file_size(target, ec) : 0;
     checkpoint_bytes_ += mpi::allreduce_max(ec ? 0 : static_cast<std::int64_t>(size));
     ++checkpoints_;
   }
   last_write_ = Clock::now();
-  write_seconds_ += std::chrono::duration<double>(Clock::now() - t).count();
+  write_seconds_ += std::chrono::duration<double>(Clock::now() - started).count();
+}
+
+// The records finished since the last synchronisation (every rank's, in `fresh`) become the
+// next file of the chain: its base when there is none yet, else a segment. Each rank writes
+// its own records' rows and values; then they leave memory.
+void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
+  const auto t = Clock::now();
+  const bool base = files_.empty();
+  if (base) checkpoint_id_ = new_checkpoint_id();
+  const std::string target = base ? checkpoint_path_ : checkpoint_segment_path(checkpoint_path_, segments_ + 1);
+  const std::string tmp = target + ".tmp";
+  const std::size_t done_after = done_count_ + fresh.size();
+  io::Attributes root = root_attributes(false);
+  root["tasks_done"] = static_cast<std::int64_t>(done_after);
+  root["checkpoint_id"] = checkpoint_id_;
+  root["checkpoint_segment"] = static_cast<std::int64_t>(base ? 0 : segments_ + 1);
+  const io::Attributes prov = provenance();
+  try {
+    PackedWriter writer(tmp, target, mpi_.rank(), fresh);
+    std::vector<const Record*> mine;
+    for (const auto& [index, r] : fresh_) mine.push_back(&r);
+    writer.write(mine);
+    writer.finish(root, prov);
+  } catch (const std::exception& e) {
+    // Inside collective HDF5 calls the other ranks cannot be told: end the job.
+    std::fprintf(stderr, "ioca run: error: %s\n", e.what());
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, bad_input);
+  }
+  committed(tmp, target, false, true, t);
+  files_.push_back(target);
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    const std::size_t index = task_index(fresh[i].key);
+    if (index == plan_.tasks.size() || done_[index])
+      throw std::logic_error("task " + fresh[i].key + " finished twice or unknown");
+    done_[index] = Location{files_.size() - 1, i, fresh[i].size};
+  }
+  done_count_ = done_after;
+  fresh_.clear();
+  if (!base) ++segments_;
+  if (segments_ >= max_segments) rebase();
+}
+
+// Writes every finished task, in key order (so the file is the same for any ranks and
+// threads and any history of checkpoints), from the chain into one new file.
+void Runner::compact_chain(const std::string& target, io::Attributes root) {
+  std::vector<Placement> placements;
+  for (std::size_t i : by_key_)
+    if (done_[i]) placements.push_back({done_[i]->file, done_[i]->row, {plan_.tasks[i].key, done_[i]->size, 0}});
+  const std::string tmp = target + ".tmp";
+  const io::Attributes prov = provenance();
+  try {
+    compact(tmp, target, mpi_.rank(), mpi_.size(), std::move(placements),
+            [&](const Placement& p) { return read_task(Location{p.source, p.row, p.entry.size}); },
+            root, prov);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ioca run: error: %s\n", e.what());
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, bad_input);
+  }
+}
+
+// The chain compacted into a new base (a new chain id); the old segments go.
+void Runner::rebase() {
+  const auto t = Clock::now();
+  checkpoint_id_ = new_checkpoint_id();
+  io::Attributes root = root_attributes(false);
+  root["checkpoint_id"] = checkpoint_id_;
+  root["checkpoint_segment"] = std::int64_t{0};
+  compact_chain(checkpoint_path_, root);
+  {
+    const std::lock_guard<std::mutex> lock(read_mutex_);
+    open_files_.clear();  // the rows are now those of the new base
+  }
+  committed(checkpoint_path_ + ".tmp", checkpoint_path_, true, true, t);
+  files_ = {checkpoint_path_};
+  segments_ = 0;
+  std::size_t row = 0;
+  for (std::size_t i : by_key_)
+    if (done_[i]) done_[i]->file = 0, done_[i]->row = row++;
+}
+
+// The finished study, compacted from the chain into <out>; the checkpoint files go.
+void Runner::finish() {
+  const auto t = Clock::now();
+  compact_chain(options_.out, root_attributes(true));
+  {
+    const std::lock_guard<std::mutex> lock(read_mutex_);
+    open_files_.clear();
+  }
+  committed(options_.out + ".tmp", options_.out, true, false, t);
 }
 
 int Runner::run() {
@@ -552,6 +677,12 @@ int Runner::run() {
     log("%s is already complete; nothing to do", options_.out.c_str());
     return ok;
   }
+  index_tasks();
+  worker_.set_prepared_source([this](int network) {
+    const auto& where = done_.at(static_cast<std::size_t>(network));
+    if (!where) throw std::logic_error("a sweep ran before its network was prepared");
+    return read_task(*where);
+  });
   checkpoint_path_ = options_.out + ".checkpoint";
   if (fs::exists(checkpoint_path_)) {
     if (!options_.resume && !options_.force)
@@ -562,7 +693,9 @@ int Runner::run() {
   }
   // Starting over (no checkpoint, or --force): the files of an earlier run go.
   if (!continuing_) agree([&] { remove_checkpoint_files(false); });
-  done_before_pool_ = records_.size();
+  // A checkpoint of an ioca before chains had ids cannot take segments: it becomes a base.
+  if (continuing_ && checkpoint_id_.empty()) rebase();
+  done_before_pool_ = done_count_;
   log("study '%s': %zu networks, %zu tasks (%zu done before), %d ranks x %d threads, kernels %s",
       config_.name.c_str(), plan_.networks.size(), plan_.tasks.size(), resumed_, mpi_.size(),
       max_threads(), std::string(kernel_isa()).c_str());
@@ -571,9 +704,9 @@ int Runner::run() {
   for (;;) {
     const auto p = pool();
     if (p.empty()) {
-      if (records_.size() != plan_.tasks.size())
+      if (done_count_ != plan_.tasks.size())
         throw std::logic_error("no task can run but the study is not complete");
-      write(true);
+      finish();
       progress(nullptr, true);
       log("done in %.1f s; results in %s",
           std::chrono::duration<double>(Clock::now() - start_).count(), options_.out.c_str());
@@ -581,21 +714,22 @@ int Runner::run() {
     }
     work(p, counters);
     std::int64_t request = no_request;
-    const Status status = synchronise(counters, &request);
-    if (records_.size() != saved_.size() && records_.size() != plan_.tasks.size()) write(false);
+    std::vector<TaskEntry> fresh;
+    const Status status = synchronise(counters, &request, &fresh);
+    if (!fresh.empty()) write_segment(fresh);
     counters.reset(0, no_request, 0);
-    done_before_pool_ = records_.size();
-    if (records_.size() != plan_.tasks.size()) progress(nullptr, true);
+    done_before_pool_ = done_count_;
+    if (done_count_ != plan_.tasks.size()) progress(nullptr, true);
     if (status.code == interrupted) {
       log("stopped by a signal: %zu of %zu tasks are in %s; continue with --resume",
-          records_.size(), plan_.tasks.size(), checkpoint_path_.c_str());
+          done_count_, plan_.tasks.size(), checkpoint_path_.c_str());
       return exit_interrupted;
     }
     if (status.code != ok) {
       // One line: the error, and where the work done so far is kept.
       std::string kept;
-      if (saved_.size() > resumed_)
-        kept = " [" + std::to_string(saved_.size()) + " finished tasks are kept in " +
+      if (done_count_ > resumed_)
+        kept = " [" + std::to_string(done_count_) + " finished tasks are kept in " +
                checkpoint_path_ + "; --resume continues]";
       if (mpi_.rank() == 0)
         std::fprintf(stderr, "ioca run: error: %s%s\n", status.message.c_str(), kept.c_str());

@@ -195,14 +195,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
   return r;
 }
 
-void Worker::adopt(const Record& r) {
-  // The network this record prepares: its key is "<index>/<name>/prepare".
-  const auto slash = r.key.find('/');
-  int index = -1;
-  try {
-    index = std::stoi(r.key.substr(0, slash));
-  } catch (const std::exception&) {
-  }
+Prepared Worker::adopt(const Record& r, int index) const {
   if (index < 0 || index >= static_cast<int>(plan_.networks.size()) ||
       plan_.tasks[static_cast<std::size_t>(index)].key != r.key)
     throw Error("task record '" + r.key + "' belongs to no network of this study");
@@ -218,12 +211,29 @@ void Worker::adopt(const Record& r) {
           r.find(prefix + "/single_neuron/layers/" + std::to_string(l) + "/accuracy_drop")
               .values<double>());
   p.values = ablation_values(p.net, p.measures, config_.ablate_to);
-  prepared_[index] = std::move(p);
+  return p;
+}
+
+std::shared_ptr<const Prepared> Worker::prepared(int network) {
+  const std::lock_guard<std::mutex> lock(prepared_mutex_);
+  for (auto it = prepared_.begin(); it != prepared_.end(); ++it)
+    if (it->first == network) {
+      prepared_.splice(prepared_.begin(), prepared_, it);
+      return it->second;
+    }
+  if (!source_) throw std::logic_error("no source of prepared networks");
+  auto p = std::make_shared<const Prepared>(adopt(source_(network), network));
+  prepared_.emplace_front(network, p);
+  // A few per thread: the tasks running now, and the next ones of the same networks.
+  const std::size_t keep = 4 * static_cast<std::size_t>(std::max(1, max_threads()));
+  while (prepared_.size() > keep) prepared_.pop_back();
+  return p;
 }
 
 Record Worker::sweep(const NetworkSpec& n, const Task& task) {
   const auto t = Clock::now();
-  const Prepared& p = prepared_.at(n.index);
+  const std::shared_ptr<const Prepared> held = prepared(n.index);
+  const Prepared& p = *held;
   const data::Splits& sp = splits(n.data);
   const ablation::Scope scope = ablation::make_scope(p.net, task.scope);
   const auto N = static_cast<std::int64_t>(scope.neurons.size());

@@ -1,8 +1,12 @@
 #pragma once
 // Runs one task of the plan on this rank and returns its record. Keeps the data sets it has
-// loaded and the prepared networks (model, measures, single-neuron damage) that sweeps need.
+// loaded and the few prepared networks (model, measures, single-neuron damage) its recent
+// sweeps needed; any other is fetched when a sweep needs it (from the checkpoint on disk),
+// so a rank's memory does not grow with the number of networks of the study.
 #include <functional>
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -37,20 +41,25 @@ class Worker {
   // with TaskInterrupted.
   Record run(const Task& task, const std::function<bool()>& should_stop);
   // run() may be called from several threads at once (each task then runs on one thread).
-  // Makes a prepare task's record (from any rank) available to sweeps on this rank.
-  void adopt(const Record& prepare_record);
-  bool prepared(int network) const { return prepared_.count(network) != 0; }
+  // Where sweeps get the record of their network's prepare task (called under a lock,
+  // from any thread).
+  void set_prepared_source(std::function<Record(int network)> source) { source_ = std::move(source); }
   const PhaseSeconds& seconds() const { return seconds_; }
 
  private:
   const data::Splits& splits(const data::LoadOptions& o);
   Record prepare(const NetworkSpec& n, const Task& task, const std::function<bool()>& should_stop);
   Record sweep(const NetworkSpec& n, const Task& task);
+  // The prepared network, from the cache or the source (most recently used kept).
+  std::shared_ptr<const Prepared> prepared(int network);
+  Prepared adopt(const Record& prepare_record, int network) const;
 
   const StudyConfig& config_;
   const Plan& plan_;
   std::map<std::string, data::Splits> data_;
-  std::map<int, Prepared> prepared_;
+  std::function<Record(int)> source_;
+  std::list<std::pair<int, std::shared_ptr<const Prepared>>> prepared_;  // most recent first
+  std::mutex prepared_mutex_;
   void add_seconds(double PhaseSeconds::*phase, double seconds);
 
   std::mutex mutex_;  // guards data_ and seconds_ when tasks run concurrently
