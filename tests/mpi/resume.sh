@@ -99,17 +99,12 @@ mkdir saved && cp dmg.h5.checkpoint* saved/
   fail "the checkpoint has $segments segments, wanted at least 2"
 rm -f saved/*.tmp
 restore() { rm -f dmg.h5.checkpoint*; cp saved/dmg.h5.checkpoint* .; }
-# change_value FILE: adds 1 to the first element of the first dataset under /networks.
+# change_value FILE: adds 1 to the first float64 value of the file (/data/f64).
 change_value() {
   /usr/bin/python3 - "$1" <<'PY'
 import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:
-    found = []
-    f["networks"].visititems(lambda name, o: found.append(o) if isinstance(o, h5py.Dataset) and o.size else None)
-    d = found[0]
-    flat = d[()].reshape(-1)
-    flat[0] += 1
-    d[()] = flat.reshape(d.shape)
+    f["data/f64"][0] += 1
 PY
 }
 resume_dmg() { run_ranks 1 1 run --config study.ini --out dmg.h5 --resume --quiet; }
@@ -142,10 +137,11 @@ h5diff --exclude-path /provenance ref.h5 dmg.h5 >dmg.diff 2>&1 &&
   fail "resumed from base and segments: differs: $(head -5 dmg.diff)"
 [ -z "$(ls dmg.h5.* 2>/dev/null)" ] && pass "every checkpoint file removed once complete" ||
   fail "checkpoint files left: $(ls dmg.h5.*)"
-# A checkpoint written by the ioca before segments: a base without checkpoint_id and
-# checkpoint_segment, no segments. It is resumed alone (and its tasks are not run again).
+# A checkpoint written by the ioca before segments and before results format 2: a base in
+# format 1 without checkpoint_id and checkpoint_segment, no segments. It is resumed alone
+# (and its tasks are not run again).
 rm -f dmg.h5*
-cp saved/dmg.h5.checkpoint old.h5.checkpoint
+"$ioca" convert saved/dmg.h5.checkpoint old.h5.checkpoint --format 1 --quiet || fail "convert to format 1"
 /usr/bin/python3 -c 'import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:
     del f.attrs["checkpoint_id"]; del f.attrs["checkpoint_segment"]' old.h5.checkpoint

@@ -37,6 +37,14 @@ run_ranks 2 1 run --config study.ini --network.seeds 1 --out part1.h5 --quiet >/
 "$ioca" merge merged.h5 part1.h5 part2.h5 --quiet 2>err-merge || fail "merge: $(cat err-merge)"
 h5diff --exclude-path /provenance r1t1.h5 merged.h5 >diff-merge 2>&1 &&
   pass "merged parts equal the single run of both seeds" || fail "merged file differs: $(head -5 diff-merge)"
+# Files of format 1 (earlier ioca versions) merge too, and convert both ways without loss.
+"$ioca" convert part1.h5 part1-v1.h5 --format 1 --quiet && "$ioca" merge merged-v1.h5 part1-v1.h5 part2.h5 --quiet &&
+  h5diff --exclude-path /provenance r1t1.h5 merged-v1.h5 >/dev/null 2>&1 &&
+  pass "a format-1 part merges with a format-2 part into the same file" || fail "merging a format-1 part"
+"$ioca" convert r1t1.h5 v1.h5 --format 1 --quiet && "$ioca" convert v1.h5 v2.h5 --quiet &&
+  h5diff --exclude-path /provenance r1t1.h5 v2.h5 >/dev/null 2>&1 &&
+  h5dump -a /ioca_results_format v1.h5 | grep -q '(0): 1' &&
+  pass "convert to format 1 and back gives the same file" || fail "convert round trip differs"
 expect_status 2 "merge refuses overlapping files" "$ioca" merge m2.h5 part1.h5 r1t1.h5
 run_ranks 1 1 run --config study.ini --network.seeds 3 --train.epochs 1 --out other.h5 --quiet >/dev/null 2>&1
 expect_status 2 "merge refuses files of another study" "$ioca" merge m3.h5 part1.h5 other.h5
@@ -58,26 +66,28 @@ random = 3
 INI
 run_ranks 2 1 run --config models.ini --out models.h5 --quiet 2>err-models >/dev/null ||
   fail "model-file study: $(cat err-models)"
+# Compared in the nested layout of format 1 (ioca convert), dataset by dataset.
+"$ioca" convert models.h5 models-v1.h5 --format 1 --quiet 2>err-convert || fail "convert: $(cat err-convert)"
 net=/networks/model0-m
 same=1
 for path in layers/0/entropy layers/1/mutual_information layers/0/kl_selectivity \
   layers/1/selectivity_index layers/0/outgoing_l1; do
-  h5diff models.h5 ms.h5 "$net/measures/$path" "/$path" >/dev/null 2>&1 || { same=0; echo "differs: $path"; }
+  h5diff models-v1.h5 ms.h5 "$net/measures/$path" "/$path" >/dev/null 2>&1 || { same=0; echo "differs: $path"; }
 done
 for path in layer0/entropy/ascending layer1/mutual_information/descending \
   network/single_damage/ascending network/entropy/descending layer0/random layer1/random; do
   for d in accuracy loss per_class_accuracy order ablated; do
-    h5diff models.h5 ab.h5 "$net/ablation/$path/$d" "/ablation/$path/$d" >/dev/null 2>&1 ||
+    h5diff models-v1.h5 ab.h5 "$net/ablation/$path/$d" "/ablation/$path/$d" >/dev/null 2>&1 ||
       { same=0; echo "differs: $path/$d"; }
   done
 done
 for l in 0 1; do
   for d in accuracy_drop loss_increase; do
-    h5diff models.h5 ab.h5 "$net/single_neuron/layers/$l/$d" "/single_neuron/layers/$l/$d" \
+    h5diff models-v1.h5 ab.h5 "$net/single_neuron/layers/$l/$d" "/single_neuron/layers/$l/$d" \
       >/dev/null 2>&1 || { same=0; echo "differs: single $l $d"; }
   done
 done
-h5diff models.h5 m.h5 "$net/model/layers/0/weight" /layers/0/weight >/dev/null 2>&1 || same=0
+h5diff models-v1.h5 m.h5 "$net/model/layers/0/weight" /layers/0/weight >/dev/null 2>&1 || same=0
 ((same)) && pass "model-file study equals standalone measure + ablate" ||
   fail "model-file study differs from standalone measure + ablate"
 
