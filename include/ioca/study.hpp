@@ -49,6 +49,7 @@ struct StudyConfig {
   std::size_t chunk_rows = 256;
   // Run (not part of the results: neither is in canonical_text).
   double checkpoint_interval_seconds = 60.0;
+  int checkpoint_segments = 256;  // segments before the chain is compacted into a new base
   std::size_t memory_budget_bytes = std::size_t{512} << 20;  // per task: caches and blocks
   // The whole config with every key resolved, as INI text (stored in the results file and
   // compared on --resume).

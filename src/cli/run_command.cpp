@@ -105,6 +105,8 @@ po::options_description study_options() {
       // run
       ("run.checkpoint_interval", po::value<double>()->default_value(60.0),
        "seconds between checkpoints")(
+          "run.checkpoint_segments", po::value<long long>()->default_value(256),
+          "checkpoint files after the base before the chain is compacted into a new base")(
           "run.memory_budget", po::value<long long>()->default_value(512),
           "MiB of cached activations and ablation blocks per running task (a rank runs one "
           "task per OpenMP thread; results do not change)");
@@ -217,6 +219,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   c.chunk_rows =
       static_cast<std::size_t>(bounded<long long>(vm, "ablation.chunk_rows", 1, 1 << 24));
   c.checkpoint_interval_seconds = bounded<double>(vm, "run.checkpoint_interval", 0.0, 1e9);
+  c.checkpoint_segments = static_cast<int>(bounded<long long>(vm, "run.checkpoint_segments", 1, 100000));
   c.memory_budget_bytes =
       static_cast<std::size_t>(bounded<long long>(vm, "run.memory_budget", 0, 1 << 24)) << 20;
   c.measure.activation_cache_bytes = c.memory_budget_bytes;

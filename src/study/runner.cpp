@@ -204,10 +204,6 @@ class Runner {
   std::string started_ = now_iso8601();
 };
 
-// A chain of more segments than this is compacted into a new base (reading and writing
-// every result once), so that a resume never opens thousands of files.
-constexpr int max_segments = 256;
-
 void Runner::log(const char* fmt, ...) const {
   if (options_.quiet || mpi_.rank() != 0) return;
   va_list args;
@@ -614,7 +610,9 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   done_count_ = done_after;
   fresh_.clear();
   if (!base) ++segments_;
-  if (segments_ >= max_segments) rebase();
+  // A long chain is compacted into a new base (reading and writing every result once), so
+  // that a resume never opens thousands of files.
+  if (segments_ >= config_.checkpoint_segments) rebase();
 }
 
 // Writes every finished task, in key order (so the file is the same for any ranks and

@@ -64,6 +64,26 @@ for sig in KILL TERM; do
     fail "SIG$sig: checkpoint left behind"
 done
 
+# A chain compacted into a new base every 2 segments, killed and resumed: the same results,
+# and never more than the base and 2 segments on disk.
+run_ranks 2 1 run --config study.ini --run.checkpoint_segments 2 --out short.h5 --quiet 2>short.err &
+job=$!
+most=0
+for ((i = 0; i < 600; i++)); do
+  n=$(ls | grep -c '^short\.h5\.checkpoint\(\.[0-9]*\)\?$')
+  ((n > most)) && most=$n
+  [ -e short.h5.checkpoint.2 ] && ((i > 20)) && break
+  sleep 0.05
+done
+kill -KILL $(descendants "$job") "$job" 2>/dev/null
+wait $job 2>/dev/null
+run_ranks 1 1 run --config study.ini --run.checkpoint_segments 2 --out short.h5 --resume --quiet 2>>short.err
+h5diff --exclude-path /provenance ref.h5 short.h5 >short.diff 2>&1 &&
+  pass "a chain compacted every 2 segments, killed and resumed: equal to the uninterrupted run" ||
+  fail "compacted chain: differs: $(head -5 short.diff) $(tail -3 short.err)"
+((most <= 3)) && pass "at most a base and 2 segments on disk (saw $most files)" ||
+  fail "$most checkpoint files on disk, wanted at most 3"
+
 # A finished study resumed again: nothing to do.
 expect_status 0 "resume of a complete study does nothing" run_ranks 1 1 run --config study.ini \
   --out ref.h5 --resume --quiet

@@ -31,7 +31,7 @@ if h5ls "$tmp/results.h5" >/dev/null 2>&1; then
   pass "results.h5 is an HDF5 file"
   complete=$(root_attribute "$tmp/results.h5" complete)
   check "root attribute complete = 1 (got '$complete')" [ "$complete" = 1 ]
-  networks=$(h5ls "$tmp/results.h5/networks" 2>/dev/null | awk '{print $1}' | tr '\n' ' ')
+  networks=$(h5dump -d /networks/name "$tmp/results.h5" 2>/dev/null | grep -o '"[^"\\]*' | tr -d '"' | tr '\n' ' ')
   case $networks in
     *mnist-relu-64x32-s1*mnist-relu-64x32-s2*mnist-tanh-64x32-s1*mnist-tanh-64x32-s2*) pass "networks: $networks" ;;
     *) fail "networks in /networks: '$networks' (wanted mnist-{relu,tanh}-64x32-s{1,2})" ;;
