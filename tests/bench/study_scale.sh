@@ -99,24 +99,42 @@ for n in "${counts[@]}"; do
   estimate=$("$ioca" run --config "$run/study.ini" --dry-run |
     sed -n 's/.*sbatch -n 2 .*# about \(.*\)/\1/p')
   start=$EPOCHREALTIME
+  # The final file is written as results.h5.tmp (checkpoints have other names): when it
+  # appears, every task is done and the final synchronisation is over.
+  (while [ ! -e "$run/results.h5.tmp" ] && [ ! -e "$run/results.h5" ] && [ ! -e "$run/ended" ]; do
+    sleep 0.05
+  done
+  echo "$EPOCHREALTIME" >"$run/final_write_started") &
+  watcher=$!
+  status=0
   mpiexec -q -n 2 --bind-to none -x OMP_NUM_THREADS=1 -x RSS_DIR="$run" \
     "$dir/rss.sh" "$ioca" run --config "$run/study.ini" --out "$run/results.h5" \
-    2>&1 >/dev/null | stamp >"$run/log"
+    2>&1 >/dev/null | stamp >"$run/log" || status=$?
   end=$EPOCHREALTIME
+  touch "$run/ended"
+  wait "$watcher"
+  if ((status)); then
+    echo "study_scale.sh: ioca run of $n networks failed (status $status):" >&2
+    tail -5 "$run/log" >&2
+    exit 1
+  fi
   wall=$(awk "BEGIN {printf \"%.1f\", $end - $start}")
-  # The last progress line before every task was done: the last task ended after it (the
-  # runner prints at most every 2 s, so the tail is exact to about 2 s).
-  last=$(awk '/ioca run: [0-9]+\/[0-9]+ tasks/ {split($4, a, "/"); if (a[1] < a[2]) t = $1} END {print t}' "$run/log")
-  tail_s=$(awk "BEGIN {printf \"%.1f\", ${last:-$start} > 0 ? $end - ${last:-$start} : 0}")
+  # Last task to finished file lies between two bounds: from the final file's appearance
+  # (after the last task and the final synchronisation) to the end, and from the last
+  # progress line that still showed tasks to do (the runner prints at most every 2 s, and
+  # after each synchronisation) to the end.
+  final_write=$(awk "BEGIN {printf \"%.1f\", $end - $(cat "$run/final_write_started")}")
+  last=$(awk '/ioca run: [0-9]+\/[0-9]+ tasks/ {split($4, a, "/"); if (a[1] + 0 < a[2] + 0) t = $1} END {print t}' "$run/log")
+  tail_s="$final_write-$(awk "BEGIN {printf \"%.1f\", $end - ${last:-$start}}")"
   declare -A v=()
   while IFS== read -r key value; do v[$key]=$value; done < <(file_numbers "$run/results.h5")
   size=$(stat -c %s "$run/results.h5")
   rss0=$(awk '{printf "%.0f", $1 / 1024}' "$run/rss.0") rss1=$(awk '{printf "%.0f", $1 / 1024}' "$run/rss.1")
   mb() { awk "BEGIN {printf \"%.1f\", $1 / 1e6}"; }
-  ratio=$(awk "BEGIN {printf \"%.1f\", ${v[raw]} > 0 ? $size / ${v[raw]} : 0}")
+  ratio=$(awk "BEGIN {printf \"%.1f\", ($size / (${v[raw]} + 1e-9))}")
   echo "N=$n: ${v[tasks]} tasks, wall $wall s (dry run estimated ${estimate:-?}); rank-seconds load ${v[load]}" \
     "train ${v[train]} measure ${v[measure]} single ${v[single]} ablate ${v[ablate]} write ${v[write]};" \
-    "last task to finished file $tail_s s; file $(mb "$size") MB holding $(mb "${v[raw]}") MB of results" \
+    "last task to finished file $tail_s s (final write to last progress line); file $(mb "$size") MB holding $(mb "${v[raw]}") MB of results" \
     "(format ${v[format]}, ratio $ratio); ${v[checkpoints]} checkpoints, $(mb "${v[checkpoint_bytes]}") MB;" \
     "peak RSS rank 0 $rss0 MiB, rank 1 $rss1 MiB"
   rows+=("| $n | ${v[tasks]} | $wall | ${estimate:-?} | ${v[load]} | ${v[train]} | ${v[measure]} | ${v[single]} | ${v[ablate]} | ${v[write]} | $tail_s | $(mb "$size") | $(mb "${v[raw]}") | $ratio | $(mb "${v[checkpoint_bytes]}") | $rss0 / $rss1 |")
@@ -124,7 +142,7 @@ for n in "${counts[@]}"; do
 done
 
 echo
-echo "| networks | tasks | wall s | dry-run estimate | load | train | measure | single | ablate | write | last task to file s | file MB | results MB | file / results | checkpoint MB | peak RSS MiB (rank 0 / 1) |"
+echo "| networks | tasks | wall s | dry-run estimate | load | train | measure | single | ablate | write | last task to file s (bounds) | file MB | results MB | file / results | checkpoint MB | peak RSS MiB (rank 0 / 1) |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo "(phases: thread-seconds summed over the 2 ranks, from /provenance; results MB: raw bytes of every array)"
