@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -381,20 +382,41 @@ double wall_seconds(const Totals& t, const StudyConfig& c, int ranks) {
   return t.load + compute + write_wall(t, c, compute);
 }
 
+// printf, then the text wrapped at 96 columns (the explanation is a paragraph).
+void print_wrapped(const char* format, ...) __attribute__((format(printf, 1, 2)));
+void print_wrapped(const char* format, ...) {
+  char buf[4096];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buf, sizeof buf, format, args);
+  va_end(args);
+  std::istringstream words(buf);
+  std::string word, line;
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > 96) {
+      std::printf("%s\n", line.c_str());
+      line = "  ";
+    }
+    line += (line.empty() || line == "  " ? "" : " ") + word;
+  }
+  if (!line.empty()) std::printf("%s\n", line.c_str());
+}
+
 void print_estimates(const StudyConfig& c, const DryRunOptions& o, const Totals& t,
                      std::size_t tasks) {
-  std::printf("results file: about %s (estimated for results format 2: %s bytes of array values "
-              "in %s arrays + %.0f bytes of index tables per array + the config text)\n",
+  std::printf("results file: about %s, estimated for results format 2:\n  %s bytes of array "
+              "values in %s arrays, + %.0f bytes of index tables per array and the config text\n",
               bytes_text(t.file_bytes()).c_str(), thousands(t.values).c_str(),
               thousands(t.arrays).c_str(), index_bytes_per_array);
   const double write1 = write_wall(t, c, t.compute());
-  std::printf("\nestimated thread-seconds per phase (summed over ranks at 1 thread per rank, as "
-              "/provenance records them):\n");
+  std::printf("\n");
+  print_wrapped("estimated thread-seconds per phase (summed over ranks at 1 thread per rank, as "
+                "/provenance records them):");
   std::printf("  load     %10.1f  per rank (each rank loads the data sets once)\n", t.load);
   std::printf("  train    %10.1f\n  measure  %10.1f\n  single   %10.1f\n  ablate   %10.1f\n",
               t.train, t.measure, t.single, t.ablate);
   std::printf("  write    %10.1f  per rank (every rank joins each collective write)\n", write1);
-  std::printf(
+  print_wrapped(
       "how: estimates, not measurements of this study. The data sets were loaded once and timed. "
       "For one network of each data set, architecture and activation, freshly initialised "
       "(untrained), on one thread: %zu training batches timed and scaled to the training set "
@@ -402,22 +424,24 @@ void print_estimates(const StudyConfig& c, const DryRunOptions& o, const Totals&
       "%zu/%zu/%zu rows and scaled to the split; one ablation curve per scope timed on %zu "
       "test rows and scaled by test rows and curves (directions x quantities, random orders). "
       "Trained weights leave the work of each step the same. The write "
-      "phase is not timed: assumed %.1f ms per array and %.0f MB/s, for the file and about "
-      "as much again in checkpoints.\n",
+      "phase is not timed: assumed %.1f ms per array and %.0f MB/s (results format 2), for the "
+      "file and as much again in checkpoints (twice again in a run longer than the checkpoint "
+      "interval).",
       calibration_train_batches, c.train.epochs, c.train.epochs == 1 ? "" : "s",
       calibration_measure_rows, calibration_measure_rows, calibration_single_rows,
       calibration_sweep_rows, write_seconds_per_array * 1e3, write_bytes_per_second / 1e6);
 
   const std::string config = o.config_file.empty() ? "CONFIG" : o.config_file;
   const std::string out = o.out.empty() ? "OUT" : o.out;
-  std::printf("\nsuggested SLURM requests (1 thread per rank; wall = load + max(compute / ranks, "
-              "longest network) + write; --time with 50%% margin):\n");
-  std::vector<int> ranks_list;
-  for (int r = 1; r <= 256; r *= 2) {
-    if (r > 1 && static_cast<std::size_t>(r) > tasks) break;
+  std::printf("\n");
+  print_wrapped("suggested SLURM requests (1 thread per rank; wall = load + max(compute / ranks, "
+                "longest network) + write; --time with 50%% margin):");
+  // Doubling the ranks until it saves less than 10% (the longest network or the write
+  // dominate) or there are more ranks than tasks.
+  std::vector<int> ranks_list{1};
+  for (int r = 2; r <= 4096 && static_cast<std::size_t>(r) <= tasks; r *= 2) {
+    if (wall_seconds(t, c, r) > 0.9 * wall_seconds(t, c, r / 2)) break;
     ranks_list.push_back(r);
-    // Past the point where the longest network dominates, more ranks do not help.
-    if (t.compute() / r < t.longest) break;
   }
   for (int r : ranks_list) {
     const double wall = wall_seconds(t, c, r);
@@ -425,8 +449,8 @@ void print_estimates(const StudyConfig& c, const DryRunOptions& o, const Totals&
                 slurm_time(std::max(60.0, wall * 1.5)).c_str(), config.c_str(), out.c_str(),
                 duration_text(wall).c_str());
   }
-  std::printf("(a job that runs out of time checkpoints and is requeued by jobs/study.sbatch, so "
-              "an estimate on the low side costs a requeue, not the work)\n");
+  print_wrapped("(a job that runs out of time checkpoints and is requeued by jobs/study.sbatch, "
+                "so an estimate on the low side costs a requeue, not the work)");
 }
 
 int report(const StudyConfig& c, const DryRunOptions& o) {

@@ -50,7 +50,7 @@ done
   pass "no file written" || fail "files written: $(ls)"
 
 # The array bytes it announces are what the real run stores under /networks.
-estimated=$(sed -n 's/.*results format 2: \([0-9,]*\) bytes of array values in \([0-9,]*\) arrays.*/\1 \2/p' dry.txt | tr -d ,)
+estimated=$(sed -n 's/^  \([0-9,]*\) bytes of array values in \([0-9,]*\) arrays.*/\1 \2/p' dry.txt | tr -d ,)
 run_ranks 1 1 run --config study.ini --out real.h5 --quiet >/dev/null 2>err-real || fail "real run: $(cat err-real)"
 actual=$(/usr/bin/python3 - real.h5 <<'PY'
 import sys, h5py
