@@ -113,7 +113,7 @@ struct Cost {
 
 class Calibration {
  public:
-  Calibration(const StudyConfig& config, const Plan& plan) : c_(config), plan_(plan) {}
+  explicit Calibration(const StudyConfig& config) : c_(config) {}
 
   const data::Splits& splits(const data::LoadOptions& o) {
     const std::string k = data_key(o);
@@ -133,7 +133,6 @@ class Calibration {
   void add_results_size(const NetworkSpec& n, const nn::Mlp& net, Cost& cost) const;
 
   const StudyConfig& c_;
-  const Plan& plan_;
   std::map<std::string, data::Splits> data_;
   double load_seconds_ = 0;
 };
@@ -457,7 +456,7 @@ int report(const StudyConfig& c, const DryRunOptions& o) {
   const Plan plan = make_plan(c);
   std::printf("ioca run --dry-run: study '%s' (nothing below was run and no file is written)\n\n",
               c.name.c_str());
-  Calibration cal(c, plan);
+  Calibration cal(c);
   print_networks(c, plan, cal);
   print_tasks(c, plan);
 
