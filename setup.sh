@@ -9,6 +9,7 @@ packages=(
   cmake ninja-build g++ pkg-config git
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev catch2 libeigen3-dev zlib1g-dev
+  time  # tests/bench/study_scale.sh: peak RSS per rank
   python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest python3-sklearn
   dataset-fashion-mnist
   clang-16 libclang-rt-16-dev libomp-16-dev llvm  # tests/fuzz: libFuzzer (clang 14 cannot compile libstdc++ 12 <ranges>), llvm-symbolizer

@@ -7,6 +7,7 @@
 #include "cli/options.hpp"
 #include "ioca/core.hpp"
 #include "ioca/study.hpp"
+#include "study/dry_run.hpp"
 
 namespace ioca::cli {
 namespace {
@@ -110,6 +111,20 @@ po::options_description study_options() {
           "run.memory_budget", po::value<long long>()->default_value(512),
           "MiB of cached activations and ablation blocks per running task (a rank runs one "
           "task per OpenMP thread; results do not change)");
+  return d;
+}
+
+// The options of `ioca run` itself; the rest are study keys.
+po::options_description run_options() {
+  po::options_description d("Run");
+  d.add_options()("out", po::value<std::string>(), "results file to write (HDF5)")(
+      "resume", po::bool_switch(), "continue from <out>.checkpoint when it exists")(
+      "force", po::bool_switch(),
+      "overwrite <out> and discard a checkpoint, even of a different config")(
+      "quiet", po::bool_switch(), "no progress on stderr")(
+      "dry-run", po::bool_switch(),
+      "only list the networks and tasks and estimate file size, time per phase and a SLURM "
+      "request from a short calibration (rank 0; writes nothing; --out optional)");
   return d;
 }
 
@@ -278,15 +293,13 @@ int run_study_command(const std::vector<std::string>& args) {
   };
   study::StudyConfig config;
   study::RunOptions options;
+  bool dry_run = false;
+  study::DryRunOptions dry_options;
   try {
     po::options_description desc(
         "ioca run: a whole study (networks x measures x ablation sweeps) on MPI ranks,\n"
         "into one results file; see docs/study.md");
-    desc.add_options()("out", po::value<std::string>(), "results file to write (HDF5)")(
-        "resume", po::bool_switch(), "continue from <out>.checkpoint when it exists")(
-        "force", po::bool_switch(),
-        "overwrite <out> and discard a checkpoint, even of a different config")(
-        "quiet", po::bool_switch(), "no progress on stderr");
+    desc.add(run_options());
     desc.add(study_options());
     po::variables_map vm;
     std::string help;
@@ -312,8 +325,7 @@ int run_study_command(const std::vector<std::string>& args) {
           else if (args[i].rfind("--config=", 0) != 0)
             rest.push_back(args[i]);
         po::options_description alone;
-        alone.add_options()("out", po::value<std::string>())("resume", po::bool_switch())(
-            "force", po::bool_switch())("quiet", po::bool_switch());
+        alone.add(run_options());
         alone.add(study_options());
         po::variables_map cl;
         po::store(po::command_line_parser(rest).options(alone).run(), cl);
@@ -325,8 +337,15 @@ int run_study_command(const std::vector<std::string>& args) {
       if (command_line) throw;
       throw FileError(vm["config"].as<std::string>(), message);
     }
-    if (!vm.count("out")) throw UsageError("--out is required");
-    options.out = vm["out"].as<std::string>();
+    dry_run = vm["dry-run"].as<bool>();
+    if (dry_run) {
+      dry_options.config_file = vm.count("config") ? vm["config"].as<std::string>() : "";
+      dry_options.out = vm.count("out") ? vm["out"].as<std::string>() : "";
+    } else if (!vm.count("out")) {
+      throw UsageError("--out is required");
+    } else {
+      options.out = vm["out"].as<std::string>();
+    }
     options.resume = vm["resume"].as<bool>();
     options.force = vm["force"].as<bool>();
     options.quiet = vm["quiet"].as<bool>();
@@ -337,6 +356,7 @@ int run_study_command(const std::vector<std::string>& args) {
     say(std::string("ioca run: error: ") + e.what());
     return exit_bad_input;
   }
+  if (dry_run) return study::dry_run(mpi, config, dry_options);
   return study::run(mpi, config, options);
 }
 
