@@ -479,6 +479,20 @@ void PackedWriter::finish(const io::Attributes& root, const io::Attributes& prov
   if (H5Fclose(w.file.handle.release()) < 0) throw FileError(w.display, "cannot close the results file (disk full?)");
 }
 
+void update_provenance(const std::string& path, const io::Attributes& values) {
+  io::h5::silence_errors();
+  io::h5::File f{Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)), path};
+  if (f.handle.id() < 0) throw FileError(path, "cannot reopen the results file");
+  Handle g(H5Gopen2(f.handle.id(), "/provenance", H5P_DEFAULT));
+  if (g.id() < 0) throw FileError(path, "cannot open /provenance");
+  for (const auto& [name, value] : values)
+    if (H5Aexists(g.id(), name.c_str()) > 0 && H5Adelete(g.id(), name.c_str()) < 0)
+      throw FileError(path, "cannot update /provenance/" + name);
+  io::write_attributes(f, g.id(), values);
+  g.reset();
+  io::h5::close_file(f);
+}
+
 // ---------------------------------------------------------------------------------------
 // Reading.
 

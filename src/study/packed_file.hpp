@@ -69,6 +69,10 @@ class PackedWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// Serial: replaces attributes of /provenance in a closed results file (for the cost of
+// writing that file itself, known only once it is written).
+void update_provenance(const std::string& path, const io::Attributes& values);
+
 // A results file being read, of either format: version 1 (one dataset per array, with the
 // /study/records manifest) or version 2. Serial; not thread-safe.
 class ResultsSource {

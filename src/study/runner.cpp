@@ -654,7 +654,9 @@ void Runner::rebase() {
     if (done_[i]) done_[i]->file = 0, done_[i]->row = row++;
 }
 
-// The finished study, compacted from the chain into <out>; the checkpoint files go.
+// The finished study, compacted from the chain into <out>; the checkpoint files go. The
+// file's own writing counts in its provenance (write_seconds, wall_seconds): set once it is
+// written, before it is renamed into place.
 void Runner::finish() {
   const auto t = Clock::now();
   compact_chain(options_.out, root_attributes(true));
@@ -662,7 +664,13 @@ void Runner::finish() {
     const std::lock_guard<std::mutex> lock(read_mutex_);
     open_files_.clear();
   }
-  committed(options_.out + ".tmp", options_.out, true, false, t);
+  const std::string tmp = options_.out + ".tmp";
+  const double write = mpi::allreduce_sum(write_seconds_ + std::chrono::duration<double>(Clock::now() - t).count());
+  const double wall = std::chrono::duration<double>(Clock::now() - start_).count();
+  agree([&] {
+    if (mpi_.rank() == 0) update_provenance(tmp, {{"write_seconds", write}, {"wall_seconds", wall}});
+  });
+  committed(tmp, options_.out, true, false, t);
 }
 
 int Runner::run() {
