@@ -202,10 +202,12 @@ PackedWriter::PackedWriter(const std::string& path, const std::string& display_p
   // Totals, and where this rank's run starts.
   std::int64_t rows[3] = {0, 0, 0};  // tasks, datasets, attributes
   std::array<std::int64_t, 3> values{};
-  bool seen = false;
+  bool seen = false, left = false;
   for (std::size_t i = 0; i < w.tasks.size(); ++i) {
     const TaskEntry& t = w.tasks[i];
     const bool prepare = t.key.ends_with("/prepare");
+    if (t.owner == rank && left) throw std::logic_error("a rank's tasks in a results file are not contiguous");
+    if (t.owner != rank && seen) left = true;
     if (t.owner == rank && !seen) {
       seen = true;
       w.next = i;
@@ -216,8 +218,6 @@ PackedWriter::PackedWriter(const std::string& path, const std::string& display_p
       w.network_row = w.networks;
     }
     if (t.owner == rank) w.end = i + 1;
-    if (seen && t.owner != rank && w.end != 0 && i < w.end)
-      throw std::logic_error("a rank's tasks in a results file are not contiguous");
     rows[0] += 1;
     rows[1] += t.size.datasets;
     rows[2] += t.size.attributes;

@@ -457,6 +457,27 @@ memory_budget = -5"
       failures=$((failures + 1))
     }
     check "run-resume-model-file" 2 "m.h5" - run --config "$tmp/study/one.ini" --resume --quiet --out "$m"
+    # Damaged results files (format 2) given to convert and merge: each names the file.
+    damage() {  # damage NAME PYTHON: a copy of one.h5 edited by PYTHON (f is the h5py file)
+      cp "$tmp/study/one.h5" "$tmp/study/$1.h5"
+      "$py" -c "import h5py, numpy as np
+with h5py.File('$tmp/study/$1.h5', 'r+') as f:
+    $2" || echo "FAIL could not make $1"
+    check "convert-$1" 2 "study/$1.h5" "$tmp/study/conv.h5" convert "$tmp/study/$1.h5" "$tmp/study/conv.h5" --quiet
+    check "merge-$1" 2 "study/$1.h5" "$tmp/study/merged.h5" merge "$tmp/study/merged.h5" "$tmp/study/$1.h5" --quiet
+  }
+  damage results-no-task-table "del f['tasks/key']"
+  damage results-short-column "del f['datasets/offset']; f['datasets/offset'] = np.zeros(3, dtype=np.int64)"
+  damage results-offset-outside "o = f['tasks/offset'][:]; o[-1, 1] = 10**12; f['tasks/offset'][:] = o"
+  damage results-negative-count "c = f['tasks/dataset_count'][:]; c[0] = -5; f['tasks/dataset_count'][:] = c"
+  damage results-bad-type "t = f['datasets/type'][:]; t[0] = 7; f['datasets/type'][:] = t"
+  damage results-changed-value "f['data/f64'][0] += 1"
+  damage results-future-format "f.attrs['ioca_results_format'] = 3"
+  damage results-variable-strings "k = [x.decode() for x in f['tasks/key'][:]]; del f['tasks/key']; f['tasks/key'] = k"
+  printf 'not hdf5\n' >"$tmp/study/text.h5"
+  check "convert-not-hdf5" 2 "study/text.h5" "$tmp/study/conv.h5" convert "$tmp/study/text.h5" "$tmp/study/conv.h5" --quiet
+  check "convert-unknown-network" 2 "study/one.h5" "$tmp/study/conv.h5" convert "$tmp/study/one.h5" "$tmp/study/conv.h5" --networks nope --quiet
+  check "convert-bad-format" 2 "--format" "$tmp/study/conv.h5" convert "$tmp/study/one.h5" "$tmp/study/conv.h5" --format 3 --quiet
   else
     echo "FAIL ioca run could not run the valid study $tmp/study/one.ini"
     failures=$((failures + 1))
