@@ -104,6 +104,6 @@ struct Placement {
 void compact(const std::string& path, const std::string& display_path, int rank, int ranks,
              std::vector<Placement> placements, const std::function<Record(const Placement&)>& read,
              const io::Attributes& root, const io::Attributes& provenance,
-             std::uint64_t round_bytes = std::uint64_t{16} << 20);
+             std::uint64_t round_bytes = std::uint64_t{4} << 20);
 
 }  // namespace ioca::study

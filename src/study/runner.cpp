@@ -8,6 +8,9 @@
 // through the same sequence of collective steps, so an error or a signal on one rank ends
 // the run on all ranks, with one message, never a hang.
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <omp.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -301,7 +304,7 @@ Record Runner::read_task(const Location& where) {
                          [&](const auto& f) { return f.first == where.file; });
   if (it == open_files_.end()) {
     open_files_.emplace_front(where.file, open_results(files_.at(where.file)));
-    constexpr std::size_t keep_open = 8;
+    constexpr std::size_t keep_open = 4;
     while (open_files_.size() > keep_open) open_files_.pop_back();
   } else {
     open_files_.splice(open_files_.begin(), open_files_, it);
@@ -570,6 +573,9 @@ void Runner::committed(const std::string& tmp, const std::string& target, bool r
   }
   last_write_ = Clock::now();
   write_seconds_ += std::chrono::duration<double>(Clock::now() - started).count();
+#ifdef __GLIBC__
+  malloc_trim(0);  // the written records' memory back to the system: RSS stays flat
+#endif
 }
 
 // The records finished since the last synchronisation (every rank's, in `fresh`) become the
