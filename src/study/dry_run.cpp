@@ -24,9 +24,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Assumptions for the write phase, which cannot be timed without writing: collective
-// HDF5 writes through MPI-IO on a local disk, per array and per byte (checked against
-// tests/bench/study_scale.sh; a parallel file system differs).
-constexpr double write_seconds_per_array = 2e-4;
+// HDF5 writes through MPI-IO on a local disk, per array (packing and index rows) and per
+// byte, for the three passes over the results (checkpoint segments, then the final
+// compaction reading them back and writing the file); thread-seconds summed over ranks,
+// from tests/bench/study_scale.sh (a parallel file system differs).
+constexpr double write_seconds_per_array = 6e-5;
 constexpr double write_bytes_per_second = 200e6;
 // Bytes of the index tables per array (results format 2).
 constexpr double index_bytes_per_array = 120;
@@ -367,18 +369,16 @@ struct Totals {
   double file_bytes() const { return values + arrays * index_bytes_per_array + config_text; }
 };
 
-// The write phase of a run on `ranks` ranks: every rank takes part in each collective
-// write. The checkpoint chain writes each task once more in a segment, plus base
-// rewrites at doubling sizes: about twice the data again once the run outlasts a
-// checkpoint interval, once (the end of the prepare phase) otherwise.
-double write_wall(const Totals& t, const StudyConfig& c, double compute_wall) {
-  const double copies = compute_wall > c.checkpoint_interval_seconds ? 3.0 : 2.0;
-  return copies * (t.arrays * write_seconds_per_array + t.file_bytes() / write_bytes_per_second);
+// The write phase in thread-seconds summed over ranks: every result is written once into a
+// checkpoint segment, then read back and written once more into the final file; the ranks
+// share that work.
+double write_seconds(const Totals& t) {
+  return t.arrays * write_seconds_per_array + 3 * t.file_bytes() / write_bytes_per_second;
 }
 
-double wall_seconds(const Totals& t, const StudyConfig& c, int ranks) {
+double wall_seconds(const Totals& t, const StudyConfig&, int ranks) {
   const double compute = std::max(t.compute() / ranks, t.longest);
-  return t.load + compute + write_wall(t, c, compute);
+  return t.load + compute + write_seconds(t) / ranks;
 }
 
 // printf, then the text wrapped at 96 columns (the explanation is a paragraph).
@@ -407,14 +407,14 @@ void print_estimates(const StudyConfig& c, const DryRunOptions& o, const Totals&
               "values in %s arrays, + %.0f bytes of index tables per array and the config text\n",
               bytes_text(t.file_bytes()).c_str(), thousands(t.values).c_str(),
               thousands(t.arrays).c_str(), index_bytes_per_array);
-  const double write1 = write_wall(t, c, t.compute());
+  const double write = write_seconds(t);
   std::printf("\n");
   print_wrapped("estimated thread-seconds per phase (summed over ranks at 1 thread per rank, as "
                 "/provenance records them):");
   std::printf("  load     %10.1f  per rank (each rank loads the data sets once)\n", t.load);
   std::printf("  train    %10.1f\n  measure  %10.1f\n  single   %10.1f\n  ablate   %10.1f\n",
               t.train, t.measure, t.single, t.ablate);
-  std::printf("  write    %10.1f  per rank (every rank joins each collective write)\n", write1);
+  std::printf("  write    %10.1f\n", write);
   print_wrapped(
       "how: estimates, not measurements of this study. The data sets were loaded once and timed. "
       "For one network of each data set, architecture and activation, freshly initialised "
@@ -423,9 +423,9 @@ void print_estimates(const StudyConfig& c, const DryRunOptions& o, const Totals&
       "%zu/%zu/%zu rows and scaled to the split; one ablation curve per scope timed on %zu "
       "test rows and scaled by test rows and curves (directions x quantities, random orders). "
       "Trained weights leave the work of each step the same. The write "
-      "phase is not timed: assumed %.1f ms per array and %.0f MB/s (results format 2), for the "
-      "file and as much again in checkpoints (twice again in a run longer than the checkpoint "
-      "interval).",
+      "phase is not timed: assumed %.2f ms per array and %.0f MB/s for three passes over the "
+      "results (written into checkpoint segments, read back and written into the final file; "
+      "results format 2).",
       calibration_train_batches, c.train.epochs, c.train.epochs == 1 ? "" : "s",
       calibration_measure_rows, calibration_measure_rows, calibration_single_rows,
       calibration_sweep_rows, write_seconds_per_array * 1e3, write_bytes_per_second / 1e6);
@@ -436,10 +436,12 @@ void print_estimates(const StudyConfig& c, const DryRunOptions& o, const Totals&
   print_wrapped("suggested SLURM requests (1 thread per rank; wall = load + max(compute / ranks, "
                 "longest network) + write; --time with 50%% margin):");
   // Doubling the ranks until it saves less than 10% (the longest network or the write
-  // dominate) or there are more ranks than tasks.
+  // dominate), the run would be shorter than two minutes (then start-up and
+  // synchronisations, not modelled here, dominate), or there are more ranks than tasks.
   std::vector<int> ranks_list{1};
   for (int r = 2; r <= 4096 && static_cast<std::size_t>(r) <= tasks; r *= 2) {
     if (wall_seconds(t, c, r) > 0.9 * wall_seconds(t, c, r / 2)) break;
+    if (wall_seconds(t, c, r / 2) < 120) break;
     ranks_list.push_back(r);
   }
   for (int r : ranks_list) {
