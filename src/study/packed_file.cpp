@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "io/attributes.hpp"
 #include "io/hdf5.hpp"
@@ -796,9 +797,17 @@ void compact(const std::string& path, const std::string& display_path, int rank,
   PackedWriter writer(path, display_path, rank, std::move(entries));
   const auto& mine = rounds[static_cast<std::size_t>(rank)];
   for (std::size_t k = 0; k < round_count; ++k) {
-    std::vector<Record> records;
-    if (k < mine.size())
-      for (std::size_t i : mine[k]) records.push_back(read(placements[i]));
+    // Read in the order of the sources' rows (each file front to back, so neighbouring rows
+    // share decompressed chunks), written in the new file's order.
+    std::vector<std::size_t> order = k < mine.size() ? mine[k] : std::vector<std::size_t>{};
+    std::vector<Record> records(order.size());
+    std::vector<std::size_t> slot(order.size());
+    for (std::size_t j = 0; j < order.size(); ++j) slot[j] = j;
+    std::sort(slot.begin(), slot.end(), [&](std::size_t a, std::size_t b) {
+      const Placement &x = placements[order[a]], &y = placements[order[b]];
+      return std::tie(x.source, x.row) < std::tie(y.source, y.row);
+    });
+    for (std::size_t j : slot) records[j] = read(placements[order[j]]);
     std::vector<const Record*> pointers;
     for (const auto& r : records) pointers.push_back(&r);
     writer.write(pointers);
