@@ -28,8 +28,10 @@ MERGE_GAP = 1 << 16
 FNV_OFFSET, FNV_PRIME, MASK64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
 
 
-class PackedError(Exception):
-    """A version-2 table is missing or inconsistent (the caller adds the file name)."""
+class PackedError(ValueError):
+    """A version-2 table is missing or inconsistent (the caller adds the file name).
+
+    A ValueError, so that `Network` reports a bad array like any unreadable dataset."""
 
 
 def is_packed(f: h5py.File) -> bool:
@@ -348,13 +350,20 @@ class PackedFile:
                 raise PackedError(f"/data/{name}: missing")
             picked = rows[which]
             counts = [int(np.prod(self.shape_of(r), dtype=np.int64)) for r in picked.tolist()]
-            if np.any(self.offsets[picked] + counts > data.shape[0]) or \
-                    np.any(self.offsets[picked] < 0):
-                raise PackedError(f"/datasets row {picked[0]}: values outside /data/{name}")
+            outside = (self.offsets[picked] + counts > data.shape[0]) | (self.offsets[picked] < 0)
+            if np.any(outside):
+                raise PackedError(f"{self.describe(picked[outside][0])}: values outside "
+                                  f"/data/{name}")
             flat = read_ranges(data, self.offsets[picked], counts)
             for i, r, values in zip(which.tolist(), picked.tolist(), flat):
                 out[i] = np.asarray(values, dtype=DATA_DTYPES[t]).reshape(self.shape_of(r))
         return out
+
+    def describe(self, row: int) -> str:
+        """A /datasets row for a message: its row number and network/path."""
+        net = self.ds_net_row[row]
+        owner = str(self.names[net]) if net >= 0 else f"network {self.dataset_network[row]}"
+        return f"/datasets row {row} ({owner}/{self.paths[row]})"
 
     def rows_with_path(self, path: str) -> np.ndarray:
         """/datasets rows of `path` (one per network holding it), in network order."""
