@@ -14,6 +14,7 @@ costs a few numpy passes over the tables, not one HDF5 object per array.
 
 from __future__ import annotations
 
+import bisect
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import h5py
@@ -98,16 +99,22 @@ def read_ranges(dataset, starts: Sequence[int], counts: Sequence[int],
 class PackedDataset:
     """One logical array (a row of /datasets): shape and dtype known, values read on use."""
 
-    def __init__(self, store: "PackedFile", name: str, row: int):
+    def __init__(self, store: "PackedFile", name: str, row: int, shape: tuple):
         self._store = store
         self._row = row
         self.name = name
         self.attrs: Dict = {}
-        self.shape = store.shape_of(row)
-        self.ndim = len(self.shape)
-        self.dtype = DATA_DTYPES[store.types[row]]
-        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.shape = shape
+        self.ndim = len(shape)
         self._values: Optional[np.ndarray] = None
+
+    @property
+    def dtype(self) -> np.dtype:
+        return DATA_DTYPES[self._store.types[self._row]]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def row(self) -> int:
@@ -137,32 +144,32 @@ class PackedDataset:
 
 
 class PackedGroup:
-    """A read-only group: children by name (or 'a/b' path), decoded attributes in `attrs`."""
+    """A read-only group of one network: members by name or 'a/b' path, decoded `attrs`.
 
-    def __init__(self, name: str, attrs: Optional[Dict] = None):
-        self.name = name
-        self.attrs: Dict = attrs if attrs is not None else {}
-        self._children: Dict[str, object] = {}
+    Nodes are made on demand from the network's path index (`PackedNetwork`), so asking
+    for one curve does not build the network's whole tree.
+    """
+
+    def __init__(self, net: "PackedNetwork", rel: str, attrs: Dict):
+        self._net = net
+        self._rel = rel  # the path inside the network ("" for the network itself)
+        self.name = f"{net.name}/{rel}" if rel else net.name
+        self.attrs = attrs
+        self._children: Optional[Dict[str, object]] = None
+
+    def _join(self, path: str) -> str:
+        parts = [p for p in str(path).split("/") if p]
+        return "/".join(([self._rel] if self._rel else []) + parts)
 
     def _members(self) -> Dict[str, object]:
+        if self._children is None:
+            self._children = {n: self._net.node(self._join(n))
+                              for n in self._net.child_names(self._rel)}
         return self._children
 
-    def _child(self, name: str, make: bool = False):
-        """The child `name`; with make, an empty group is created when absent."""
-        members = self._members()
-        if name not in members and make:
-            members[name] = PackedGroup(f"{self.name.rstrip('/')}/{name}")
-        return members.get(name)
-
     def get(self, path: str, default=None):
-        node = self
-        for part in (p for p in str(path).split("/") if p):
-            if not isinstance(node, PackedGroup):
-                return default
-            node = node._child(part)
-            if node is None:
-                return default
-        return node
+        node = self._net.node(self._join(path))
+        return default if node is None else node
 
     def __getitem__(self, path: str):
         node = self.get(path)
@@ -192,27 +199,71 @@ class PackedGroup:
         return f"<PackedGroup {self.name!r} ({len(self)} members)>"
 
 
+def _prefix_range(sorted_paths: List[str], rel: str):
+    """Slice of sorted_paths below `rel` ("" = all): they sort between 'rel/' and 'rel0'."""
+    if not rel:
+        return 0, len(sorted_paths)
+    return (bisect.bisect_left(sorted_paths, rel + "/"),
+            bisect.bisect_left(sorted_paths, rel + "0"))  # '0' follows '/' in ASCII
+
+
 class PackedNetwork(PackedGroup):
-    """A network's group: attributes at once, the tree below it on first use."""
+    """A network's group: attributes at once, a path index of its rows on first use."""
 
     def __init__(self, store: "PackedFile", row: int, name: str, attrs: Dict):
-        super().__init__(f"/networks/{name}", attrs)
+        self.name = f"/networks/{name}"
+        super().__init__(self, "", attrs)
         self._store = store
         self._row = row
-        self._built = False
-        # Arrays found by a vectorised look-up before the tree is built (hidden_widths).
+        self._rows: Optional[Dict[str, int]] = None  # dataset path -> /datasets row
+        self._nodes: Dict[str, object] = {}
+        # Arrays read for all networks at once when the file is opened (hidden_widths).
         self._early: Dict[str, PackedDataset] = {}
 
-    def _members(self):
-        if not self._built:
-            self._built = True
-            self._store.build_tree(self)
-        return self._children
+    def _index(self):
+        """Path -> row of the network's datasets, and its attributes by path (built once)."""
+        if self._rows is None:
+            paths, rows, self._attr_rows = self._store.network_rows(self._row)
+            self._rows = dict(zip(paths, rows))
+            self._paths = sorted(paths)
+            self._attr_paths = sorted(p for p in self._attr_rows if p)
 
-    def get(self, path: str, default=None):
-        if not self._built and path in self._early:
-            return self._early[path]
-        return super().get(path, default)
+    def node(self, rel: str):
+        """The dataset or group at `rel` inside the network, or None."""
+        if not rel:
+            return self
+        if rel in self._early:
+            return self._early[rel]
+        if rel not in self._nodes:
+            self._index()
+            attrs = self._store.attributes(self._attr_rows.get(rel, ()))
+            if rel in self._rows:
+                row = self._rows[rel]
+                node = PackedDataset(self._store, f"{self.name}/{rel}", row,
+                                     self._store.shape_of(row))
+                node.attrs = attrs
+            elif (rel in self._attr_rows or self._below(self._paths, rel)
+                  or self._below(self._attr_paths, rel)):
+                node = PackedGroup(self, rel, attrs)
+            else:
+                node = None
+            self._nodes[rel] = node
+        return self._nodes[rel]
+
+    @staticmethod
+    def _below(sorted_paths: List[str], rel: str) -> bool:
+        lo, hi = _prefix_range(sorted_paths, rel)
+        return hi > lo
+
+    def child_names(self, rel: str) -> List[str]:
+        """Names of the members of the group at `rel`, sorted (h5py lists by name too)."""
+        self._index()
+        start = len(rel) + 1 if rel else 0
+        names = set()
+        for paths in (self._paths, self._attr_paths):
+            lo, hi = _prefix_range(paths, rel)
+            names.update(p[start:].split("/", 1)[0] for p in paths[lo:hi])
+        return sorted(names)
 
 
 class PackedFile:
@@ -220,6 +271,7 @@ class PackedFile:
 
     def __init__(self, f: h5py.File):
         self._file = f
+        self._data_sets: Dict[str, h5py.Dataset] = {}
         self.notes: List[str] = []
         self._read_networks()
         self._read_datasets()
@@ -345,9 +397,7 @@ class PackedFile:
             which = np.flatnonzero(self.types[rows] == t)
             if which.size == 0:
                 continue
-            data = self._file.get(f"data/{name}")
-            if not isinstance(data, h5py.Dataset):
-                raise PackedError(f"/data/{name}: missing")
+            data = self._data(name)
             picked = rows[which]
             counts = [int(np.prod(self.shape_of(r), dtype=np.int64)) for r in picked.tolist()]
             outside = (self.offsets[picked] + counts > data.shape[0]) | (self.offsets[picked] < 0)
@@ -358,6 +408,15 @@ class PackedFile:
             for i, r, values in zip(which.tolist(), picked.tolist(), flat):
                 out[i] = np.asarray(values, dtype=DATA_DTYPES[t]).reshape(self.shape_of(r))
         return out
+
+    def _data(self, name: str) -> h5py.Dataset:
+        """/data/<name>, looked up once (an h5py path look-up is not free)."""
+        if name not in self._data_sets:
+            data = self._file.get(f"data/{name}")
+            if not isinstance(data, h5py.Dataset):
+                raise PackedError(f"/data/{name}: missing")
+            self._data_sets[name] = data
+        return self._data_sets[name]
 
     def describe(self, row: int) -> str:
         """A /datasets row for a message: its row number and network/path."""
@@ -383,7 +442,7 @@ class PackedFile:
             return
         for r, values in zip(rows.tolist(), self.read_rows(rows)):
             net = self.networks[str(self.names[self.ds_net_row[r]])]
-            d = PackedDataset(self, f"{net.name}/{path}", r)
+            d = PackedDataset(self, f"{net.name}/{path}", r, values.shape)
             d._values = values
             net._early[path] = d
 
@@ -398,34 +457,22 @@ class PackedFile:
                 bad.append(r)
         return bad
 
-    # -- the tree of one network ----------------------------------------------------------
-    def build_tree(self, net: PackedNetwork):
-        """Fill a network's group with its datasets, then attach attributes to paths."""
-        row = net._row
-        for r in self._ds_order[self._ds_bounds[row]:self._ds_bounds[row + 1]].tolist():
-            parent, leaf = self._parent(net, str(self.paths[r]))
-            early = net._early.get(str(self.paths[r]))
-            parent._children[leaf] = early if early is not None and early.row == r else \
-                PackedDataset(self, f"{parent.name}/{leaf}", r)
-        for r in self._at_order[self._at_bounds[row]:self._at_bounds[row + 1]].tolist():
-            path = str(self.attr_paths[r])
-            if not path:
-                continue  # the network's own attributes, read already
-            parent, leaf = self._parent(net, path)
-            node = parent._child(leaf, make=True)
-            node.attrs[str(self.attr_names[r])] = self.attribute_value(r)
+    # -- one network's rows ---------------------------------------------------------------
+    def network_rows(self, row: int):
+        """(dataset paths, their rows, {attribute path: [rows]}) of network `row`.
 
-    @staticmethod
-    def _parent(net: PackedNetwork, path: str):
-        """The group holding `path` (created as needed) and the last name of the path."""
-        parts = [p for p in path.split("/") if p]
-        node = net
-        for part in parts[:-1]:
-            child = node._child(part, make=True)
-            if not isinstance(child, PackedGroup):
-                raise PackedError(f"{net.name}/{path}: {part} is a dataset and a group")
-            node = child
-        return node, parts[-1]
+        Taken from the tables as Python lists in one go: per-row numpy access would
+        dominate the time for a network of a few hundred arrays.
+        """
+        rows = self._ds_order[self._ds_bounds[row]:self._ds_bounds[row + 1]]
+        attr_rows: Dict[str, List[int]] = {}
+        arows = self._at_order[self._at_bounds[row]:self._at_bounds[row + 1]]
+        for r, path in zip(arows.tolist(), self.attr_paths[arows].tolist()):
+            attr_rows.setdefault(path, []).append(r)
+        return self.paths[rows].tolist(), rows.tolist(), attr_rows
+
+    def attributes(self, rows: Iterable[int]) -> Dict:
+        return {str(self.attr_names[r]): self.attribute_value(r) for r in rows}
 
 
 def network_groups(f: h5py.File) -> Dict[str, object]:
