@@ -123,7 +123,7 @@ class PackedDataset:
 
     def read(self) -> np.ndarray:
         if self._values is None:
-            self._values = self._store.read_rows([self._row])[0]
+            self._values = self._store.read_row(self._row)
         return self._values
 
     def __getitem__(self, key):
@@ -387,7 +387,18 @@ class PackedFile:
 
     # -- arrays -----------------------------------------------------------------------
     def shape_of(self, row: int) -> tuple:
-        return tuple(int(x) for x in self.shapes[row, :self.ndims[row]])
+        return tuple(self.shapes[row, :self.ndims[row]].tolist())
+
+    def read_row(self, row: int) -> np.ndarray:
+        """The array of one /datasets row (the common case: kept short, it is hot)."""
+        kind = int(self.types[row])
+        shape = self.shape_of(row)
+        start = int(self.offsets[row])
+        end = start + int(np.prod(shape, dtype=np.int64))
+        data = self._data(DATA_ARRAYS[kind])
+        if start < 0 or end > data.shape[0]:
+            raise PackedError(f"{self.describe(row)}: values outside /data/{DATA_ARRAYS[kind]}")
+        return np.asarray(data[start:end], dtype=DATA_DTYPES[kind]).reshape(shape)
 
     def read_rows(self, rows: Sequence[int]) -> List[np.ndarray]:
         """The arrays of some /datasets rows, shaped, with one HDF5 read per nearby group."""
