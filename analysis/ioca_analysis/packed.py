@@ -55,6 +55,13 @@ def text_column(values) -> np.ndarray:
         return np.char.decode(a, "utf-8", "replace")
 
 
+def _scalar(value):
+    """A table cell as a plain Python str, float or int."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8", "replace").rstrip("\x00")
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def fnv1a64(data: bytes) -> int:
     """64-bit FNV-1a of a byte string (the checksum of /datasets/checksum)."""
     h = FNV_OFFSET
@@ -128,7 +135,8 @@ class PackedDataset:
 
     def __getitem__(self, key):
         a = self.read()
-        return a.copy() if key == () or key is Ellipsis else a[key]
+        whole = key is Ellipsis or (isinstance(key, tuple) and key == ())
+        return a.copy() if whole else a[key]
 
     def __array__(self, dtype=None, copy=None):
         a = self.read()
@@ -310,7 +318,8 @@ class PackedFile:
         if self.index.shape != self.names.shape:
             raise PackedError(f"/networks/index has {self.index.size} rows, /networks/name "
                               f"{self.names.size}")
-        self._columns = {k: v for k, v in g.items()
+        # Read once; used only for a network without attribute rows (_network_attrs).
+        self._columns = {k: v[()] for k, v in g.items()
                          if isinstance(v, h5py.Dataset) and k != "name"}
 
     def _rows_of(self, network_index: np.ndarray, what: str):
@@ -319,12 +328,15 @@ class PackedFile:
         Returns (net_row, order, bounds): the table rows of network i are
         order[bounds[i]:bounds[i + 1]], in file order.
         """
-        sorter = np.argsort(self.index, kind="stable")
-        pos = np.searchsorted(self.index, network_index, sorter=sorter)
-        pos = np.minimum(pos, max(self.index.size - 1, 0))
-        found = (self.index[sorter[pos]] == network_index) if self.index.size else \
-            np.zeros(network_index.shape, dtype=bool)
-        net_row = np.where(found, sorter[pos] if self.index.size else -1, -1)
+        if self.index.size:
+            sorter = np.argsort(self.index, kind="stable")
+            pos = np.searchsorted(self.index, network_index, sorter=sorter)
+            candidate = sorter[np.minimum(pos, self.index.size - 1)]
+            found = self.index[candidate] == network_index
+            net_row = np.where(found, candidate, -1)
+        else:
+            found = np.zeros(network_index.shape, dtype=bool)
+            net_row = np.full(network_index.shape, -1, dtype=np.int64)
         missing = int(np.count_nonzero(~found))
         if missing:
             self.notes.append(f"{missing} rows of /{what} name a network not in /networks; "
@@ -381,8 +393,7 @@ class PackedFile:
         rows = rows[self.attr_paths[rows] == ""]
         if rows.size:
             return {self.attr_names[r]: self.attribute_value(r) for r in rows.tolist()}
-        from .results import decode  # here: results imports this module
-        return {k: decode(v[row]) for k, v in self._columns.items()
+        return {k: _scalar(v[row]) for k, v in self._columns.items()
                 if v.ndim == 1 and v.shape[0] == self.names.size}
 
     # -- arrays -----------------------------------------------------------------------
