@@ -76,6 +76,20 @@ def checksum(values: np.ndarray) -> int:
     return fnv1a64(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
 
 
+def checksums(rows: np.ndarray) -> np.ndarray:
+    """FNV-1a 64 of each row of a uint8 matrix [N, B], all rows at once.
+
+    FNV-1a is sequential in the bytes but independent across arrays, so a study's many
+    arrays of one shape are hashed side by side (numpy's uint64 product wraps mod 2**64).
+    """
+    h = np.full(rows.shape[0], FNV_OFFSET, dtype=np.uint64)
+    prime = np.uint64(FNV_PRIME)
+    for column in rows.T:
+        h ^= column
+        h *= prime
+    return h
+
+
 def read_ranges(dataset, starts: Sequence[int], counts: Sequence[int],
                 gap: int = MERGE_GAP) -> List[np.ndarray]:
     """dataset[start : start + count] for each pair, with few HDF5 reads.
@@ -468,16 +482,31 @@ class PackedFile:
             d._values = values
             net._early[path] = d
 
-    def verify(self, rows: Optional[Sequence[int]] = None) -> List[int]:
-        """The /datasets rows whose values do not match their checksum (all rows by default)."""
+    def verify(self, rows: Optional[Sequence[int]] = None,
+               batch_bytes: int = 64 << 20) -> List[int]:
+        """The /datasets rows whose values do not match their checksum (all rows by default).
+
+        Arrays of the same type and size are read and hashed together, `batch_bytes` at a
+        time (see `checksums`).
+        """
         if self.checksums is None:
             raise PackedError("/datasets/checksum: missing")
         rows = np.arange(self.paths.size) if rows is None else np.asarray(rows, dtype=np.int64)
+        used = np.arange(self.shapes.shape[1]) < self.ndims[:, None]  # the first ndim
+        sizes = np.prod(np.where(used, self.shapes, 1), axis=1)
+        nbytes = sizes * np.array([d.itemsize for d in DATA_DTYPES])[self.types]
         bad = []
-        for r, values in zip(rows.tolist(), self.read_rows(rows)):
-            if checksum(values) != int(self.checksums[r]):
-                bad.append(r)
-        return bad
+        for key in np.unique(np.stack([self.types[rows], nbytes[rows]]), axis=1).T:
+            same = rows[(self.types[rows] == key[0]) & (nbytes[rows] == key[1])]
+            step = max(1, batch_bytes // max(int(key[1]), 1))
+            for i in range(0, same.size, step):
+                part = same[i:i + step]
+                values = self.read_rows(part)
+                matrix = np.stack([np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<"))
+                                   .reshape(-1).view(np.uint8) for v in values])
+                wrong = checksums(matrix) != np.asarray(self.checksums[part], dtype=np.uint64)
+                bad.extend(part[wrong].tolist())
+        return sorted(bad)
 
     # -- one network's rows ---------------------------------------------------------------
     def network_rows(self, row: int):

@@ -121,6 +121,11 @@ def test_checksums_fnv1a64_and_verify(pair, tmp_path):
     # Little-endian bytes whatever the array's byte order.
     a = np.arange(5, dtype=">f8")
     assert packed.checksum(a) == fnv1a64(a.astype("<f8").tobytes())
+    # Side by side, as verify does, equals one by one.
+    arrays = [np.arange(k, k + 6, dtype="<f8") for k in range(4)] + [np.zeros(6, "<i8")]
+    matrix = np.stack([a.view(np.uint8) for a in arrays])
+    assert packed.checksums(matrix).tolist() == [fnv1a64(a.tobytes()) for a in arrays]
+    assert packed.checksums(np.zeros((2, 0), np.uint8)).tolist() == [0xCBF29CE484222325] * 2
     with Results(v2) as r:
         assert r.verify() == []
         row = r._packed.rows_with_path("measures/layers/1/entropy")[0]
