@@ -534,6 +534,11 @@ class Results:
             raise ResultsError(f"{self.path}: no /networks group (not a complete ioca "
                                "results file)")
         self._packed = None
+        if version == 2 and not packed.is_packed(f):
+            raise ResultsError(f"{self.path}: results format 2 without the table "
+                               "/networks/name (see docs/study.md)")
+        # The layout picks the reader, so a newer version number on a format-1 layout
+        # (or on format 2) is still read as far as this reader knows it.
         groups = self._packed_groups() if packed.is_packed(f) else {
             name: g for name, g in nets.items() if isinstance(g, h5py.Group)}
         self.networks: List[Network] = [Network(self, name, g) for name, g in groups.items()]

@@ -175,6 +175,11 @@ def test_bad_format2_tables_raise_clear_errors(pair, tmp_path):
             change(f)
         return path
 
+    no_names = broken("no_names.h5", lambda f: f.__delitem__("networks/name"))
+    with pytest.raises(ResultsError, match=r"no_names.h5: results format 2 without the "
+                                           r"table /networks/name"):
+        Results(no_names)
+
     no_offset = broken("no_offset.h5", lambda f: f.__delitem__("datasets/offset"))
     with pytest.raises(ResultsError, match=r"no_offset.h5: datasets/offset: missing"):
         Results(no_offset)
