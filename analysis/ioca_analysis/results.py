@@ -197,7 +197,8 @@ class Condition:
 
 
 class Network:
-    """One `/networks/<net>` group. Arrays are read on demand and cached."""
+    """One network: its `/networks/<net>` group (format 1) or the `packed.PackedNetwork`
+    standing for it (format 2). Arrays are read on demand and cached."""
 
     def __init__(self, results: "Results", name: str, group):
         self._results = results
