@@ -1,4 +1,4 @@
-"""Reading an ioca study results file (docs/study.md, "The results file", format 1).
+"""Reading an ioca study results file (docs/study.md, "The results file", formats 1 and 2).
 
 `Results(path)` opens and validates the file and returns numpy arrays on request; every
 group the documentation lists except the root and `/networks` may be absent, and the
@@ -7,6 +7,10 @@ reader then answers ``None`` (or an empty list) instead of failing. Malformed co
 
 Strings may come back from h5py as ``str`` (variable-length) or ``bytes`` /
 ``numpy.bytes_`` (fixed-length); `decode` turns every attribute into plain Python values.
+
+Format 2 packs every array into a few large datasets plus index tables; `packed.PackedFile`
+presents such a file as groups and datasets that answer like h5py's, so `Network` reads
+both versions with the same code (it checks node kinds with `_is_group` / `_is_dataset`).
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ from typing import Dict, List, Optional, Tuple
 import h5py
 import numpy as np
 
+from . import packed
+
 FORMAT_ATTRIBUTE = "ioca_results_format"
-SUPPORTED_FORMAT = 1
+SUPPORTED_FORMAT = 2
+# HDF5 chunk cache per open dataset: format 2 reads many small slices of the same big,
+# compressed /data arrays, and a chunk read once should serve the next slices too.
+CHUNK_CACHE_BYTES = 32 << 20
 
 DIRECTIONS = ("ascending", "descending")
 
@@ -58,6 +67,14 @@ def decode(value):
     if isinstance(value, str):
         return value.rstrip("\x00")
     return value
+
+
+def _is_dataset(obj) -> bool:
+    return isinstance(obj, (h5py.Dataset, packed.PackedDataset))
+
+
+def _is_group(obj) -> bool:
+    return isinstance(obj, (h5py.Group, packed.PackedGroup))
 
 
 def quantity_sort_key(name: str):
@@ -180,9 +197,10 @@ class Condition:
 
 
 class Network:
-    """One `/networks/<net>` group. Arrays are read on demand and cached."""
+    """One network: its `/networks/<net>` group (format 1) or the `packed.PackedNetwork`
+    standing for it (format 2). Arrays are read on demand and cached."""
 
-    def __init__(self, results: "Results", name: str, group: h5py.Group):
+    def __init__(self, results: "Results", name: str, group):
         self._results = results
         self._group = group
         self._cache: Dict = {}
@@ -221,16 +239,16 @@ class Network:
         obj = self._group.get(where)
         if obj is None:
             return None
-        if not isinstance(obj, h5py.Dataset):
+        if not _is_dataset(obj):
             raise self._error(where, "is a group, expected a dataset")
         try:
             return np.asarray(obj[()])
         except (OSError, TypeError, ValueError) as exc:
             raise self._error(where, f"cannot be read ({exc})") from None
 
-    def _subgroup(self, where: str) -> Optional[h5py.Group]:
+    def _subgroup(self, where: str):
         obj = self._group.get(where)
-        return obj if isinstance(obj, h5py.Group) else None
+        return obj if _is_group(obj) else None
 
     @property
     def condition_key(self) -> Tuple[str, str, Tuple[int, ...]]:
@@ -264,7 +282,7 @@ class Network:
             return []
         names = []
         for name, obj in g.items():
-            if (name in NON_QUANTITY_MEASURES or not isinstance(obj, h5py.Dataset)
+            if (name in NON_QUANTITY_MEASURES or not _is_dataset(obj)
                     or obj.ndim != 1 or obj.dtype.kind not in "fiu"):
                 continue
             names.append(name)
@@ -327,7 +345,7 @@ class Network:
         g = self._subgroup("ablation")
         if g is None:
             return []
-        return sorted((k for k, v in g.items() if isinstance(v, h5py.Group)),
+        return sorted((k for k, v in g.items() if _is_group(v)),
                       key=scope_sort_key)
 
     def scope_size(self, scope: str) -> int:
@@ -350,10 +368,10 @@ class Network:
             return []
         keys = []
         for q, qg in g.items():
-            if q in NON_QUANTITY_SCOPE_CHILDREN or not isinstance(qg, h5py.Group):
+            if q in NON_QUANTITY_SCOPE_CHILDREN or not _is_group(qg):
                 continue
             for d, dg in qg.items():
-                if isinstance(dg, h5py.Group) and "accuracy" in dg:
+                if _is_group(dg) and "accuracy" in dg:
                     keys.append((q, d))
         return sorted(keys, key=lambda k: (quantity_sort_key(k[0]), _direction_key(k[1])))
 
@@ -416,6 +434,52 @@ class Network:
         return a
 
 
+@dataclass
+class CurveTable:
+    """One curve (scope, quantity, direction) of many networks, stacked row by row.
+
+    Row i belongs to networks[i]. Curves of different lengths are padded at the end:
+    accuracy and loss with NaN, ablated with -1. accuracy is [N, P] for ordered curves and
+    [N, R, P] for random ones; n [N] is each network's scope size.
+    """
+    path: str
+    networks: List[str]
+    n: np.ndarray
+    ablated: np.ndarray
+    accuracy: np.ndarray
+    loss: Optional[np.ndarray]
+
+    @property
+    def fraction(self) -> np.ndarray:
+        """ablated / n per row (NaN in the padding)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = self.ablated / self.n[:, None].astype(float)
+        return np.where(self.ablated >= 0, f, np.nan)
+
+    @staticmethod
+    def stack(path: str, found) -> "CurveTable":
+        """From (name, n, ablated [P], accuracy [..., P], loss or None) per network."""
+        P = max((x.shape[-1] for _, _, _, x, _ in found), default=0)
+        lead = found[0][3].shape[:-1] if found else ()
+        N = len(found)
+        ablated = np.full((N, P), -1, dtype=np.int64)
+        accuracy = np.full((N,) + lead + (P,), np.nan)
+        loss = np.full(accuracy.shape, np.nan)
+        any_loss = False
+        for i, (_, _, x, acc, lo) in enumerate(found):
+            if acc.shape[:-1] != lead:
+                raise ValueError(f"{path}: accuracy shapes differ between networks")
+            ablated[i, :x.size] = x
+            accuracy[i, ..., :acc.shape[-1]] = acc
+            if lo is not None:
+                loss[i, ..., :lo.shape[-1]] = lo
+                any_loss = True
+        return CurveTable(path=path, networks=[f[0] for f in found],
+                          n=np.array([f[1] for f in found], dtype=np.int64),
+                          ablated=ablated, accuracy=accuracy,
+                          loss=loss if any_loss else None)
+
+
 def _direction_key(d: str):
     return (DIRECTIONS.index(d), d) if d in DIRECTIONS else (len(DIRECTIONS), d)
 
@@ -439,7 +503,7 @@ class Results:
         if not is_hdf5:
             raise ResultsError(f"{self.path}: not an HDF5 file (expected an ioca results file)")
         try:
-            self._file = h5py.File(self.path, "r")
+            self._file = h5py.File(self.path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
         except OSError as exc:
             raise ResultsError(f"{self.path}: cannot be opened as HDF5 ({exc})") from None
         try:
@@ -470,8 +534,15 @@ class Results:
         if not isinstance(nets, h5py.Group):
             raise ResultsError(f"{self.path}: no /networks group (not a complete ioca "
                                "results file)")
-        self.networks: List[Network] = [Network(self, name, g) for name, g in nets.items()
-                                        if isinstance(g, h5py.Group)]
+        self._packed = None
+        if version == 2 and not packed.is_packed(f):
+            raise ResultsError(f"{self.path}: results format 2 without the table "
+                               "/networks/name (see docs/study.md)")
+        # The layout picks the reader, so a newer version number on a format-1 layout
+        # (or on format 2) is still read as far as this reader knows it.
+        groups = self._packed_groups() if packed.is_packed(f) else {
+            name: g for name, g in nets.items() if isinstance(g, h5py.Group)}
+        self.networks: List[Network] = [Network(self, name, g) for name, g in groups.items()]
         if not self.networks:
             raise ResultsError(f"{self.path}: /networks holds no network")
         self.networks.sort(key=lambda n: (n.index if n.index is not None else 1 << 62,
@@ -499,6 +570,93 @@ class Results:
             c.networks.sort(key=lambda n: (n.seed is None, n.seed if n.seed is not None else 0,
                                            n.name))
         self.conditions: List[Condition] = list(conditions.values())
+
+    def _packed_groups(self) -> Dict:
+        """The network groups of a format-2 file (its tables read once)."""
+        try:
+            self._packed = packed.PackedFile(self._file)
+        except packed.PackedError as exc:
+            raise ResultsError(f"{self.path}: {exc}") from None
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise ResultsError(f"{self.path}: the format-2 tables cannot be read "
+                               f"({exc})") from None
+        self.notes.extend(self._packed.notes)
+        return self._packed.networks
+
+    # -- notebook use -----------------------------------------------------------------
+    def network(self, name: str) -> Network:
+        """The network called `name` (e.g. "mnist-relu-64x32-s1"); KeyError if absent."""
+        if not hasattr(self, "_by_name"):
+            self._by_name = {net.name: net for net in self.networks}
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.path}: no network {name!r}") from None
+
+    def curves(self, scope: str, quantity: str, direction: str = "") -> "CurveTable":
+        """One curve of every network that has it, as arrays (see `CurveTable`).
+
+        quantity "random" gives the random curves (direction is then ignored). A format-2
+        file is read with a few vectorised look-ups in its tables and few HDF5 reads.
+        """
+        where = (f"ablation/{scope}/random" if quantity == "random"
+                 else f"ablation/{scope}/{quantity}/{direction}")
+        if self._packed is not None:
+            return self._packed_curves(where, scope)
+        found = []
+        for net in self.networks:
+            c = (net.random(scope) if quantity == "random"
+                 else net.ordered(scope, quantity, direction))
+            if c is not None:
+                found.append((net.name, c.n, c.ablated, c.accuracy, c.loss))
+        return CurveTable.stack(where, found)
+
+    def _packed_curves(self, where: str, scope: str) -> "CurveTable":
+        p = self._packed
+        acc_rows = p.rows_with_path(f"{where}/accuracy")
+        net_rows = p.ds_net_row[acc_rows]
+        names = [str(n) for n in p.names[net_rows]]
+        n = self._scope_sizes(scope, net_rows, names)
+
+        def aligned(part):
+            """Arrays of `part` for the networks of acc_rows (None where absent)."""
+            rows = p.rows_with_path(f"{where}/{part}")
+            at = dict(zip(p.ds_net_row[rows].tolist(), rows.tolist()))
+            want = [at.get(r, -1) for r in net_rows.tolist()]
+            values = p.read_rows([w for w in want if w >= 0])
+            it = iter(values)
+            return [next(it) if w >= 0 else None for w in want]
+
+        accuracy = p.read_rows(acc_rows)
+        ablated, loss = aligned("ablated"), aligned("loss")
+        found = []
+        for i, name in enumerate(names):
+            acc = accuracy[i].astype(float)
+            x = (np.arange(acc.shape[-1]) if ablated[i] is None
+                 else ablated[i].reshape(-1).astype(np.int64))
+            lo = None if loss[i] is None or loss[i].shape != acc.shape else loss[i].astype(float)
+            found.append((name, n[i], x, acc, lo))
+        return CurveTable.stack(where, found)
+
+    def _scope_sizes(self, scope: str, net_rows, names) -> List[int]:
+        """n of the scope per network: the `neurons` attributes, else Network.scope_size."""
+        p = self._packed
+        rows = p.attribute_rows(f"ablation/{scope}", "neurons")
+        at = dict(zip(p.attr_net_row[rows].tolist(), rows.tolist()))
+        sizes = []
+        for r, name in zip(net_rows.tolist(), names):
+            n = _as_int(p.attribute_value(at[r]), 0) if r in at else 0
+            sizes.append(n if n > 0 else self.network(name).scope_size(scope))
+        return sizes
+
+    def verify(self) -> List[str]:
+        """Format 2: the arrays whose values do not match their checksum, as
+        "<net>/<path>" (empty when all match). Format 1 has no per-array checksums: []."""
+        if self._packed is None:
+            return []
+        p = self._packed
+        return [f"{p.names[p.ds_net_row[r]] if p.ds_net_row[r] >= 0 else '?'}/{p.paths[r]}"
+                for r in p.verify()]
 
     def close(self):
         self._file.close()

@@ -98,3 +98,9 @@ def evaluate(ioca_bin, tiny_mnist, tmp_path):
         return Evaluation(completed, predictions)
 
     return run
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["format1", "format2"])
+def version(request):
+    """The results format a synthetic file is written in: every reader test runs on both."""
+    return request.param

@@ -1,12 +1,16 @@
 """Synthetic ioca study results files, written with h5py as docs/study.md lays them out.
 
-`write_results(path, ...)` writes a deterministic file (format 1): root attributes,
+`write_results(path, ..., version=1)` writes a deterministic file: root attributes,
 /networks/<net> with its attributes, hidden_widths, model/, measures/layers/K/,
 information_plane/, ablation/<scope>/<quantity>/<direction>/ and ablation/<scope>/random/,
 single_neuron/layers/K/ and /provenance. Curves follow a simple model in which neuron i
 carries importance w_i (correlated with its mutual information):
 accuracy(S) = chance + (intact − chance) · exp(−3 Σ_{i∈S} w_i / Σ_scope w), per class with
 class-specific weights, overall accuracy the mean over classes.
+
+With version=2 the same logical content is written in format 2 (docs/study.md: arrays
+packed into /data/*, index tables): `convert_to_v2` rewrites any format-1 file that way,
+so a test may also change a format-1 file first and convert it afterwards.
 """
 
 from __future__ import annotations
@@ -55,12 +59,28 @@ def write_results(path, *, conditions=(("synthetic", "relu", (8, 6)),
                   quantities=("entropy", "mutual_information", "single_damage"),
                   directions=("ascending", "descending"), scopes=None, steps=0,
                   single=True, information_plane=True, measures=True, ablation=True,
-                  string_style="vlen", complete=1, inputs=5, measure_names=ALL_MEASURES):
+                  string_style="vlen", complete=1, inputs=5, measure_names=ALL_MEASURES,
+                  version=1):
     """Write a results file; returns {net name: dict of what was written}.
 
     scopes None means every hidden layer plus "network"; repeats 0 writes no random curves;
-    measure_names: the per-neuron measures stored (all of them by default).
+    measure_names: the per-neuron measures stored (all of them by default);
+    version: the results format, 1 or 2 (the same content either way).
     """
+    if version == 2:
+        v1 = Path(str(path) + ".v1")
+        written = write_results(v1, conditions=conditions, seeds=seeds, classes=classes,
+                                repeats=repeats, quantities=quantities, directions=directions,
+                                scopes=scopes, steps=steps, single=single,
+                                information_plane=information_plane, measures=measures,
+                                ablation=ablation, string_style=string_style,
+                                complete=complete, inputs=inputs,
+                                measure_names=measure_names)
+        convert_to_v2(v1, path)
+        v1.unlink()
+        return written
+    if version != 1:
+        raise ValueError(f"results format {version}: the factory writes 1 or 2")
     written = {}
     with h5py.File(path, "w") as f:
         root = {"ioca_version": "0.0.0-test", "git_commit": "0" * 40, "study_name": "synthetic",
@@ -217,3 +237,184 @@ def write_results(path, *, conditions=(("synthetic", "relu", (8, 6)),
                           "hosts": "localhost", "slurm_job_id": "", "wall_seconds": 0.5,
                           "checkpoints": np.int64(0), "resumed": np.int64(0)}, string_style)
     return written
+
+
+# -- format 2 ----------------------------------------------------------------------------
+
+V2_TYPES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}  # anything else: int64 (2)
+V2_ARRAYS = ("f32", "f64", "i64")
+V2_DTYPES = (np.float32, np.float64, np.int64)
+
+
+def fnv1a64(data: bytes) -> int:
+    """64-bit FNV-1a, written out again here so the reader's copy is tested against it."""
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _plain(value):
+    """An h5py attribute value as str, float or int (one-element arrays unwrapped)."""
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode().rstrip("\0")
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value
+
+
+def _fixed(strings):
+    """Fixed-length NUL-padded ASCII strings, as the spec asks."""
+    data = [s.encode("ascii") for s in strings]
+    return np.array(data, dtype=f"S{max([1] + [len(d) for d in data])}")
+
+
+def _task_of(path):
+    """The task that produced a dataset or attribute of a network, by its path."""
+    parts = path.split("/")
+    if parts[0] == "ablation" and len(parts) >= 3:
+        return "sweep/" + "/".join(parts[1:3])
+    return "prepare"
+
+
+class _Packer:
+    """Collects one network's rows task by task, in the order the spec prescribes."""
+
+    def __init__(self):
+        self.data = {0: [], 1: [], 2: []}
+        self.filled = [0, 0, 0]
+        self.datasets = []   # dicts of the /datasets columns
+        self.attributes = []  # dicts of the /attributes columns
+        self.tasks = []
+
+    def add_network(self, index, name, group):
+        datasets, attributes = [], [("", k, _plain(v)) for k, v in group.attrs.items()]
+
+        def visit(rel, obj):
+            if isinstance(obj, h5py.Dataset):
+                datasets.append((rel, obj[()]))
+            attributes.extend((rel, k, _plain(v)) for k, v in obj.attrs.items())
+
+        group.visititems(visit)
+        found = {"prepare": ([], [])}  # task -> (datasets, attributes)
+        for rel, values in datasets:
+            found.setdefault(_task_of(rel), ([], []))[0].append((rel, values))
+        for rel, key, value in attributes:
+            task = _task_of(rel)
+            if rel.startswith("ablation/") and rel.count("/") == 1:
+                # A scope's own attribute (neurons): written by its first sweep.
+                task = next((t for t in found if t.startswith(f"sweep/{rel[9:]}/")), task)
+            found.setdefault(task, ([], []))[1].append((rel, key, value))
+        sweeps = sorted((t for t in found if t != "prepare"),
+                        key=lambda t: (t.split("/")[1], t.endswith("/random"), t))
+        for task in ["prepare"] + sweeps:
+            self._add_task(index, name, task, *found[task])
+
+    def _add_task(self, index, name, task, datasets, attributes):
+        first_d, first_a = len(self.datasets), len(self.attributes)
+        before = list(self.filled)
+        for rel, values in datasets:
+            a = np.asarray(values)
+            kind = V2_TYPES.get(a.dtype, 2)
+            a = np.ascontiguousarray(a, dtype=np.dtype(V2_DTYPES[kind]).newbyteorder("<"))
+            shape = list(a.shape) + [0] * (3 - a.ndim)
+            self.datasets.append({"network": index, "path": rel, "type": kind,
+                                  "offset": self.filled[kind], "ndim": a.ndim,
+                                  "shape": shape, "checksum": fnv1a64(a.tobytes()),
+                                  "task": len(self.tasks)})
+            self.data[kind].append(a.reshape(-1))
+            self.filled[kind] += a.size
+        for rel, key, value in attributes:
+            kind = 0 if isinstance(value, str) else 1 if isinstance(value, float) else 2
+            self.attributes.append({
+                "network": index, "task": len(self.tasks), "path": rel, "name": key,
+                "type": kind, "text": value if kind == 0 else "",
+                "number": value if kind == 1 else np.nan,
+                "integer": int(value) if kind == 2 else 0})
+        self.tasks.append({"key": f"{index}/{name}/{task}", "network": index,
+                           "dataset_first": first_d,
+                           "dataset_count": len(self.datasets) - first_d,
+                           "attribute_first": first_a,
+                           "attribute_count": len(self.attributes) - first_a,
+                           "elements": [n - b for n, b in zip(self.filled, before)]})
+
+
+def _write_table(f, name, rows, columns, strings=()):
+    g = f.create_group(name)
+    for c in columns:
+        values = [r[c] for r in rows]
+        if c in strings:
+            g.create_dataset(c, data=_fixed(values))
+        else:
+            dtype = {"type": np.uint8, "checksum": np.uint64, "number": np.float64}.get(
+                c, np.int64)
+            a = np.array(values, dtype=dtype)
+            if c in ("shape", "elements"):
+                a = a.reshape(len(rows), 3)
+            g.create_dataset(c, data=a)
+
+
+def _network_columns(nets):
+    """/networks columns: one per network attribute; absent values "", NaN or 0."""
+    columns = {"name": _fixed([name for _, name, _ in nets])}
+    keys = sorted({k for _, _, attrs in nets for k in attrs})
+    for k in keys:
+        values = [attrs.get(k) for _, _, attrs in nets]
+        if any(isinstance(v, str) for v in values):
+            columns[k] = _fixed(["" if v is None else str(v) for v in values])
+        elif any(isinstance(v, float) for v in values):
+            columns[k] = np.array([np.nan if v is None else v for v in values])
+        else:
+            columns[k] = np.array([0 if v is None else v for v in values], dtype=np.int64)
+    if "index" not in columns:
+        columns["index"] = np.array([i for i, _, _ in nets], dtype=np.int64)
+    return columns
+
+
+def convert_to_v2(src, dst):
+    """Rewrite the format-1 results file `src` as a format-2 file `dst` (same content)."""
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as out:
+        nets = []
+        for name, g in f["networks"].items():
+            attrs = {k: _plain(v) for k, v in g.attrs.items()}
+            nets.append((int(attrs.get("index", len(nets))), name, attrs))
+        nets.sort(key=lambda n: (n[0], n[1]))
+        packer = _Packer()
+        for index, name, _ in nets:
+            packer.add_network(index, name, f["networks"][name])
+        for k, v in f.attrs.items():
+            out.attrs[k] = v
+        out.attrs["ioca_results_format"] = np.int64(2)
+        out.attrs["result_bytes"] = np.int64(sum(a.nbytes for parts in packer.data.values()
+                                                 for a in parts))
+        for k, v in _network_columns(nets).items():
+            out.create_dataset(f"networks/{k}", data=v)
+        _write_table(out, "datasets", packer.datasets,
+                     ("network", "path", "type", "offset", "ndim", "shape", "checksum",
+                      "task"), strings=("path",))
+        _write_table(out, "attributes", packer.attributes,
+                     ("network", "task", "path", "name", "type", "text", "number",
+                      "integer"), strings=("path", "name", "text"))
+        _write_table(out, "tasks", packer.tasks,
+                     ("key", "network", "dataset_first", "dataset_count", "attribute_first",
+                      "attribute_count", "elements"), strings=("key",))
+        for kind, name in enumerate(V2_ARRAYS):
+            parts = packer.data[kind]
+            values = (np.concatenate(parts) if parts else np.zeros(0)).astype(V2_DTYPES[kind])
+            # Small chunks, so that the tests read across chunk boundaries.
+            out.create_dataset(f"data/{name}", data=values, chunks=(256,), maxshape=(None,),
+                               compression="gzip")
+        prov = out.create_group("provenance")
+        for k, v in f["provenance"].attrs.items():
+            prov.attrs[k] = v
+
+
+def as_version(path, version):
+    """Leave a format-1 file as it is (version 1) or rewrite it in place as format 2."""
+    if version == 2:
+        packed = Path(str(path) + ".v2")
+        convert_to_v2(path, packed)
+        packed.replace(path)
+    return path

@@ -37,17 +37,17 @@ def expected_pngs(conditions=CONDITIONS, scopes=("layer0", "layer1", "network"),
 
 
 @pytest.fixture(scope="module")
-def full_report(tmp_path_factory):
+def full_report(tmp_path_factory, version):
     folder = tmp_path_factory.mktemp("report")
     results = folder / "results.h5"
-    write_results(results, measure_names=MEASURES)
+    write_results(results, measure_names=MEASURES, version=version)
     out = folder / "report"
     code = main(["report", str(results), "-o", str(out)])
-    return code, results, out
+    return code, results, out, version
 
 
 def test_report_writes_every_figure_and_page(full_report):
-    code, _, out = full_report
+    code, _, out, _ = full_report
     assert code == 0
     pngs = {p.name for p in out.glob("*.png")}
     assert pngs == expected_pngs()
@@ -58,7 +58,7 @@ def test_report_writes_every_figure_and_page(full_report):
 
 
 def test_index_html_references_every_png_and_holds_the_tables(full_report):
-    _, _, out = full_report
+    _, _, out, _ = full_report
     page = (out / "index.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     referenced = set(re.findall(r'<img src="([^"]+)"', page))
@@ -74,13 +74,13 @@ def test_index_html_references_every_png_and_holds_the_tables(full_report):
 
 
 def test_summary_md_and_tables_json(full_report):
-    _, results, out = full_report
+    _, results, out, version = full_report
     md = (out / "summary.md").read_text(encoding="utf-8")
     assert "| quantity | layer0 | layer1 | network |" in md
     assert "| scope | quantity | direction | n | AUC | gap to random | test | p |" in md
     data = json.loads((out / "tables.json").read_text(encoding="utf-8"),
                       parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
-    assert data["results_format"] == 1 and data["file"] == str(results)
+    assert data["results_format"] == version and data["file"] == str(results)
     assert [c["condition"] for c in data["conditions"]] == list(CONDITIONS)
     assert data["conditions"][0]["seeds"] == [1, 2, 3]
     # 2 conditions x 3 scopes x 3 quantities x 2 directions
@@ -93,9 +93,9 @@ def test_summary_md_and_tables_json(full_report):
     assert {f["file"] for f in data["figures"]} == expected_pngs()
 
 
-def test_summary_prints_tables(tmp_path, capsys):
+def test_summary_prints_tables(tmp_path, capsys, version):
     results = tmp_path / "r.h5"
-    write_results(results, string_style="fixed")
+    write_results(results, string_style="fixed", version=version)
     assert main(["summary", str(results)]) == 0
     out = capsys.readouterr().out
     for text in ("Conditions", "Spearman ρ with single-neuron damage — synthetic-relu-8x6",
@@ -104,11 +104,12 @@ def test_summary_prints_tables(tmp_path, capsys):
         assert text in out
 
 
-def test_report_without_optional_groups(tmp_path, capsys):
+def test_report_without_optional_groups(tmp_path, capsys, version):
     results = tmp_path / "bare.h5"
     write_results(results, conditions=(("mnist", "sigmoid", (5, 4, 3)),), seeds=(1, 2),
                   quantities=("kl_selectivity",), single=False, information_plane=False,
-                  repeats=0, steps=3, string_style="fixed", measure_names=FEW)
+                  repeats=0, steps=3, string_style="fixed", measure_names=FEW,
+                  version=version)
     out = tmp_path / "rep"
     assert main(["report", str(results), "-o", str(out)]) == 0
     err = capsys.readouterr().err
@@ -126,11 +127,11 @@ def test_report_without_optional_groups(tmp_path, capsys):
     assert "absent" in caption
 
 
-def test_report_one_seed_one_scope_only_network(tmp_path):
+def test_report_one_seed_one_scope_only_network(tmp_path, version):
     results = tmp_path / "one.h5"
     write_results(results, conditions=(("synthetic", "relu", (6,)),), seeds=(9,),
                   quantities=("mutual_information",), directions=("descending",),
-                  scopes=["network"], repeats=3, measure_names=FEW)
+                  scopes=["network"], repeats=3, measure_names=FEW, version=version)
     out = tmp_path / "rep"
     assert main(["report", str(results), "-o", str(out)]) == 0
     assert {p.name for p in out.glob("*.png")} == expected_pngs(
@@ -140,10 +141,11 @@ def test_report_one_seed_one_scope_only_network(tmp_path):
     assert "n/a" in (out / "summary.md").read_text(encoding="utf-8")
 
 
-def test_per_class_option(tmp_path):
+def test_per_class_option(tmp_path, version):
     results = tmp_path / "r.h5"
     write_results(results, conditions=(("synthetic", "relu", (5, 4)),), seeds=(1, 2),
-                  quantities=("entropy",), repeats=2, measure_names=FEW)
+                  quantities=("entropy",), repeats=2, measure_names=FEW,
+                  version=version)
     out = tmp_path / "rep"
     assert main(["report", str(results), "-o", str(out), "--per-class", "layer1/entropy/ascending",
                  "--per-class-seed", "2"]) == 0

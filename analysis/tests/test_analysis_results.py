@@ -3,24 +3,24 @@
 import h5py
 import numpy as np
 import pytest
-from ioca_results_factory import write_results
+from ioca_results_factory import as_version, write_results
 
 from ioca_analysis.results import Results, ResultsError, decode, parse_hidden, scope_sort_key
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def study(tmp_path_factory, version):
     path = tmp_path_factory.mktemp("reader") / "results.h5"
-    written = write_results(path)
+    written = write_results(path, version=version)
     return path, written
 
 
 @pytest.mark.parametrize("style", ["vlen", "fixed"])
-def test_reader_networks_and_conditions(tmp_path, style):
+def test_reader_networks_and_conditions(tmp_path, style, version):
     path = tmp_path / "r.h5"
-    write_results(path, string_style=style)
+    write_results(path, string_style=style, version=version)
     with Results(path) as r:
-        assert r.format_version == 1 and r.complete == 1 and r.study_name == "synthetic"
+        assert r.format_version == version and r.complete == 1 and r.study_name == "synthetic"
         assert len(r.networks) == 6 and r.notes == []
         assert [c.label for c in r.conditions] == ["synthetic-relu-8x6", "synthetic-tanh-8x6"]
         for c in r.conditions:
@@ -67,10 +67,10 @@ def test_reader_arrays_match_what_was_written(study):
             assert net.ordered("layer0", "kl_selectivity", "ascending") is None
 
 
-def test_reader_missing_optional_groups(tmp_path):
+def test_reader_missing_optional_groups(tmp_path, version):
     path = tmp_path / "bare.h5"
     write_results(path, seeds=(4,), single=False, information_plane=False, repeats=0,
-                  measures=False, scopes=["network"], steps=3)
+                  measures=False, scopes=["network"], steps=3, version=version)
     with Results(path) as r:
         net = r.networks[0]
         assert not net.has_single_neuron and net.accuracy_drop(0) is None
@@ -82,9 +82,9 @@ def test_reader_missing_optional_groups(tmp_path):
         np.testing.assert_array_equal(c.ablated, [0, 5, 9, 14])
 
 
-def test_checkpoint_and_count_mismatch_are_noted(tmp_path):
+def test_checkpoint_and_count_mismatch_are_noted(tmp_path, version):
     path = tmp_path / "ckpt.h5"
-    write_results(path, complete=0)
+    write_results(path, complete=0, version=version)
     with h5py.File(path, "r+") as f:
         f.attrs["networks"] = np.int64(9)
     with Results(path) as r:
@@ -93,9 +93,9 @@ def test_checkpoint_and_count_mismatch_are_noted(tmp_path):
         assert any("networks = 9" in n for n in r.notes)
 
 
-def test_checkpoint_segment_is_noted(tmp_path):
+def test_checkpoint_segment_is_noted(tmp_path, version):
     path = tmp_path / "out.h5.checkpoint.3"
-    write_results(path, complete=0)
+    write_results(path, complete=0, version=version)
     with h5py.File(path, "r+") as f:
         f.attrs["checkpoint_id"] = "0123456789abcdef"
         f.attrs["checkpoint_segment"] = np.int64(3)
@@ -139,13 +139,14 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         Results(bad_version)
 
 
-def test_malformed_curve_names_the_file_and_path(tmp_path):
+def test_malformed_curve_names_the_file_and_path(tmp_path, version):
     path = tmp_path / "bad.h5"
     write_results(path, seeds=(1,), conditions=(("synthetic", "relu", (4,)),))
     with h5py.File(path, "r+") as f:
         g = f["networks/synthetic-relu-4-s1/ablation/layer0/entropy/ascending"]
         del g["ablated"]
         g["ablated"] = np.arange(3)
+    as_version(path, version)
     with Results(path) as r:
         with pytest.raises(ResultsError, match=r"bad.h5: /networks/synthetic-relu-4-s1/"
                                                r"ablation/layer0/entropy/ascending/ablated"):
@@ -165,13 +166,14 @@ def test_decode_and_parse_helpers():
         "layer2", "layer10", "network"]
 
 
-def test_attributes_missing_fall_back_on_the_name(tmp_path):
+def test_attributes_missing_fall_back_on_the_name(tmp_path, version):
     path = tmp_path / "noattrs.h5"
     write_results(path, seeds=(7,), conditions=(("fashion-mnist", "tanh", (5, 4)),))
     with h5py.File(path, "r+") as f:
         g = f["networks/fashion-mnist-tanh-5x4-s7"]
         for k in list(g.attrs):
             del g.attrs[k]
+    as_version(path, version)
     with Results(path) as r:
         net = r.networks[0]
         assert (net.dataset, net.activation, net.hidden, net.seed) == (

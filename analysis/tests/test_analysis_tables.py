@@ -3,7 +3,7 @@
 import h5py
 import numpy as np
 import pytest
-from ioca_results_factory import write_results
+from ioca_results_factory import as_version, write_results
 
 from ioca_analysis import stats, tables
 from ioca_analysis.results import Results
@@ -12,7 +12,7 @@ NET = "synthetic-relu-4-s{}"
 
 
 @pytest.fixture
-def known(tmp_path):
+def known(tmp_path, version):
     """One condition, seeds 1..5, one layer of 4 neurons, curves overwritten by hand.
 
     Per seed s: ascending mutual_information linear 0.9 -> 0.5 plus s/100 (AUC 0.7 + s/100),
@@ -29,7 +29,7 @@ def known(tmp_path):
                 g["mutual_information/ascending/accuracy"][...] = np.linspace(0.9, 0.5, 5) + s / 100
                 g["mutual_information/descending/accuracy"][...] = np.linspace(0.9, 0.1, 5)
                 g["random/accuracy"][...] = np.array([np.full(5, 0.6), np.full(5, 0.4)])
-    return path
+    return as_version(path, version)
 
 
 def test_auc_table_by_hand(known):
@@ -57,9 +57,9 @@ def test_auc_table_by_hand(known):
     assert ad["test"]["p"] == pytest.approx(2 / 32) and ad["test"]["n"] == 5
 
 
-def test_spearman_table_matches_stats(tmp_path):
+def test_spearman_table_matches_stats(tmp_path, version):
     path = tmp_path / "s.h5"
-    written = write_results(path)
+    written = write_results(path, version=version)
     with Results(path) as r:
         t = tables.compute(r)
     rows = {(x["condition"], x["quantity"], x["scope"]): x for x in t.spearman}
@@ -80,9 +80,9 @@ def test_spearman_table_matches_stats(tmp_path):
     assert ad[("synthetic-relu-8x6", "network", "mutual_information")]["difference"]["mean"] > 0
 
 
-def test_one_seed_gives_na_tests(tmp_path):
+def test_one_seed_gives_na_tests(tmp_path, version):
     path = tmp_path / "one.h5"
-    write_results(path, seeds=(3,))
+    write_results(path, seeds=(3,), version=version)
     with Results(path) as r:
         t = tables.compute(r)
     assert t.auc and all(x["gap_test"]["test"] == "n/a" and x["gap_test"]["p"] is None
@@ -91,9 +91,9 @@ def test_one_seed_gives_na_tests(tmp_path):
     assert all(x["rho"]["n"] == 1 for x in t.spearman)
 
 
-def test_absent_content_gives_notes_not_rows(tmp_path):
+def test_absent_content_gives_notes_not_rows(tmp_path, version):
     path = tmp_path / "bare.h5"
-    write_results(path, single=False, information_plane=False, repeats=0)
+    write_results(path, single=False, information_plane=False, repeats=0, version=version)
     with Results(path) as r:
         t = tables.compute(r)
     assert t.spearman == [] and t.random_auc == []
@@ -104,7 +104,7 @@ def test_absent_content_gives_notes_not_rows(tmp_path):
     assert "no random curves" in text
 
 
-def test_constant_quantity_and_nan_values(tmp_path):
+def test_constant_quantity_and_nan_values(tmp_path, version):
     path = tmp_path / "odd.h5"
     write_results(path, conditions=(("mnist", "relu", (6, 5)),), seeds=(1, 2),
                   measure_names=("entropy", "selectivity_index"), repeats=2)
@@ -113,6 +113,7 @@ def test_constant_quantity_and_nan_values(tmp_path):
             g = f[f"networks/mnist-relu-6x5-s{s}/measures/layers"]
             g["1/selectivity_index"][...] = 0.0          # e.g. a dead layer
             g["0/entropy"][2] = np.nan
+    as_version(path, version)
     with Results(path) as r:
         t = tables.compute(r)
         net = r.networks[0]
