@@ -26,7 +26,10 @@ DATASET_COLUMNS = ("network", "path", "type", "offset", "ndim", "shape")
 ATTRIBUTE_COLUMNS = ("network", "path", "name", "type", "text", "number", "integer")
 # Reading a few extra elements between two wanted arrays beats a second HDF5 read.
 MERGE_GAP = 1 << 16
-FNV_OFFSET, FNV_PRIME, MASK64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+# ioca's checksum: FNV-1a 64 with the prime 0x100000001b3 and the offset basis
+# 1469598103934665603 (0x14650fb0739d0383). ioca has always used this basis, which is not
+# the standard FNV one (14695981039346656037): kept, so version-1 files stay checkable.
+FNV_OFFSET, FNV_PRIME, MASK64 = 1469598103934665603, 0x100000001B3, (1 << 64) - 1
 
 
 class PackedError(ValueError):
@@ -63,7 +66,7 @@ def _scalar(value):
 
 
 def fnv1a64(data: bytes) -> int:
-    """64-bit FNV-1a of a byte string (the checksum of /datasets/checksum)."""
+    """ioca's 64-bit FNV-1a of a byte string (the checksum of /datasets/checksum)."""
     h = FNV_OFFSET
     for byte in data:
         h = ((h ^ byte) * FNV_PRIME) & MASK64

@@ -247,8 +247,9 @@ V2_DTYPES = (np.float32, np.float64, np.int64)
 
 
 def fnv1a64(data: bytes) -> int:
-    """64-bit FNV-1a, written out again here so the reader's copy is tested against it."""
-    h = 0xCBF29CE484222325
+    """ioca's 64-bit FNV-1a (offset basis 1469598103934665603), written out again here so
+    the reader's copy is tested against it."""
+    h = 1469598103934665603
     for byte in data:
         h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return h

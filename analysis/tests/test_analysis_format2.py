@@ -114,10 +114,10 @@ def test_layout_follows_the_spec(pair):
 
 def test_checksums_fnv1a64_and_verify(pair, tmp_path):
     _, v2, _ = pair
-    # Reference values of 64-bit FNV-1a.
-    assert packed.fnv1a64(b"") == fnv1a64(b"") == 0xCBF29CE484222325
-    assert packed.fnv1a64(b"a") == 0xAF63DC4C8601EC8C
-    assert packed.fnv1a64(b"foobar") == 0x85944171F73967E8
+    # ioca's FNV-1a 64 (offset basis 1469598103934665603, prime 0x100000001b3): the empty
+    # string gives the basis; the int64 array [24, 16] gives what ioca (C++) stored for it.
+    assert packed.fnv1a64(b"") == fnv1a64(b"") == 1469598103934665603
+    assert packed.checksum(np.array([24, 16], dtype="<i8")) == 0x1B43C15130F6D04B
     # Little-endian bytes whatever the array's byte order.
     a = np.arange(5, dtype=">f8")
     assert packed.checksum(a) == fnv1a64(a.astype("<f8").tobytes())
@@ -125,7 +125,7 @@ def test_checksums_fnv1a64_and_verify(pair, tmp_path):
     arrays = [np.arange(k, k + 6, dtype="<f8") for k in range(4)] + [np.zeros(6, "<i8")]
     matrix = np.stack([a.view(np.uint8) for a in arrays])
     assert packed.checksums(matrix).tolist() == [fnv1a64(a.tobytes()) for a in arrays]
-    assert packed.checksums(np.zeros((2, 0), np.uint8)).tolist() == [0xCBF29CE484222325] * 2
+    assert packed.checksums(np.zeros((2, 0), np.uint8)).tolist() == [1469598103934665603] * 2
     with Results(v2) as r:
         assert r.verify() == []
         row = r._packed.rows_with_path("measures/layers/1/entropy")[0]
