@@ -148,6 +148,10 @@ Handle open_group(const File& f, hid_t loc, const std::string& name) {
   return check(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), f, name + " is not a group");
 }
 
+Handle open_object(const File& f, const std::string& path) {
+  return check(H5Oopen(f.handle.id(), path.c_str(), H5P_DEFAULT), f, "cannot open " + path);
+}
+
 std::vector<std::string> list_children(const File& f, hid_t group, const std::string& where) {
   H5G_info_t info;
   check_status(H5Gget_info(group, &info), f, "cannot list " + where);

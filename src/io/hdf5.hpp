@@ -57,6 +57,8 @@ File open_file_read(const std::string& path);  // clear error if missing or not 
 bool exists(hid_t loc, const std::string& name);  // a link, possibly a path a/b/c
 Handle create_group(const File& f, hid_t loc, const std::string& name);
 Handle open_group(const File& f, hid_t loc, const std::string& name);
+// A group or dataset by its path in the file ("/" is the root).
+Handle open_object(const File& f, const std::string& path);
 // Names of the links directly under a group, in name order.
 std::vector<std::string> list_children(const File& f, hid_t group, const std::string& where);
 
