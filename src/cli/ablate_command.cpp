@@ -330,6 +330,36 @@ io::Attributes ablation_attributes(const AblateArgs& a, const data::LoadOptions&
   return attrs;
 }
 
+// Single-neuron damage, when asked for or ordered by; fills p.single_accuracy_drop.
+std::optional<ablation::SingleDamage> single_damage(const AblateArgs& a, pipeline::Prepared& p,
+                                                    const data::Dataset& test, double& seconds) {
+  if (!a.single && std::find(a.by.begin(), a.by.end(), pipeline::single_damage) == a.by.end())
+    return std::nullopt;
+  const auto t = Clock::now();
+  if (!a.quiet)
+    std::fprintf(stderr, "ioca ablate: single-neuron damage of %zu neurons (%zu test samples)\n",
+                 ablation::make_scope(p.net, "network").neurons.size(), test.samples);
+  ablation::SingleDamage d = ablation::single_neuron_damage(p.net, test, p.values, a.sweep);
+  p.single_accuracy_drop = d.accuracy_drop;
+  seconds = seconds_since(t);
+  return d;
+}
+
+// Says what will run (unless --quiet); returns the number of sweeps.
+std::size_t print_plan(const AblateArgs& a, const io::AblationResults& r, std::size_t scopes,
+                       std::size_t samples) {
+  const std::size_t random = r.random.size() * static_cast<std::size_t>(a.random);
+  const std::size_t sweeps = r.ordered.size() + random + r.custom.size();
+  if (!a.quiet)
+    std::fprintf(stderr,
+                 "ioca ablate: %zu sweeps (%zu ordered, %zu random, %zu custom) over %zu scopes, "
+                 "%zu test samples, engine %s, ablate to %s, %d threads\n",
+                 sweeps, r.ordered.size(), random, r.custom.size(), scopes, samples,
+                 std::string(ablation::to_string(a.sweep.engine)).c_str(),
+                 std::string(ablation::to_string(a.ablate_to)).c_str(), max_threads());
+  return sweeps;
+}
+
 }  // namespace
 
 int run_ablate(const AblateArgs& a) {
@@ -363,30 +393,11 @@ int run_ablate(const AblateArgs& a) {
   const std::uint64_t seed =
       a.seed ? *a.seed : static_cast<std::uint64_t>(io::attribute_int(model.attributes, "seed", 1));
 
-  std::optional<ablation::SingleDamage> single;
   double single_seconds = 0.0;
-  if (a.single || std::find(a.by.begin(), a.by.end(), pipeline::single_damage) != a.by.end()) {
-    const auto t = Clock::now();
-    if (!a.quiet)
-      std::fprintf(stderr, "ioca ablate: single-neuron damage of %zu neurons (%zu test samples)\n",
-                   ablation::make_scope(p.net, "network").neurons.size(), test.samples);
-    single = ablation::single_neuron_damage(p.net, test, p.values, a.sweep);
-    p.single_accuracy_drop = single->accuracy_drop;
-    single_seconds = seconds_since(t);
-  }
-
+  std::optional<ablation::SingleDamage> single = single_damage(a, p, test, single_seconds);
   io::AblationResults r = plan_orders(a, p, asked, std::move(custom), seed);
   r.single = std::move(single);
-  const std::size_t sweeps =
-      r.ordered.size() + r.random.size() * static_cast<std::size_t>(a.random) + r.custom.size();
-  if (!a.quiet)
-    std::fprintf(stderr,
-                 "ioca ablate: %zu sweeps (%zu ordered, %zu random, %zu custom) over %zu scopes, "
-                 "%zu test samples, engine %s, ablate to %s, %d threads\n",
-                 sweeps, r.ordered.size(), r.random.size() * static_cast<std::size_t>(a.random),
-                 r.custom.size(), scope_names.size(), test.samples,
-                 std::string(ablation::to_string(a.sweep.engine)).c_str(),
-                 std::string(ablation::to_string(a.ablate_to)).c_str(), max_threads());
+  const std::size_t sweeps = print_plan(a, r, scope_names.size(), test.samples);
   const auto sweep_start = Clock::now();
   pipeline::sweep(p, test, r, a.sweep, a.steps);
   const double sweep_seconds = seconds_since(sweep_start);

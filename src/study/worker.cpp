@@ -5,7 +5,6 @@
 
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
-#include "ioca/version.hpp"
 
 namespace ioca::study {
 namespace {
