@@ -46,7 +46,7 @@ struct Settings {
 // What the sweeps of a network need (a study rebuilds it from the prepare record).
 struct Prepared {
   nn::Mlp net;
-  info::Measures measures;  // empty when nothing orders by them or ablates to the mean
+  info::Measures measures;  // empty when there are none (ioca ablate without --measures)
   std::vector<std::vector<double>> single_accuracy_drop;  // empty without single damage
   ablation::AblationValues values;
   std::string fingerprint;

@@ -131,6 +131,13 @@ Attributes measure_attributes(const info::MeasureOptions& o, const std::string& 
   return a;
 }
 
+void add_information_plane(Record& r, const std::string& prefix, const info::InformationPlane& p) {
+  const std::string g = prefix + "/information_plane";
+  r.add(g + "/entropy", p.entropy, {p.entropy.size()});
+  r.add(g + "/mutual_information", p.mutual_information, {p.mutual_information.size()});
+  r.attribute(g, "units", std::string("bits"));
+}
+
 void add_hidden_widths(Record& r, const std::string& prefix, const std::vector<int>& widths) {
   r.add(prefix + "/hidden_widths", std::vector<std::int64_t>(widths.begin(), widths.end()),
         {widths.size()});

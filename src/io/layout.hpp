@@ -25,6 +25,8 @@ void add_measures(Record& r, const std::string& prefix, const info::Measures& m,
 // Per-neuron quantities by name (only what ordering and ablation need).
 info::Measures measures_from_record(const Record& r, const std::string& prefix, int hidden_layers);
 
+// <prefix>/information_plane/{entropy, mutual_information} float64 [H], @units.
+void add_information_plane(Record& r, const std::string& prefix, const info::InformationPlane& p);
 // <prefix>/hidden_widths int64 [H].
 void add_hidden_widths(Record& r, const std::string& prefix, const std::vector<int>& widths);
 // <prefix>/ablation/<scope>/... for every curve of `results` and @neurons on each scope

@@ -22,16 +22,22 @@ void add_with_parents(std::set<std::string>& groups, std::string path) {
   }
 }
 
+// The data as the type it holds, without a copy (new[] aligns it for any of them).
+template <class T>
+const T* data_as(const DatasetEntry& d) {
+  return reinterpret_cast<const T*>(d.data.data());
+}
+
 void write_entry(const h5::File& f, const DatasetEntry& d) {
   const std::vector<hsize_t> dims(d.dims.begin(), d.dims.end());
   const hid_t root = f.handle.id();
   switch (d.type) {
     case DType::f32:
-      return h5::write_dataset(f, root, d.path, d.values<float>().data(), dims);
+      return h5::write_dataset(f, root, d.path, data_as<float>(d), dims);
     case DType::f64:
-      return h5::write_dataset(f, root, d.path, d.values<double>().data(), dims);
+      return h5::write_dataset(f, root, d.path, data_as<double>(d), dims);
     case DType::i64:
-      return h5::write_dataset(f, root, d.path, d.values<std::int64_t>().data(), dims);
+      return h5::write_dataset(f, root, d.path, data_as<std::int64_t>(d), dims);
     case DType::u8:
       break;
   }

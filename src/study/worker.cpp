@@ -148,10 +148,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
   io::add_model(r, prefix + "/model", p.net, model.attributes);
   io::add_measures(r, prefix + "/measures", p.measures,
                    io::measure_attributes(config_.measure, config_.measure_split, p.fingerprint));
-  const auto H = static_cast<std::uint64_t>(p.net.num_hidden());
-  r.add(prefix + "/information_plane/entropy", prep.plane.entropy, {H});
-  r.add(prefix + "/information_plane/mutual_information", prep.plane.mutual_information, {H});
-  r.attribute(prefix + "/information_plane", "units", std::string("bits"));
+  io::add_information_plane(r, prefix, prep.plane);
   if (prep.single) io::add_single_damage(r, prefix, *prep.single);
   return r;
 }
