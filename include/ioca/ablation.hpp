@@ -32,6 +32,9 @@ struct Scope {
 };
 // Throws ioca::Error for an unknown scope name. "all" is not a scope (the CLI expands it).
 Scope make_scope(const nn::Mlp& net, std::string_view name);
+// The same from the hidden widths alone (a file's /hidden_widths).
+Scope make_scope(const std::vector<int>& hidden_widths, std::string_view name);
+std::vector<int> hidden_widths(const nn::Mlp& net);            // neurons per hidden layer
 std::vector<std::string> all_scope_names(const nn::Mlp& net);  // layer0.., network
 
 enum class Direction { ascending, descending };
@@ -43,6 +46,9 @@ std::string_view to_string(Direction d);
 // exact reverse of ascending. NaN values are an error.
 std::vector<Neuron> order_by_value(const Scope& scope, const std::vector<double>& values,
                                    Direction direction);
+// Position of each neuron of an order in the scope's enumeration (what files store as
+// `order`); throws ioca::Error for a neuron outside the scope.
+std::vector<std::int64_t> order_indices(const Scope& scope, const std::vector<Neuron>& order);
 // A uniformly random permutation of the scope (Fisher–Yates on the bit-exact Rng).
 std::vector<Neuron> random_order(const Scope& scope, std::uint64_t seed);
 

@@ -63,6 +63,11 @@ void apply_data_attributes(const Attributes& a, data::LoadOptions& o);
 void add_training_attributes(const std::vector<int>& hidden, nn::Activation activation,
                              const nn::TrainOptions& t, Attributes& a);
 
+// How measures were estimated, as attributes of a measures file or group: binning, bins,
+// zero_bin, threshold (when given), estimator, split, model_fingerprint.
+Attributes measure_attributes(const info::MeasureOptions& o, const std::string& split,
+                              const std::string& model_fingerprint);
+
 // Fails early (before any computing) unless a file can be created at path: its folder
 // must exist and be writable, and path must not be a folder.
 void check_writable(const std::string& path);

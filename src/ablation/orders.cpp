@@ -1,6 +1,7 @@
 // Scopes, orders and recording points.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "ioca/ablation.hpp"
@@ -8,14 +9,19 @@
 
 namespace ioca::ablation {
 
-Scope make_scope(const nn::Mlp& net, std::string_view name) {
+std::vector<int> hidden_widths(const nn::Mlp& net) {
+  return {net.sizes().begin() + 1, net.sizes().end() - 1};
+}
+
+Scope make_scope(const std::vector<int>& widths, std::string_view name) {
   Scope s;
   s.name = std::string(name);
+  const int H = static_cast<int>(widths.size());
   const auto add_layer = [&](int l) {
-    for (int j = 0; j < net.out_size(l); ++j) s.neurons.push_back({l, j});
+    for (int j = 0; j < widths[static_cast<std::size_t>(l)]; ++j) s.neurons.push_back({l, j});
   };
   if (name == "network") {
-    for (int l = 0; l < net.num_hidden(); ++l) add_layer(l);
+    for (int l = 0; l < H; ++l) add_layer(l);
     return s;
   }
   if (name.size() > 5 && name.substr(0, 5) == "layer") {
@@ -27,14 +33,39 @@ Scope make_scope(const nn::Mlp& net, std::string_view name) {
       }
       l = l * 10 + (c - '0');
     }
-    if (l >= 0 && l < net.num_hidden()) {
+    if (l >= 0 && l < H) {
       add_layer(l);
       return s;
     }
   }
   std::string valid;
-  for (const auto& n : all_scope_names(net)) valid += (valid.empty() ? "" : ", ") + n;
-  throw Error("unknown scope '" + std::string(name) + "' (this network has: " + valid + ")");
+  for (int l = 0; l < H; ++l) valid += "layer" + std::to_string(l) + ", ";
+  throw Error("unknown scope '" + std::string(name) + "' (this network has: " + valid + "network)");
+}
+
+Scope make_scope(const nn::Mlp& net, std::string_view name) {
+  return make_scope(hidden_widths(net), name);
+}
+
+std::vector<std::int64_t> order_indices(const Scope& scope, const std::vector<Neuron>& order) {
+  // A scope holds whole layers, layer by layer: a neuron's position is its layer's first
+  // position plus its index.
+  std::map<int, std::pair<std::int64_t, int>> layers;  // layer -> (first position, width)
+  for (std::size_t i = 0; i < scope.neurons.size(); ++i) {
+    auto& [first, width] =
+        layers.try_emplace(scope.neurons[i].layer, static_cast<std::int64_t>(i), 0).first->second;
+    ++width;
+  }
+  std::vector<std::int64_t> out;
+  out.reserve(order.size());
+  for (const auto& n : order) {
+    const auto it = layers.find(n.layer);
+    if (it == layers.end() || n.index < 0 || n.index >= it->second.second)
+      throw Error("an order of scope " + scope.name + " names neuron " + std::to_string(n.index) +
+                  " of hidden layer " + std::to_string(n.layer) + ", outside the scope");
+    out.push_back(it->second.first + n.index);
+  }
+  return out;
 }
 
 std::vector<std::string> all_scope_names(const nn::Mlp& net) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -12,12 +13,11 @@
 #include "ioca/ablation.hpp"
 #include "ioca/core.hpp"
 #include "ioca/info.hpp"
+#include "ioca/pipeline.hpp"
 #include "ioca/version.hpp"
 
 namespace ioca::cli {
 namespace {
-
-constexpr const char* single_damage_name = "single_damage";
 
 // "a,b,c" into its items (spaces around items ignored); empty items are an error.
 std::vector<std::string> split_list(const std::string& text, const std::string& option) {
@@ -38,7 +38,7 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
 std::string valid_quantities() {
   std::string s;
   for (const auto& q : info::quantity_names()) s += q + ", ";
-  return s + single_damage_name;
+  return s + std::string(pipeline::single_damage);
 }
 
 bool is_measured_quantity(const std::string& q) {
@@ -95,7 +95,7 @@ AblateArgs parse_ablate_args(const std::vector<std::string>& args, std::string* 
   if (std::find(scopes.begin(), scopes.end(), "all") == scopes.end()) a.scopes = scopes;
   a.by = split_list(vm["by"].as<std::string>(), "--by");
   for (const auto& q : a.by)
-    if (!is_measured_quantity(q) && q != single_damage_name)
+    if (!is_measured_quantity(q) && q != pipeline::single_damage)
       throw UsageError("unknown quantity '" + q + "' in --by (valid: " + valid_quantities() + ")");
   a.directions.clear();
   for (const auto& d : split_list(vm["direction"].as<std::string>(), "--direction"))
@@ -246,11 +246,11 @@ void print_row(const std::string& scope, const std::string& label, std::size_t n
 }
 
 void print_summary(const io::AblationResults& r, const std::vector<std::string>& scopes,
-                   const std::map<std::string, std::size_t>& scope_size) {
+                   const nn::Mlp& net) {
   std::printf("%-9s %-36s %7s %7s %7s %7s %7s\n", "scope", "order (test accuracy at % ablated)",
               "0%", "25%", "50%", "75%", "100%");
   for (const auto& s : scopes) {
-    const std::size_t n = scope_size.at(s);
+    const std::size_t n = ablation::make_scope(net, s).neurons.size();
     for (const auto& o : r.ordered)
       if (o.scope == s)
         print_row(s, o.quantity + " " + std::string(ablation::to_string(o.direction)), n,
@@ -269,174 +269,47 @@ void print_summary(const io::AblationResults& r, const std::vector<std::string>&
   }
 }
 
-}  // namespace
-
-int run_ablate(const AblateArgs& a) {
-  const auto start = Clock::now();
-  io::check_writable(a.out);
-  const io::Model model = io::load_model(a.model);
-  const nn::Mlp& net = model.net;
-  if (net.num_hidden() < 1) throw FileError(a.model, "the network has no hidden layer to ablate");
-
-  // Scopes (checked against the network) and what needs the measures file.
-  std::vector<std::string> scope_names =
-      a.scopes.empty() ? ablation::all_scope_names(net) : a.scopes;
-  std::map<std::string, ablation::Scope> scopes;
-  for (const auto& s : scope_names) scopes.emplace(s, ablation::make_scope(net, s));
-  const bool needs_measures = a.ablate_to == ablation::AblateTo::mean ||
-                              std::any_of(a.by.begin(), a.by.end(), [](const std::string& q) {
-                                return is_measured_quantity(q);
-                              });
-  if (needs_measures && a.measures.empty())
+// The measures file, when given or needed, checked against the network.
+std::optional<io::MeasuresFile> read_measures(const AblateArgs& a, const nn::Mlp& net) {
+  const bool needed = a.ablate_to == ablation::AblateTo::mean ||
+                      std::any_of(a.by.begin(), a.by.end(), is_measured_quantity);
+  if (needed && a.measures.empty())
     throw UsageError(
         "--measures is required to order by a measured quantity or for --ablate-to mean");
-  std::optional<io::MeasuresFile> measures;
-  if (!a.measures.empty()) {
-    measures = io::load_measures(a.measures);
-    check_measures(*measures, a.measures, net, a.model);
-  }
-  std::vector<CustomOrder> custom;
-  if (!a.order_file.empty()) custom = read_order_file(a.order_file, net);
-  // Quantity and random orders run on the scopes asked for; custom orders on their own scope.
-  const std::vector<std::string> asked = scope_names;
-  for (const auto& c : custom)
-    if (!scopes.count(c.scope)) {
-      scopes.emplace(c.scope, ablation::make_scope(net, c.scope));
-      scope_names.push_back(c.scope);
-    }
+  if (a.measures.empty()) return std::nullopt;
+  io::MeasuresFile m = io::load_measures(a.measures);
+  check_measures(m, a.measures, net, a.model);
+  return m;
+}
 
-  // The test split.
-  const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
-  const data::Splits splits = data::load(load);
-  const data::Dataset& test = splits.test;
-  nn::check_compatible(net, test, a.model);
-  if (test.samples == 0) throw Error("the test split of " + load.dataset + " is empty");
+// Quantity and random orders on the scopes asked for; custom orders on their own scope.
+io::AblationResults plan_orders(const AblateArgs& a, const pipeline::Prepared& p,
+                                const std::vector<std::string>& asked,
+                                std::vector<CustomOrder> custom, std::uint64_t seed) {
+  io::AblationResults r = pipeline::no_orders(p.net);
+  for (const auto& s : asked)
+    for (const auto& q : a.by)
+      pipeline::add_quantity_orders(r, p, ablation::make_scope(p.net, s), q, a.directions,
+                                    a.measures);
+  for (const auto& s : asked)
+    pipeline::add_random_orders(r, ablation::make_scope(p.net, s), seed, p.fingerprint, a.random);
+  for (auto& c : custom) r.custom.push_back({c.scope, c.name, std::move(c.order), {}});
+  return r;
+}
 
-  // Ablation values.
-  ablation::AblationValues values = ablation::zero_values(net);
-  if (a.ablate_to == ablation::AblateTo::mean) {
-    for (int l = 0; l < net.num_hidden(); ++l) {
-      const auto& mean = measures->measures.layers[static_cast<std::size_t>(l)].mean_activation;
-      for (std::size_t j = 0; j < mean.size(); ++j) {
-        if (!std::isfinite(mean[j]))
-          throw FileError(a.measures, "mean_activation of layer " + std::to_string(l) + " neuron " +
-                                          std::to_string(j) + " is not finite");
-        values[static_cast<std::size_t>(l)][j] = static_cast<float>(mean[j]);
-      }
-    }
-  }
-  const std::uint64_t seed =
-      a.seed ? *a.seed : static_cast<std::uint64_t>(io::attribute_int(model.attributes, "seed", 1));
-  const std::string fingerprint = nn::fingerprint(net);
-
-  io::AblationResults r;
-  for (int l = 0; l < net.num_hidden(); ++l) r.hidden_widths.push_back(net.out_size(l));
-  r.classes = net.output_size();
-
-  const bool by_damage = std::find(a.by.begin(), a.by.end(), single_damage_name) != a.by.end();
-  double single_seconds = 0.0;
-  if (a.single || by_damage) {
-    const auto t = Clock::now();
-    if (!a.quiet)
-      std::fprintf(stderr, "ioca ablate: single-neuron damage of %zu neurons (%zu test samples)\n",
-                   ablation::make_scope(net, "network").neurons.size(), test.samples);
-    r.single = ablation::single_neuron_damage(net, test, values, a.sweep);
-    single_seconds = seconds_since(t);
-  }
-
-  // Every order, grouped by scope.
-  std::map<std::string, std::size_t> scope_size;
-  for (const auto& s : scope_names) scope_size[s] = scopes.at(s).neurons.size();
-  for (const auto& s : asked) {
-    const ablation::Scope& scope = scopes.at(s);
-    for (const auto& q : a.by) {
-      std::vector<double> v;
-      for (const auto& nr : scope.neurons) {
-        const auto l = static_cast<std::size_t>(nr.layer), j = static_cast<std::size_t>(nr.index);
-        v.push_back(q == single_damage_name ? r.single->accuracy_drop[l][j]
-                                            : info::quantity(measures->measures.layers[l], q)[j]);
-        if (std::isnan(v.back()) && q != single_damage_name)
-          throw FileError(a.measures, "/layers/" + std::to_string(l) + "/" + q +
-                                          " is NaN for neuron " + std::to_string(j) +
-                                          ", so it cannot order the neurons");
-      }
-      for (const auto d : a.directions) {
-        io::OrderedCurve o;
-        o.scope = s;
-        o.quantity = q;
-        o.direction = d;
-        o.order = ablation::order_by_value(scope, v, d);
-        r.ordered.push_back(std::move(o));
-      }
-    }
-  }
-  for (const auto& s : asked) {
-    if (a.random == 0) break;
-    io::RandomCurves rc;
-    rc.scope = s;
-    for (int i = 0; i < a.random; ++i)
-      rc.orders.push_back(ablation::random_order(
-          scopes.at(s), derive_seed(seed, {hash_name(fingerprint), hash_name(s),
-                                           static_cast<std::uint64_t>(i)})));
-    rc.curves.resize(rc.orders.size());
-    r.random.push_back(std::move(rc));
-  }
-  for (auto& c : custom) {
-    io::CustomCurve cc;
-    cc.scope = c.scope;
-    cc.name = c.name;
-    cc.order = std::move(c.order);
-    r.custom.push_back(std::move(cc));
-  }
-
-  // Sweeps: one run per set of recording points (all of them at once with --steps 0).
-  struct Target {
-    const std::vector<Neuron>* order;
-    ablation::Curve* curve;
-  };
-  std::map<std::vector<std::int64_t>, std::vector<Target>> groups;
-  const auto points = [&](std::size_t n) {
-    return a.steps > 0 ? ablation::even_points(static_cast<std::int64_t>(n), a.steps)
-                       : std::vector<std::int64_t>{};
-  };
-  for (auto& o : r.ordered) groups[points(o.order.size())].push_back({&o.order, &o.curve});
-  for (auto& rc : r.random)
-    for (std::size_t i = 0; i < rc.orders.size(); ++i)
-      groups[points(rc.orders[i].size())].push_back({&rc.orders[i], &rc.curves[i]});
-  for (auto& c : r.custom) groups[points(c.order.size())].push_back({&c.order, &c.curve});
-  std::size_t sweeps = 0;
-  for (const auto& [p, targets] : groups) sweeps += targets.size();
-  if (!a.quiet)
-    std::fprintf(stderr,
-                 "ioca ablate: %zu sweeps (%zu ordered, %zu random, %zu custom) over %zu scopes, "
-                 "%zu test samples, engine %s, ablate to %s, %d threads\n",
-                 sweeps, r.ordered.size(), r.random.size() * static_cast<std::size_t>(a.random),
-                 r.custom.size(), scope_names.size(), test.samples,
-                 std::string(ablation::to_string(a.sweep.engine)).c_str(),
-                 std::string(ablation::to_string(a.ablate_to)).c_str(), max_threads());
-  const auto sweep_start = Clock::now();
-  for (auto& [p, targets] : groups) {
-    ablation::SweepOptions o = a.sweep;
-    o.record_at = p;
-    std::vector<std::vector<Neuron>> orders;
-    for (const auto& t : targets) orders.push_back(*t.order);
-    auto curves = ablation::run_sweeps(net, test, values, orders, o);
-    if (curves.size() != targets.size())
-      throw std::logic_error("run_sweeps returned " + std::to_string(curves.size()) +
-                             " curves for " + std::to_string(targets.size()) + " orders");
-    for (std::size_t i = 0; i < targets.size(); ++i) *targets[i].curve = std::move(curves[i]);
-  }
-  const double sweep_seconds = seconds_since(sweep_start);
-
+// Root attributes of the ablation file (without the wall times).
+io::Attributes ablation_attributes(const AblateArgs& a, const data::LoadOptions& load,
+                                   const pipeline::Prepared& p, std::size_t samples,
+                                   std::uint64_t seed, const io::AblationResults& r) {
   io::Attributes attrs;
-  add_data_attributes(load, attrs);
+  io::add_data_attributes(load, attrs);
   attrs["model"] = a.model;
-  attrs["model_fingerprint"] = fingerprint;
+  attrs["model_fingerprint"] = p.fingerprint;
   if (!a.measures.empty()) attrs["measures"] = a.measures;
   attrs["ablate_to"] = std::string(ablation::to_string(a.ablate_to));
   attrs["engine"] = std::string(ablation::to_string(a.sweep.engine));
   attrs["split"] = std::string("test");
-  attrs["samples"] = static_cast<std::int64_t>(test.samples);
+  attrs["samples"] = static_cast<std::int64_t>(samples);
   attrs["seed"] = static_cast<std::int64_t>(seed);
   attrs["random_repeats"] = static_cast<std::int64_t>(a.random);
   attrs["steps"] = static_cast<std::int64_t>(a.steps);
@@ -454,11 +327,87 @@ int run_ablate(const AblateArgs& a) {
       attrs["intact_loss"] = any->loss.front();
     }
   }
+  return attrs;
+}
+
+// Single-neuron damage, when asked for or ordered by; fills p.single_accuracy_drop.
+std::optional<ablation::SingleDamage> single_damage(const AblateArgs& a, pipeline::Prepared& p,
+                                                    const data::Dataset& test, double& seconds) {
+  if (!a.single && std::find(a.by.begin(), a.by.end(), pipeline::single_damage) == a.by.end())
+    return std::nullopt;
+  const auto t = Clock::now();
+  if (!a.quiet)
+    std::fprintf(stderr, "ioca ablate: single-neuron damage of %zu neurons (%zu test samples)\n",
+                 ablation::make_scope(p.net, "network").neurons.size(), test.samples);
+  ablation::SingleDamage d = ablation::single_neuron_damage(p.net, test, p.values, a.sweep);
+  p.single_accuracy_drop = d.accuracy_drop;
+  seconds = seconds_since(t);
+  return d;
+}
+
+// Says what will run (unless --quiet); returns the number of sweeps.
+std::size_t print_plan(const AblateArgs& a, const io::AblationResults& r, std::size_t scopes,
+                       std::size_t samples) {
+  const std::size_t random = r.random.size() * static_cast<std::size_t>(a.random);
+  const std::size_t sweeps = r.ordered.size() + random + r.custom.size();
+  if (!a.quiet)
+    std::fprintf(stderr,
+                 "ioca ablate: %zu sweeps (%zu ordered, %zu random, %zu custom) over %zu scopes, "
+                 "%zu test samples, engine %s, ablate to %s, %d threads\n",
+                 sweeps, r.ordered.size(), random, r.custom.size(), scopes, samples,
+                 std::string(ablation::to_string(a.sweep.engine)).c_str(),
+                 std::string(ablation::to_string(a.ablate_to)).c_str(), max_threads());
+  return sweeps;
+}
+
+}  // namespace
+
+int run_ablate(const AblateArgs& a) {
+  const auto start = Clock::now();
+  io::check_writable(a.out);
+  io::Model model = io::load_model(a.model);
+  if (model.net.num_hidden() < 1)
+    throw FileError(a.model, "the network has no hidden layer to ablate");
+  const std::vector<std::string> asked =
+      a.scopes.empty() ? ablation::all_scope_names(model.net) : a.scopes;
+  for (const auto& s : asked) ablation::make_scope(model.net, s);  // unknown scopes fail here
+  std::optional<io::MeasuresFile> measures = read_measures(a, model.net);
+  std::vector<CustomOrder> custom;
+  if (!a.order_file.empty()) custom = read_order_file(a.order_file, model.net);
+  std::vector<std::string> scope_names = asked;  // custom orders add their scopes
+  for (const auto& c : custom)
+    if (std::find(scope_names.begin(), scope_names.end(), c.scope) == scope_names.end())
+      scope_names.push_back(c.scope);
+
+  const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
+  const data::Splits splits = data::load(load);
+  const data::Dataset& test = splits.test;
+  nn::check_compatible(model.net, test, a.model);
+  if (test.samples == 0) throw Error("the test split of " + load.dataset + " is empty");
+
+  pipeline::Prepared p;
+  if (measures) p.measures = std::move(measures->measures);
+  p.values = pipeline::ablation_values(model.net, p.measures, a.ablate_to, a.measures);
+  p.fingerprint = nn::fingerprint(model.net);
+  p.net = std::move(model.net);
+  const std::uint64_t seed =
+      a.seed ? *a.seed : static_cast<std::uint64_t>(io::attribute_int(model.attributes, "seed", 1));
+
+  double single_seconds = 0.0;
+  std::optional<ablation::SingleDamage> single = single_damage(a, p, test, single_seconds);
+  io::AblationResults r = plan_orders(a, p, asked, std::move(custom), seed);
+  r.single = std::move(single);
+  const std::size_t sweeps = print_plan(a, r, scope_names.size(), test.samples);
+  const auto sweep_start = Clock::now();
+  pipeline::sweep(p, test, r, a.sweep, a.steps);
+  const double sweep_seconds = seconds_since(sweep_start);
+
+  io::Attributes attrs = ablation_attributes(a, load, p, test.samples, seed, r);
   attrs["single_neuron_seconds"] = single_seconds;
   attrs["sweep_seconds"] = sweep_seconds;
   io::save_ablation(a.out, r, attrs);
 
-  print_summary(r, scope_names, scope_size);
+  print_summary(r, scope_names, p.net);
   std::fflush(stdout);
   if (!a.quiet)
     std::fprintf(stderr,

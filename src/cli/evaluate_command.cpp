@@ -4,6 +4,7 @@
 
 #include "cli/options.hpp"
 #include "ioca/core.hpp"
+#include "ioca/pipeline.hpp"
 
 namespace ioca::cli {
 
@@ -31,7 +32,7 @@ int run_evaluate(const EvaluateArgs& a) {
   const io::Model model = io::load_model(a.model);
   const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
   const data::Splits splits = data::load(load);
-  const data::Dataset& d = select_split(splits, a.split);
+  const data::Dataset& d = pipeline::split_named(splits, a.split);
   nn::check_compatible(model.net, d, a.model);
   std::vector<std::int32_t> predictions;
   const nn::Evaluation e =

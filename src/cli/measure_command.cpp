@@ -5,6 +5,7 @@
 #include "cli/options.hpp"
 #include "ioca/core.hpp"
 #include "ioca/info.hpp"
+#include "ioca/pipeline.hpp"
 
 namespace ioca::cli {
 
@@ -87,21 +88,13 @@ int run_measure(const MeasureArgs& a) {
   const io::Model model = io::load_model(a.model);
   const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
   const data::Splits splits = data::load(load);
-  const data::Dataset& d = select_split(splits, a.split);
+  const data::Dataset& d = pipeline::split_named(splits, a.split);
   nn::check_compatible(model.net, d, a.model);
   const info::Measures m = info::measure(model.net, d, a.options);
   if (!a.out.empty()) {
-    io::Attributes attrs;
-    add_data_attributes(load, attrs);
-    attrs["split"] = a.split;
-    attrs["binning"] = std::string(info::to_string(a.options.binning.rule));
-    attrs["bins"] = static_cast<std::int64_t>(a.options.binning.bins);
-    attrs["zero_bin"] = static_cast<std::int64_t>(a.options.binning.zero_bin);
-    if (a.options.binning.threshold)
-      attrs["threshold"] = static_cast<double>(*a.options.binning.threshold);
-    attrs["estimator"] = std::string(info::to_string(a.options.estimator));
+    io::Attributes attrs = io::measure_attributes(a.options, a.split, nn::fingerprint(model.net));
+    io::add_data_attributes(load, attrs);
     attrs["model"] = a.model;
-    attrs["model_fingerprint"] = nn::fingerprint(model.net);
     io::save_measures(a.out, m, attrs);
   }
   if (a.print) print_summary(m);

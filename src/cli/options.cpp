@@ -229,17 +229,6 @@ std::string check_split_name(const std::string& split) {
   return split;
 }
 
-const data::Dataset& select_split(const data::Splits& splits, const std::string& split) {
-  if (split == "test") return splits.test;
-  if (split == "validation") return splits.validation;
-  if (split == "train") return splits.train;
-  throw std::logic_error("select_split: unchecked split name " + split);
-}
-
-void add_data_attributes(const data::LoadOptions& o, io::Attributes& a) {
-  io::add_data_attributes(o, a);
-}
-
 }  // namespace ioca::cli
 
 namespace ioca::cli {

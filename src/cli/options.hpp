@@ -26,14 +26,10 @@ DataArgs read_data_args(const po::variables_map& vm);
 data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* model_attributes,
                                const std::string& model_path = "");
 
-// Checks a --split value (test, validation or train) and picks that split.
+// Checks a --split value (test, validation or train; pipeline::split_named picks it).
 std::string check_split_name(const std::string& split);
 // --memory-budget (MiB, 0 to 2^24) in bytes.
 std::size_t memory_budget_bytes(const po::variables_map& vm);
-const data::Dataset& select_split(const data::Splits& splits, const std::string& split);
-
-// Model attributes describing the data (so evaluate/measure can rebuild the same split).
-void add_data_attributes(const data::LoadOptions& options, io::Attributes& attributes);
 
 }  // namespace ioca::cli
 

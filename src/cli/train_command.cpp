@@ -5,6 +5,7 @@
 
 #include "cli/options.hpp"
 #include "ioca/core.hpp"
+#include "ioca/pipeline.hpp"
 #include "ioca/version.hpp"
 
 namespace ioca::cli {
@@ -82,8 +83,6 @@ int run_train(const TrainArgs& a) {
   }
   if (parameters > 1e9)
     throw UsageError("--hidden " + widths + " gives a network of more than 1e9 parameters");
-  nn::Mlp net = nn::make_mlp(static_cast<int>(splits.train.features), a.hidden, a.activation,
-                             splits.train.classes, derive_seed(a.train.seed, {hash_name("init")}));
   if (!a.quiet)
     std::fprintf(
         stderr,
@@ -91,20 +90,17 @@ int run_train(const TrainArgs& a) {
         load.dataset.c_str(), splits.train.samples, splits.validation.samples, splits.test.samples,
         std::string(kernel_isa()).c_str(), max_threads());
   double train_seconds = 0.0;
-  nn::train(net, splits.train, a.train, [&](const nn::EpochStats& s) {
-    train_seconds += s.seconds;
-    if (!a.quiet)
-      std::fprintf(stderr, "epoch %3d  loss %.4f  train accuracy %.4f  %.2f s  %.0f samples/s\n",
-                   s.epoch, s.loss, s.accuracy, s.seconds, s.samples_per_second);
-  });
+  const nn::Mlp net =
+      pipeline::train(splits, a.hidden, a.activation, a.train, [&](const nn::EpochStats& s) {
+        train_seconds += s.seconds;
+        if (!a.quiet)
+          std::fprintf(stderr,
+                       "epoch %3d  loss %.4f  train accuracy %.4f  %.2f s  %.0f samples/s\n",
+                       s.epoch, s.loss, s.accuracy, s.seconds, s.samples_per_second);
+      });
   const nn::Evaluation test = nn::evaluate(net, splits.test);
-  io::Attributes attrs;
-  add_data_attributes(load, attrs);
-  io::add_training_attributes(a.hidden, a.activation, a.train, attrs);
-  attrs["test_accuracy"] = test.accuracy;
-  attrs["test_loss"] = test.loss;
-  if (splits.validation.samples)
-    attrs["validation_accuracy"] = nn::evaluate(net, splits.validation).accuracy;
+  io::Attributes attrs =
+      pipeline::trained_attributes(load, splits, a.hidden, a.activation, a.train, net, test);
   attrs["training_seconds"] = train_seconds;
   attrs["git_commit"] = std::string(git_commit);
   io::save_model(a.out, net, attrs);

@@ -1,11 +1,10 @@
 // The ablation file: /ablation/<scope>/{<quantity>/<direction>, random, custom/<name>},
 // /single_neuron/layers/K, /hidden_widths, attributes at the root (see README.md).
-#include <algorithm>
-#include <map>
 #include <set>
 
 #include "io/attributes.hpp"
 #include "io/hdf5.hpp"
+#include "io/layout.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
 #include "ioca/version.hpp"
@@ -16,48 +15,13 @@ namespace {
 using ablation::Curve;
 using ablation::Neuron;
 
-// A scope's neurons in enumeration order, from the hidden widths alone (as make_scope).
-// Empty for a name that is not a scope of these widths.
-std::vector<Neuron> scope_neurons(const std::vector<int>& widths, const std::string& name) {
-  std::vector<Neuron> out;
-  const auto add_layer = [&](int l) {
-    for (int j = 0; j < widths[static_cast<std::size_t>(l)]; ++j) out.push_back({l, j});
-  };
-  const int H = static_cast<int>(widths.size());
-  if (name == "network") {
-    for (int l = 0; l < H; ++l) add_layer(l);
-    return out;
+// A scope of these widths; empty for a name that is not one.
+ablation::Scope scope_of(const std::vector<int>& widths, const std::string& name) {
+  try {
+    return ablation::make_scope(widths, name);
+  } catch (const Error&) {
+    return {};
   }
-  for (int l = 0; l < H; ++l)
-    if (name == "layer" + std::to_string(l)) add_layer(l);
-  return out;
-}
-
-// Position of each neuron in a scope's enumeration.
-struct ScopeIndex {
-  std::vector<Neuron> neurons;
-  std::map<std::pair<int, int>, std::int64_t> position;
-};
-ScopeIndex index_scope(const std::vector<int>& widths, const std::string& name) {
-  ScopeIndex s;
-  s.neurons = scope_neurons(widths, name);
-  for (std::size_t i = 0; i < s.neurons.size(); ++i)
-    s.position[{s.neurons[i].layer, s.neurons[i].index}] = static_cast<std::int64_t>(i);
-  return s;
-}
-
-std::vector<std::int64_t> order_indices(const ScopeIndex& s, const std::vector<Neuron>& order,
-                                        const std::string& where) {
-  std::vector<std::int64_t> out;
-  out.reserve(order.size());
-  for (const auto& n : order) {
-    const auto it = s.position.find({n.layer, n.index});
-    if (it == s.position.end())
-      throw Error("ablation results: " + where + " names neuron " + std::to_string(n.index) +
-                  " of hidden layer " + std::to_string(n.layer) + ", outside its scope");
-    out.push_back(it->second);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -70,39 +34,13 @@ void check_curve(const Curve& c, std::size_t classes, const std::string& where) 
     throw Error("ablation results: the curve of " + where + " has inconsistent lengths");
 }
 
-// accuracy [P], loss [P], per_class_accuracy [P, classes], ablated [P], order [n].
-void write_curve_group(const h5::File& f, hid_t g, const Curve& c, std::size_t classes,
-                       const std::vector<std::int64_t>& order) {
-  const auto P = static_cast<hsize_t>(c.ablated.size());
-  h5::write_dataset(f, g, "accuracy", c.accuracy.data(), {P});
-  h5::write_dataset(f, g, "loss", c.loss.data(), {P});
-  h5::write_dataset(f, g, "per_class_accuracy", c.per_class_accuracy.data(),
-                    {P, static_cast<hsize_t>(classes)});
-  h5::write_dataset(f, g, "ablated", c.ablated.data(), {P});
-  h5::write_dataset(f, g, "order", order.data(), {static_cast<hsize_t>(order.size())});
-}
-
-// Opens or creates a group under loc.
-h5::Handle group_at(const h5::File& f, hid_t loc, const std::string& name) {
-  return h5::exists(loc, name) ? h5::open_group(f, loc, name) : h5::create_group(f, loc, name);
-}
-
-}  // namespace
-
-void save_ablation(const std::string& path, const AblationResults& r,
-                   const Attributes& attributes) {
+// Checks everything before any file exists: names, shapes, scopes, no curve twice.
+void check_results(const AblationResults& r) {
   const auto C = static_cast<std::size_t>(r.classes);
   if (r.classes < 1) throw Error("ablation results: no classes");
-  // Check everything before any file exists.
-  std::map<std::string, ScopeIndex> scopes;
-  const auto scope = [&](const std::string& name) -> const ScopeIndex& {
-    auto it = scopes.find(name);
-    if (it == scopes.end()) {
-      ScopeIndex s = index_scope(r.hidden_widths, name);
-      if (s.neurons.empty()) throw Error("ablation results: unknown scope '" + name + "'");
-      it = scopes.emplace(name, std::move(s)).first;
-    }
-    return it->second;
+  const auto scope = [&](const std::string& name) {
+    if (scope_of(r.hidden_widths, name).neurons.empty())
+      throw Error("ablation results: unknown scope '" + name + "'");
   };
   std::set<std::string> seen;
   for (const auto& o : r.ordered) {
@@ -148,82 +86,27 @@ void save_ablation(const std::string& path, const AblationResults& r,
         throw Error("ablation results: single-neuron damage of layer " + std::to_string(l) +
                     " does not match its width");
   }
+}
 
-  write_atomically(path, [&](const std::string& tmp) {
-    h5::File f = h5::create_file(tmp, path);
-    Attributes a = attributes;
-    a["ioca_ablation_format"] = ablation_format_version;
-    a["ioca_version"] = std::string(version_string);
-    a["classes"] = static_cast<std::int64_t>(r.classes);
-    if (r.single) {
-      a["intact_accuracy"] = r.single->intact_accuracy;
-      a["intact_loss"] = r.single->intact_loss;
-    }
-    write_attributes(f, f.handle.id(), a);
-    const std::vector<std::int64_t> widths(r.hidden_widths.begin(), r.hidden_widths.end());
-    h5::write_dataset(f, f.handle.id(), "hidden_widths", widths.data(),
-                      {static_cast<hsize_t>(widths.size())});
+}  // namespace
 
-    h5::Handle root = h5::create_group(f, f.handle.id(), "ablation");
-    // Scope groups in a fixed order (as named, sorted), each with its `neurons` attribute.
-    std::map<std::string, h5::Handle> groups;
-    for (const auto& [name, s] : scopes) {
-      h5::Handle g = h5::create_group(f, root.id(), name);
-      h5::write_attribute(f, g.id(), "neurons", static_cast<std::int64_t>(s.neurons.size()));
-      groups.emplace(name, std::move(g));
-    }
-    for (const auto& o : r.ordered) {
-      const std::string dir(to_string(o.direction));
-      const auto& s = scopes.at(o.scope);
-      h5::Handle q = group_at(f, groups.at(o.scope).id(), o.quantity);
-      h5::Handle g = h5::create_group(f, q.id(), dir);
-      write_curve_group(f, g.id(), o.curve, C,
-                        order_indices(s, o.order, o.scope + "/" + o.quantity + "/" + dir));
-    }
-    for (const auto& rc : r.random) {
-      const auto& s = scopes.at(rc.scope);
-      h5::Handle g = h5::create_group(f, groups.at(rc.scope).id(), "random");
-      const auto R = static_cast<hsize_t>(rc.curves.size());
-      const auto P = static_cast<hsize_t>(rc.curves.front().ablated.size());
-      const auto n = static_cast<hsize_t>(rc.orders.front().size());
-      std::vector<double> acc, loss, pca;
-      std::vector<std::int64_t> order;
-      for (std::size_t i = 0; i < rc.curves.size(); ++i) {
-        const Curve& c = rc.curves[i];
-        acc.insert(acc.end(), c.accuracy.begin(), c.accuracy.end());
-        loss.insert(loss.end(), c.loss.begin(), c.loss.end());
-        pca.insert(pca.end(), c.per_class_accuracy.begin(), c.per_class_accuracy.end());
-        const auto idx = order_indices(s, rc.orders[i], rc.scope + "/random");
-        order.insert(order.end(), idx.begin(), idx.end());
-      }
-      h5::write_dataset(f, g.id(), "accuracy", acc.data(), {R, P});
-      h5::write_dataset(f, g.id(), "loss", loss.data(), {R, P});
-      h5::write_dataset(f, g.id(), "per_class_accuracy", pca.data(),
-                        {R, P, static_cast<hsize_t>(C)});
-      h5::write_dataset(f, g.id(), "ablated", rc.curves.front().ablated.data(), {P});
-      h5::write_dataset(f, g.id(), "order", order.data(), {R, n});
-    }
-    for (const auto& c : r.custom) {
-      const auto& s = scopes.at(c.scope);
-      h5::Handle custom = group_at(f, groups.at(c.scope).id(), "custom");
-      h5::Handle g = h5::create_group(f, custom.id(), c.name);
-      write_curve_group(f, g.id(), c.curve, C,
-                        order_indices(s, c.order, c.scope + "/custom/" + c.name));
-    }
-    if (r.single) {
-      h5::Handle single = h5::create_group(f, f.handle.id(), "single_neuron");
-      h5::write_attribute(f, single.id(), "intact_accuracy", r.single->intact_accuracy);
-      h5::write_attribute(f, single.id(), "intact_loss", r.single->intact_loss);
-      h5::Handle layers = h5::create_group(f, single.id(), "layers");
-      for (std::size_t l = 0; l < r.hidden_widths.size(); ++l) {
-        h5::Handle g = h5::create_group(f, layers.id(), std::to_string(l));
-        const std::vector<hsize_t> dims{static_cast<hsize_t>(r.hidden_widths[l])};
-        h5::write_dataset(f, g.id(), "accuracy_drop", r.single->accuracy_drop[l].data(), dims);
-        h5::write_dataset(f, g.id(), "loss_increase", r.single->loss_increase[l].data(), dims);
-      }
-    }
-    h5::close_file(f);  // a failed flush (full disk) must fail the write
-  });
+void save_ablation(const std::string& path, const AblationResults& r,
+                   const Attributes& attributes) {
+  check_results(r);
+  Attributes a = attributes;
+  a["ioca_ablation_format"] = ablation_format_version;
+  a["ioca_version"] = std::string(version_string);
+  a["classes"] = static_cast<std::int64_t>(r.classes);
+  if (r.single) {
+    a["intact_accuracy"] = r.single->intact_accuracy;
+    a["intact_loss"] = r.single->intact_loss;
+  }
+  Record record;
+  for (const auto& [k, v] : a) record.attribute("/", k, v);
+  add_hidden_widths(record, "", r.hidden_widths);
+  add_ablation_curves(record, "", r);
+  if (r.single) add_single_damage(record, "", *r.single);
+  write_record_file(path, record);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -249,7 +132,7 @@ struct Reader {
     return h5::read_int_dataset(f, g, name);
   }
 
-  std::vector<Neuron> order(const ScopeIndex& s, const std::int64_t* idx, std::size_t n,
+  std::vector<Neuron> order(const ablation::Scope& s, const std::int64_t* idx, std::size_t n,
                             const std::string& where) const {
     std::vector<Neuron> out;
     std::set<std::int64_t> seen;
@@ -275,8 +158,8 @@ struct Reader {
   }
 
   // An ordered or custom curve group.
-  void curve(hid_t g, const ScopeIndex& s, const std::string& where, std::vector<Neuron>& order_out,
-             Curve& c) const {
+  void curve(hid_t g, const ablation::Scope& s, const std::string& where,
+             std::vector<Neuron>& order_out, Curve& c) const {
     auto o = ints(g, where, "order");
     if (o.dims.size() != 1) fail(where + "/order must be 1-D");
     order_out = order(s, o.data.data(), o.data.size(), where);
@@ -318,7 +201,7 @@ AblationFile load_ablation(const std::string& path) {
   h5::Handle ablation_group = h5::open_group(f, f.handle.id(), "ablation");
   for (const auto& scope_name : h5::list_children(f, ablation_group.id(), "/ablation")) {
     const std::string where = "/ablation/" + scope_name;
-    const ScopeIndex s = index_scope(r.hidden_widths, scope_name);
+    const ablation::Scope s = scope_of(r.hidden_widths, scope_name);
     if (s.neurons.empty()) rd.fail(where + " is not a scope of this network");
     h5::Handle sg = h5::open_group(f, ablation_group.id(), scope_name);
     if (h5::read_int_attribute(f, sg.id(), "neurons", where + "@neurons") !=

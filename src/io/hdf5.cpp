@@ -38,6 +38,11 @@ void Handle::reset() {
   id_ = H5I_INVALID_HID;
 }
 
+std::unique_lock<std::recursive_mutex> library_lock() {
+  static std::recursive_mutex mutex;
+  return std::unique_lock<std::recursive_mutex>(mutex);
+}
+
 void silence_errors() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -146,6 +151,10 @@ Handle create_group(const File& f, hid_t loc, const std::string& name) {
 Handle open_group(const File& f, hid_t loc, const std::string& name) {
   if (!exists(loc, name)) throw FileError(f.path, "missing group " + name);
   return check(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), f, name + " is not a group");
+}
+
+Handle open_object(const File& f, const std::string& path) {
+  return check(H5Oopen(f.handle.id(), path.c_str(), H5P_DEFAULT), f, "cannot open " + path);
 }
 
 std::vector<std::string> list_children(const File& f, hid_t group, const std::string& where) {

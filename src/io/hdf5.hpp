@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,10 @@ class Handle {
 
 void silence_errors();
 
+// The HDF5 library here is not thread-safe: threads that may call it at the same time (the
+// study's tasks run side by side on OpenMP threads) hold this lock around their calls.
+std::unique_lock<std::recursive_mutex> library_lock();
+
 // A file and the path it was opened from, so every error can name the file.
 struct File {
   Handle handle;
@@ -57,6 +62,8 @@ File open_file_read(const std::string& path);  // clear error if missing or not 
 bool exists(hid_t loc, const std::string& name);  // a link, possibly a path a/b/c
 Handle create_group(const File& f, hid_t loc, const std::string& name);
 Handle open_group(const File& f, hid_t loc, const std::string& name);
+// A group or dataset by its path in the file ("/" is the root).
+Handle open_object(const File& f, const std::string& path);
 // Names of the links directly under a group, in name order.
 std::vector<std::string> list_children(const File& f, hid_t group, const std::string& where);
 

@@ -1,6 +1,7 @@
 // The measures file: /layers/K/<quantity> per hidden layer, attributes at the root.
 #include "io/attributes.hpp"
 #include "io/hdf5.hpp"
+#include "io/layout.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
 #include "ioca/version.hpp"
@@ -19,33 +20,11 @@ void for_each_double(Layer& L, F&& f) {
 }  // namespace
 
 void save_measures(const std::string& path, const info::Measures& m, const Attributes& attributes) {
-  write_atomically(path, [&](const std::string& tmp) {
-    h5::File f = h5::create_file(tmp, path);
-    Attributes a = attributes;
-    a["ioca_measures_format"] = measures_format_version;
-    a["ioca_version"] = std::string(version_string);
-    a["samples"] = static_cast<std::int64_t>(m.samples);
-    a["classes"] = static_cast<std::int64_t>(m.classes);
-    a["units"] = std::string("bits");
-    write_attributes(f, f.handle.id(), a);
-    h5::Handle layers = h5::create_group(f, f.handle.id(), "layers");
-    for (std::size_t k = 0; k < m.layers.size(); ++k) {
-      const auto& L = m.layers[k];
-      h5::Handle g = h5::create_group(f, layers.id(), std::to_string(k));
-      const std::vector<hsize_t> dims{static_cast<hsize_t>(L.entropy.size())};
-      for_each_double(L, [&](const std::string& name, const std::vector<double>& v) {
-        h5::write_dataset(f, g.id(), name, v.data(), dims);
-      });
-      h5::write_dataset(f, g.id(), "kl_selectivity_class", L.kl_selectivity_class.data(), dims);
-      std::vector<std::int64_t> used(L.bins_used.begin(), L.bins_used.end());
-      h5::write_dataset(f, g.id(), "bins_used", used.data(), dims);
-      if (!L.histograms.empty())
-        h5::write_dataset(
-            f, g.id(), "histogram", L.histograms.data(),
-            {dims[0], static_cast<hsize_t>(L.histogram_bins), static_cast<hsize_t>(m.classes)});
-    }
-    h5::close_file(f);  // a failed flush (full disk) must fail the write
-  });
+  Attributes a = attributes;
+  a["ioca_version"] = std::string(version_string);
+  Record r;
+  add_measures(r, "", m, a);
+  write_record_file(path, r);
 }
 
 MeasuresFile load_measures(const std::string& path) {

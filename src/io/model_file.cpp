@@ -5,6 +5,7 @@
 
 #include "io/attributes.hpp"
 #include "io/hdf5.hpp"
+#include "io/layout.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
 #include "ioca/version.hpp"
@@ -12,28 +13,11 @@
 namespace ioca::io {
 
 void save_model(const std::string& path, const nn::Mlp& net, const Attributes& attributes) {
-  write_atomically(path, [&](const std::string& tmp) {
-    h5::File f = h5::create_file(tmp, path);
-    const hid_t root = f.handle.id();
-    h5::write_attribute(f, root, "ioca_model_format", model_format_version);
-    h5::write_attribute(f, root, "ioca_version", std::string(version_string));
-    h5::write_attribute(f, root, "input_mean", static_cast<double>(net.input_mean));
-    h5::write_attribute(f, root, "input_std", static_cast<double>(net.input_std));
-    Attributes extra = attributes;
-    for (const char* reserved : {"ioca_model_format", "ioca_version", "input_mean", "input_std"})
-      extra.erase(reserved);
-    write_attributes(f, root, extra);
-    h5::Handle layers = h5::create_group(f, root, "layers");
-    for (int l = 0; l < net.num_layers(); ++l) {
-      h5::Handle g = h5::create_group(f, layers.id(), std::to_string(l));
-      const auto out = static_cast<hsize_t>(net.out_size(l)),
-                 in = static_cast<hsize_t>(net.in_size(l));
-      h5::write_dataset(f, g.id(), "weight", net.weight(l), {out, in});
-      h5::write_dataset(f, g.id(), "bias", net.bias(l), {out});
-      h5::write_attribute(f, g.id(), "activation", std::string(nn::to_string(net.activation(l))));
-    }
-    h5::close_file(f);  // a failed flush (full disk) must fail the write
-  });
+  Attributes a = attributes;
+  a["ioca_version"] = std::string(version_string);
+  Record r;
+  add_model(r, "", net, a);
+  write_record_file(path, r);
 }
 
 Model load_model(const std::string& path) {

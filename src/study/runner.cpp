@@ -35,6 +35,7 @@
 #include "ioca/core.hpp"
 #include "ioca/study.hpp"
 #include "ioca/version.hpp"
+#include "io/hdf5.hpp"
 #include "study/checkpoint.hpp"
 #include "study/mpi.hpp"
 #include "study/plan.hpp"
@@ -300,6 +301,7 @@ void Runner::remove_checkpoint_files(bool keep_base) const {
 // calls are serialised).
 Record Runner::read_task(const Location& where) {
   const std::lock_guard<std::mutex> lock(read_mutex_);
+  const auto hdf5 = io::h5::library_lock();
   auto it = std::find_if(open_files_.begin(), open_files_.end(),
                          [&](const auto& f) { return f.first == where.file; });
   if (it == open_files_.end()) {

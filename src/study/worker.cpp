@@ -1,10 +1,13 @@
 #include "study/worker.hpp"
 
+#include "io/hdf5.hpp"
+
+#include <algorithm>
 #include <chrono>
 
+#include "io/hdf5.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
-#include "ioca/version.hpp"
 
 namespace ioca::study {
 namespace {
@@ -30,40 +33,38 @@ std::string key_of(const data::LoadOptions& o) {
   return k;
 }
 
-const data::Dataset& split_named(const data::Splits& s, const std::string& name) {
-  if (name == "train") return s.train;
-  if (name == "test") return s.test;
-  return s.validation;
-}
-
-// Position of each neuron in the scope's enumeration (what the file stores as `order`).
-std::vector<std::int64_t> order_indices(const nn::Mlp& net, const ablation::Scope& scope,
-                                        const std::vector<ablation::Neuron>& order) {
-  std::vector<std::int64_t> offset(static_cast<std::size_t>(net.num_hidden()), 0);
-  if (scope.name == "network")
-    for (int l = 1; l < net.num_hidden(); ++l)
-      offset[static_cast<std::size_t>(l)] =
-          offset[static_cast<std::size_t>(l - 1)] + net.out_size(l - 1);
-  std::vector<std::int64_t> out;
-  out.reserve(order.size());
-  for (const auto& n : order) out.push_back(offset[static_cast<std::size_t>(n.layer)] + n.index);
-  return out;
-}
-
-// The constant each neuron is set to when ablated: 0, or its mean on the estimation split.
-ablation::AblationValues ablation_values(const nn::Mlp& net, const info::Measures& m,
-                                         ablation::AblateTo to) {
-  ablation::AblationValues values = ablation::zero_values(net);
-  if (to == ablation::AblateTo::mean)
-    for (std::size_t l = 0; l < values.size(); ++l)
-      for (std::size_t j = 0; j < values[l].size(); ++j)
-        values[l][j] = static_cast<float>(m.layers[l].mean_activation[j]);
-  return values;
-}
-
 bool wants_single(const StudyConfig& c) {
-  return c.single ||
-         std::find(c.quantities.begin(), c.quantities.end(), "single_damage") != c.quantities.end();
+  return c.single || std::find(c.quantities.begin(), c.quantities.end(), pipeline::single_damage) !=
+                         c.quantities.end();
+}
+
+// The group attributes of /networks/<name>.
+io::Attributes network_attributes(const NetworkSpec& n, const StudyConfig& c,
+                                  const pipeline::Preparation& prep) {
+  const nn::Mlp& net = prep.prepared.net;
+  std::string hidden;
+  for (const int w : ablation::hidden_widths(net))
+    hidden += (hidden.empty() ? "" : ",") + std::to_string(w);
+  io::Attributes a{{"index", static_cast<std::int64_t>(n.index)},
+                   {"dataset", n.data.dataset},
+                   {"hidden", hidden},
+                   {"activation", std::string(nn::to_string(net.activation(0)))},
+                   {"seed", static_cast<std::int64_t>(n.seed)},
+                   {"source", n.model_file.empty() ? std::string("trained") : n.model_file},
+                   {"classes", static_cast<std::int64_t>(net.output_size())},
+                   {"test_accuracy", prep.test.accuracy},
+                   {"test_loss", prep.test.loss},
+                   {"test_samples", static_cast<std::int64_t>(prep.test.samples)},
+                   {"model_fingerprint", prep.prepared.fingerprint},
+                   {"measure_split", c.measure_split},
+                   {"measure_samples", static_cast<std::int64_t>(prep.measure_samples)},
+                   {"ablate_to", std::string(ablation::to_string(c.ablate_to))},
+                   {"random_repeats", static_cast<std::int64_t>(c.random)},
+                   {"ablation_seed", static_cast<std::int64_t>(n.seed)},
+                   {"steps", static_cast<std::int64_t>(c.steps)}};
+  const io::Attributes measure = io::measure_attributes(c.measure, c.measure_split, "");
+  for (const char* k : {"binning", "bins", "zero_bin", "estimator"}) a[k] = measure.at(k);
+  return a;
 }
 
 }  // namespace
@@ -90,108 +91,71 @@ Record Worker::run(const Task& task, const std::function<bool()>& should_stop) {
   return task.kind == TaskKind::prepare ? prepare(n, task, should_stop) : sweep(n, task);
 }
 
+nn::TrainOptions Worker::train_options(const NetworkSpec& n) const {
+  nn::TrainOptions options = config_.train;
+  options.seed = n.seed;
+  return options;
+}
+
+pipeline::Settings Worker::settings() const {
+  pipeline::Settings s;
+  s.measure_split = config_.measure_split;
+  s.measure = config_.measure;
+  s.ablate_to = config_.ablate_to;
+  s.single = wants_single(config_);
+  s.sweep.chunk_rows = config_.chunk_rows;
+  s.sweep.memory_budget_bytes = config_.memory_budget_bytes;
+  return s;
+}
+
+// The network of a prepare task: loaded, or trained (its attributes as `ioca train` writes
+// them, without timings: those go to /provenance).
+io::Model Worker::network(const NetworkSpec& n, const data::Splits& sp,
+                          const std::function<bool()>& should_stop) {
+  if (!n.model_file.empty()) {
+    io::Model m = [&] {
+      const auto lock = io::h5::library_lock();  // sweeps may read the checkpoint meanwhile
+      return io::load_model(n.model_file);
+    }();
+    nn::check_compatible(m.net, sp.test, n.model_file);
+    return m;
+  }
+  nn::Mlp net =
+      pipeline::train(sp, n.hidden, n.activation, train_options(n), [&](const nn::EpochStats&) {
+        if (should_stop && should_stop()) throw TaskInterrupted();
+      });
+  return {std::move(net), {}};
+}
+
 Record Worker::prepare(const NetworkSpec& n, const Task& task,
                        const std::function<bool()>& should_stop) {
   const data::Splits& sp = splits(n.data);
-  const std::string prefix = prefix_of(n);
-  nn::Mlp net;
-  io::Attributes model_attrs;
-  auto t = Clock::now();
-  if (!n.model_file.empty()) {
-    io::Model m = io::load_model(n.model_file);
-    net = std::move(m.net);
-    model_attrs = std::move(m.attributes);
-    nn::check_compatible(net, sp.test, n.model_file);
-  } else {
-    net = nn::make_mlp(static_cast<int>(sp.train.features), n.hidden, n.activation,
-                       sp.train.classes, derive_seed(n.seed, {hash_name("init")}));
-    nn::TrainOptions options = config_.train;
-    options.seed = n.seed;
-    nn::train(net, sp.train, options, [&](const nn::EpochStats&) {
-      if (should_stop && should_stop()) throw TaskInterrupted();
-    });
-    // The attributes `ioca train` writes, without timings (those go to /provenance).
-    io::add_data_attributes(n.data, model_attrs);
-    io::add_training_attributes(n.hidden, n.activation, options, model_attrs);
-    if (sp.validation.samples)
-      model_attrs["validation_accuracy"] = nn::evaluate(net, sp.validation).accuracy;
-  }
-  const nn::Evaluation test = nn::evaluate(net, sp.test);
-  if (n.model_file.empty()) {
-    model_attrs["test_accuracy"] = test.accuracy;
-    model_attrs["test_loss"] = test.loss;
-  }
+  const auto t = Clock::now();
+  io::Model model = network(n, sp, should_stop);
   add_seconds(&PhaseSeconds::train, seconds_since(t));
-
-  t = Clock::now();
-  const data::Dataset& estimation = split_named(sp, config_.measure_split);
-  if (estimation.samples == 0)
+  if (pipeline::split_named(sp, config_.measure_split).samples == 0)
     throw Error("network " + n.name + ": the " + config_.measure_split + " split of " +
                 n.data.dataset + " is empty (set data.validation_size > 0 or measure.split)");
-  const info::Measures measures = info::measure(net, estimation, config_.measure);
-  const info::InformationPlane plane = info::information_plane(net, estimation, config_.measure);
-  add_seconds(&PhaseSeconds::measure, seconds_since(t));
-
-  const ablation::AblationValues values = ablation_values(net, measures, config_.ablate_to);
+  const pipeline::Preparation prep =
+      pipeline::prepare(std::move(model.net), sp, settings(), "network " + n.name);
+  add_seconds(&PhaseSeconds::train, prep.evaluate_seconds);
+  add_seconds(&PhaseSeconds::measure, prep.measure_seconds);
+  add_seconds(&PhaseSeconds::single, prep.single_seconds);
+  const pipeline::Prepared& p = prep.prepared;
+  if (n.model_file.empty())
+    model.attributes = pipeline::trained_attributes(n.data, sp, n.hidden, n.activation,
+                                                    train_options(n), p.net, prep.test);
 
   Record r;
   r.key = task.key;
-  const std::string fingerprint = nn::fingerprint(net);
-  const auto H = static_cast<std::uint64_t>(net.num_hidden());
-  std::string hidden;
-  for (int l = 0; l < net.num_hidden(); ++l)
-    hidden += (hidden.empty() ? "" : ",") + std::to_string(net.out_size(l));
-  const std::map<std::string, io::AttributeValue> network_attrs{
-      {"index", static_cast<std::int64_t>(n.index)},
-      {"dataset", n.data.dataset},
-      {"hidden", hidden},
-      {"activation", std::string(nn::to_string(net.activation(0)))},
-      {"seed", static_cast<std::int64_t>(n.seed)},
-      {"source", n.model_file.empty() ? std::string("trained") : n.model_file},
-      {"classes", static_cast<std::int64_t>(net.output_size())},
-      {"test_accuracy", test.accuracy},
-      {"test_loss", test.loss},
-      {"test_samples", static_cast<std::int64_t>(test.samples)},
-      {"model_fingerprint", fingerprint},
-      {"binning", std::string(info::to_string(config_.measure.binning.rule))},
-      {"bins", static_cast<std::int64_t>(config_.measure.binning.bins)},
-      {"zero_bin", static_cast<std::int64_t>(config_.measure.binning.zero_bin)},
-      {"estimator", std::string(info::to_string(config_.measure.estimator))},
-      {"measure_split", config_.measure_split},
-      {"measure_samples", static_cast<std::int64_t>(estimation.samples)},
-      {"ablate_to", std::string(ablation::to_string(config_.ablate_to))},
-      {"random_repeats", static_cast<std::int64_t>(config_.random)},
-      {"ablation_seed", static_cast<std::int64_t>(n.seed)},
-      {"steps", static_cast<std::int64_t>(config_.steps)}};
-  for (const auto& [k, v] : network_attrs) r.attribute(prefix, k, v);
-  std::vector<std::int64_t> widths;
-  for (int l = 0; l < net.num_hidden(); ++l) widths.push_back(net.out_size(l));
-  r.add(prefix + "/hidden_widths", widths, {H});
-  add_model(r, prefix, net, model_attrs);
-  add_measures(r, prefix, measures);
-  for (const char* k : {"binning", "bins", "zero_bin", "estimator", "model_fingerprint"})
-    r.attribute(prefix + "/measures", k, network_attrs.at(k));
-  r.attribute(prefix + "/measures", "split", config_.measure_split);
-  r.add(prefix + "/information_plane/entropy", plane.entropy, {H});
-  r.add(prefix + "/information_plane/mutual_information", plane.mutual_information, {H});
-  r.attribute(prefix + "/information_plane", "units", std::string("bits"));
-
-  if (wants_single(config_)) {
-    t = Clock::now();
-    ablation::SweepOptions so;
-    so.chunk_rows = config_.chunk_rows;
-    so.memory_budget_bytes = config_.memory_budget_bytes;
-    const ablation::SingleDamage d = ablation::single_neuron_damage(net, sp.test, values, so);
-    add_seconds(&PhaseSeconds::single, seconds_since(t));
-    const std::string g = prefix + "/single_neuron";
-    r.attribute(g, "intact_accuracy", d.intact_accuracy);
-    r.attribute(g, "intact_loss", d.intact_loss);
-    for (std::size_t l = 0; l < d.accuracy_drop.size(); ++l) {
-      const std::uint64_t w = d.accuracy_drop[l].size();
-      r.add(g + "/layers/" + std::to_string(l) + "/accuracy_drop", d.accuracy_drop[l], {w});
-      r.add(g + "/layers/" + std::to_string(l) + "/loss_increase", d.loss_increase[l], {w});
-    }
-  }
+  const std::string prefix = prefix_of(n);
+  for (const auto& [k, v] : network_attributes(n, config_, prep)) r.attribute(prefix, k, v);
+  io::add_hidden_widths(r, prefix, ablation::hidden_widths(p.net));
+  io::add_model(r, prefix + "/model", p.net, model.attributes);
+  io::add_measures(r, prefix + "/measures", p.measures,
+                   io::measure_attributes(config_.measure, config_.measure_split, p.fingerprint));
+  io::add_information_plane(r, prefix, prep.plane);
+  if (prep.single) io::add_single_damage(r, prefix, *prep.single);
   return r;
 }
 
@@ -202,15 +166,15 @@ Prepared Worker::adopt(const Record& r, int index) const {
   const NetworkSpec& n = plan_.networks[static_cast<std::size_t>(index)];
   const std::string prefix = prefix_of(n);
   Prepared p;
-  p.net = model_from_record(r, prefix);
-  p.measures = measures_from_record(r, prefix, p.net.num_hidden());
+  p.net = io::model_from_record(r, prefix + "/model");
+  p.measures = io::measures_from_record(r, prefix + "/measures", p.net.num_hidden());
   p.fingerprint = nn::fingerprint(p.net);
   if (wants_single(config_))
     for (int l = 0; l < p.net.num_hidden(); ++l)
       p.single_accuracy_drop.push_back(
           r.find(prefix + "/single_neuron/layers/" + std::to_string(l) + "/accuracy_drop")
               .values<double>());
-  p.values = ablation_values(p.net, p.measures, config_.ablate_to);
+  p.values = pipeline::ablation_values(p.net, p.measures, config_.ablate_to, "network " + n.name);
   return p;
 }
 
@@ -234,70 +198,17 @@ Record Worker::sweep(const NetworkSpec& n, const Task& task) {
   const auto t = Clock::now();
   const std::shared_ptr<const Prepared> held = prepared(n.index);
   const Prepared& p = *held;
-  const data::Splits& sp = splits(n.data);
   const ablation::Scope scope = ablation::make_scope(p.net, task.scope);
-  const auto N = static_cast<std::int64_t>(scope.neurons.size());
-
-  std::vector<std::vector<ablation::Neuron>> orders;
-  if (task.group == "random") {
-    for (int i = 0; i < config_.random; ++i)
-      orders.push_back(ablation::random_order(
-          scope, derive_seed(n.seed, {hash_name(p.fingerprint), hash_name(task.scope),
-                                      static_cast<std::uint64_t>(i)})));
-  } else {
-    std::vector<double> v;
-    for (const auto& nr : scope.neurons) {
-      const auto l = static_cast<std::size_t>(nr.layer), j = static_cast<std::size_t>(nr.index);
-      v.push_back(task.group == "single_damage"
-                      ? p.single_accuracy_drop.at(l).at(j)
-                      : info::quantity(p.measures.layers[l], task.group)[j]);
-    }
-    for (const auto d : config_.directions) orders.push_back(ablation::order_by_value(scope, v, d));
-  }
-  ablation::SweepOptions so;
-  so.chunk_rows = config_.chunk_rows;
-  so.memory_budget_bytes = config_.memory_budget_bytes;
-  if (config_.steps > 0) so.record_at = ablation::even_points(N, config_.steps);
-  const std::vector<ablation::Curve> curves =
-      ablation::run_sweeps(p.net, sp.test, p.values, orders, so);
-
+  io::AblationResults results = pipeline::no_orders(p.net);
+  if (task.group == "random")
+    pipeline::add_random_orders(results, scope, n.seed, p.fingerprint, config_.random);
+  else
+    pipeline::add_quantity_orders(results, p, scope, task.group, config_.directions,
+                                  "network " + n.name);
+  pipeline::sweep(p, splits(n.data).test, results, settings().sweep, config_.steps);
   Record r;
   r.key = task.key;
-  const std::string base = prefix_of(n) + "/ablation/" + task.scope;
-  r.attribute(base, "neurons", N);
-  const auto C = static_cast<std::uint64_t>(p.net.output_size());
-  if (task.group == "random") {
-    const auto R = static_cast<std::uint64_t>(curves.size());
-    const auto P = static_cast<std::uint64_t>(curves.front().ablated.size());
-    std::vector<double> acc, loss, pca;
-    std::vector<std::int64_t> order;
-    for (std::size_t i = 0; i < curves.size(); ++i) {
-      acc.insert(acc.end(), curves[i].accuracy.begin(), curves[i].accuracy.end());
-      loss.insert(loss.end(), curves[i].loss.begin(), curves[i].loss.end());
-      pca.insert(pca.end(), curves[i].per_class_accuracy.begin(),
-                 curves[i].per_class_accuracy.end());
-      const auto idx = order_indices(p.net, scope, orders[i]);
-      order.insert(order.end(), idx.begin(), idx.end());
-    }
-    const std::string g = base + "/random";
-    r.add(g + "/accuracy", acc, {R, P});
-    r.add(g + "/loss", loss, {R, P});
-    r.add(g + "/per_class_accuracy", pca, {R, P, C});
-    r.add(g + "/ablated", curves.front().ablated, {P});
-    r.add(g + "/order", order, {R, static_cast<std::uint64_t>(N)});
-  } else {
-    for (std::size_t i = 0; i < curves.size(); ++i) {
-      const auto& c = curves[i];
-      const auto P = static_cast<std::uint64_t>(c.ablated.size());
-      const std::string g =
-          base + "/" + task.group + "/" + std::string(ablation::to_string(config_.directions[i]));
-      r.add(g + "/accuracy", c.accuracy, {P});
-      r.add(g + "/loss", c.loss, {P});
-      r.add(g + "/per_class_accuracy", c.per_class_accuracy, {P, C});
-      r.add(g + "/ablated", c.ablated, {P});
-      r.add(g + "/order", order_indices(p.net, scope, orders[i]), {static_cast<std::uint64_t>(N)});
-    }
-  }
+  io::add_ablation_curves(r, prefix_of(n), results);
   add_seconds(&PhaseSeconds::ablate, seconds_since(t));
   return r;
 }

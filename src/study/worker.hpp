@@ -1,16 +1,17 @@
 #pragma once
-// Runs one task of the plan on this rank and returns its record. Keeps the data sets it has
-// loaded and the few prepared networks (model, measures, single-neuron damage) its recent
-// sweeps needed; any other is fetched when a sweep needs it (from the checkpoint on disk),
-// so a rank's memory does not grow with the number of networks of the study.
+// Runs one task of the plan on this rank through the per-network pipeline (ioca/pipeline.hpp)
+// and returns its record. Keeps the data sets it has loaded and the few prepared networks
+// (model, measures, single-neuron damage) its recent sweeps needed; any other is fetched
+// when a sweep needs it (from the checkpoint on disk), so a rank's memory does not grow
+// with the number of networks of the study.
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 
+#include "ioca/pipeline.hpp"
 #include "study/plan.hpp"
 #include "study/record.hpp"
 
@@ -22,13 +23,7 @@ class TaskInterrupted : public std::runtime_error {
   TaskInterrupted() : std::runtime_error("task interrupted") {}
 };
 
-struct Prepared {
-  nn::Mlp net;
-  info::Measures measures;
-  std::vector<std::vector<double>> single_accuracy_drop;  // empty without single damage
-  ablation::AblationValues values;
-  std::string fingerprint;
-};
+using Prepared = pipeline::Prepared;
 
 struct PhaseSeconds {
   double train = 0, measure = 0, single = 0, ablate = 0, load = 0;
@@ -48,6 +43,10 @@ class Worker {
 
  private:
   const data::Splits& splits(const data::LoadOptions& o);
+  io::Model network(const NetworkSpec& n, const data::Splits& sp,
+                    const std::function<bool()>& should_stop);
+  nn::TrainOptions train_options(const NetworkSpec& n) const;  // the seed is the network's
+  pipeline::Settings settings() const;
   Record prepare(const NetworkSpec& n, const Task& task, const std::function<bool()>& should_stop);
   Record sweep(const NetworkSpec& n, const Task& task);
   // The prepared network, from the cache or the source (most recently used kept).

@@ -1,10 +1,10 @@
-#include "study/record.hpp"
+#include "io/record.hpp"
 
 #include <cstring>
 
 #include "ioca/core.hpp"
 
-namespace ioca::study {
+namespace ioca::io {
 
 std::size_t dtype_size(DType t) {
   switch (t) {
@@ -222,89 +222,4 @@ std::vector<Record> deserialize_all(const Bytes& in, const std::string& what) {
   return out;
 }
 
-// ---------------------------------------------------------------------------------------
-// Model and measures.
-
-void add_model(Record& r, const std::string& prefix, const nn::Mlp& net,
-               const io::Attributes& attributes) {
-  const std::string m = prefix + "/model";
-  r.attribute(m, "ioca_model_format", io::model_format_version);
-  r.attribute(m, "input_mean", static_cast<double>(net.input_mean));
-  r.attribute(m, "input_std", static_cast<double>(net.input_std));
-  for (const auto& [k, v] : attributes)
-    if (k != "input_mean" && k != "input_std" && k != "ioca_model_format") r.attribute(m, k, v);
-  for (int l = 0; l < net.num_layers(); ++l) {
-    const std::string g = m + "/layers/" + std::to_string(l);
-    const auto out = static_cast<std::uint64_t>(net.out_size(l)),
-               in = static_cast<std::uint64_t>(net.in_size(l));
-    r.add(g + "/weight", std::vector<float>(net.weight(l), net.weight(l) + out * in), {out, in});
-    r.add(g + "/bias", std::vector<float>(net.bias(l), net.bias(l) + out), {out});
-    r.attribute(g, "activation", std::string(nn::to_string(net.activation(l))));
-  }
-}
-
-nn::Mlp model_from_record(const Record& r, const std::string& prefix) {
-  const std::string m = prefix + "/model";
-  std::vector<int> sizes;
-  std::vector<nn::Activation> acts;
-  for (int l = 0;; ++l) {
-    const std::string g = m + "/layers/" + std::to_string(l);
-    const DatasetEntry* w = nullptr;
-    for (const auto& d : r.datasets)
-      if (d.path == g + "/weight") w = &d;
-    if (!w) break;
-    if (w->dims.size() != 2) throw Error("task " + r.key + ": " + w->path + " is not 2-D");
-    if (l == 0) sizes.push_back(static_cast<int>(w->dims[1]));
-    sizes.push_back(static_cast<int>(w->dims[0]));
-    std::string act;
-    for (const auto& a : r.attributes)
-      if (a.path == g && a.name == "activation") act = std::get<std::string>(a.value);
-    acts.push_back(nn::parse_activation(act));
-  }
-  if (acts.empty()) throw Error("task " + r.key + " holds no model");
-  nn::Mlp net(sizes, acts);
-  for (int l = 0; l < net.num_layers(); ++l) {
-    const std::string g = m + "/layers/" + std::to_string(l);
-    const auto w = r.find(g + "/weight").values<float>();
-    const auto b = r.find(g + "/bias").values<float>();
-    std::copy(w.begin(), w.end(), net.weight(l));
-    std::copy(b.begin(), b.end(), net.bias(l));
-  }
-  for (const auto& a : r.attributes)
-    if (a.path == m && a.name == "input_mean") net.input_mean = static_cast<float>(std::get<double>(a.value));
-    else if (a.path == m && a.name == "input_std") net.input_std = static_cast<float>(std::get<double>(a.value));
-  return net;
-}
-
-void add_measures(Record& r, const std::string& prefix, const info::Measures& m) {
-  const std::string base = prefix + "/measures";
-  r.attribute(base, "ioca_measures_format", io::measures_format_version);
-  r.attribute(base, "samples", static_cast<std::int64_t>(m.samples));
-  r.attribute(base, "classes", static_cast<std::int64_t>(m.classes));
-  r.attribute(base, "units", std::string("bits"));
-  for (std::size_t k = 0; k < m.layers.size(); ++k) {
-    const auto& L = m.layers[k];
-    const std::string g = base + "/layers/" + std::to_string(k);
-    const std::uint64_t n = L.entropy.size();
-    for (const auto& name : info::quantity_names()) r.add(g + "/" + name, info::quantity(L, name), {n});
-    r.add(g + "/bin_low", L.bin_low, {n});
-    r.add(g + "/bin_high", L.bin_high, {n});
-    r.add(g + "/kl_selectivity_class", L.kl_selectivity_class, {n});
-    r.add(g + "/bins_used", std::vector<std::int64_t>(L.bins_used.begin(), L.bins_used.end()), {n});
-  }
-}
-
-info::Measures measures_from_record(const Record& r, const std::string& prefix, int hidden_layers) {
-  info::Measures m;
-  for (int k = 0; k < hidden_layers; ++k) {
-    const std::string g = prefix + "/measures/layers/" + std::to_string(k);
-    info::LayerMeasures L;
-    for (const auto& name : info::quantity_names())
-      info::quantity(L, name) = r.find(g + "/" + name).values<double>();
-    L.kl_selectivity_class = r.find(g + "/kl_selectivity_class").values<std::int64_t>();
-    m.layers.push_back(std::move(L));
-  }
-  return m;
-}
-
-}  // namespace ioca::study
+}  // namespace ioca::io

@@ -1,0 +1,103 @@
+#pragma once
+// One network's pipeline, shared by the single commands (`train`, `measure`, `ablate`) and
+// the study runner (`ioca run`): train or load, evaluate, measure, order, sweep. A command
+// is parse -> pipeline -> write a file; a study task is pipeline -> record. Both write
+// through the same layouts (io), so a study of model files equals standalone
+// `ioca measure` + `ioca ablate` bit for bit.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ioca/ablation.hpp"
+#include "ioca/data.hpp"
+#include "ioca/info.hpp"
+#include "ioca/io.hpp"
+#include "ioca/nn.hpp"
+
+namespace ioca::pipeline {
+
+// A new network trained as `ioca train` trains it: initialised from
+// derive_seed(options.seed, {hash_name("init")}), then trained on the train split.
+nn::Mlp train(const data::Splits& splits, const std::vector<int>& hidden, nn::Activation activation,
+              const nn::TrainOptions& options,
+              const std::function<void(const nn::EpochStats&)>& on_epoch = {});
+// Its model-file attributes: data set and split, training settings, test_accuracy,
+// test_loss, and validation_accuracy when there is a validation split.
+io::Attributes trained_attributes(const data::LoadOptions& load, const data::Splits& splits,
+                                  const std::vector<int>& hidden, nn::Activation activation,
+                                  const nn::TrainOptions& options, const nn::Mlp& net,
+                                  const nn::Evaluation& test);
+
+// The split named test, validation or train.
+const data::Dataset& split_named(const data::Splits& splits, const std::string& name);
+
+// What prepare computes besides the network.
+struct Settings {
+  std::string measure_split = "validation";
+  info::MeasureOptions measure;
+  ablation::AblateTo ablate_to = ablation::AblateTo::zero;
+  bool single = false;           // single-neuron damage
+  ablation::SweepOptions sweep;  // engine, chunk rows and memory budget of the test passes
+};
+
+// What the sweeps of a network need (a study rebuilds it from the prepare record).
+struct Prepared {
+  nn::Mlp net;
+  info::Measures measures;  // empty when there are none (ioca ablate without --measures)
+  std::vector<std::vector<double>> single_accuracy_drop;  // empty without single damage
+  ablation::AblationValues values;
+  std::string fingerprint;
+};
+
+// Everything prepare computes.
+struct Preparation {
+  Prepared prepared;
+  nn::Evaluation test;
+  std::size_t measure_samples = 0;
+  info::InformationPlane plane;
+  std::optional<ablation::SingleDamage> single;
+  double evaluate_seconds = 0, measure_seconds = 0, single_seconds = 0;
+};
+// Test evaluation; measures and information plane on the estimation split; ablation
+// values; single-neuron damage when asked. `source` names the network in errors.
+Preparation prepare(nn::Mlp net, const data::Splits& splits, const Settings& settings,
+                    const std::string& source);
+
+// Throws ioca::FileError(source, "<what> neuron j is not finite") for the first value that
+// is not (a neuron cannot be set to it, nor ordered by it).
+void check_finite(const std::vector<double>& values, const std::string& source,
+                  const std::string& what);
+// The constant each neuron is set to when ablated: 0, or its mean activation from
+// `measures` (checked finite; `source` names them in errors).
+ablation::AblationValues ablation_values(const nn::Mlp& net, const info::Measures& measures,
+                                         ablation::AblateTo to, const std::string& source);
+
+// The seed of random order r of a scope: derive_seed(seed, {hash_name(fingerprint),
+// hash_name(scope), r}) (README.md, "Orders").
+std::uint64_t random_order_seed(std::uint64_t seed, const std::string& fingerprint,
+                                const std::string& scope, std::uint64_t r);
+
+// The quantity that orders by single-neuron damage (accuracy_drop).
+inline constexpr std::string_view single_damage = "single_damage";
+
+// Ablation results of a network with no orders yet (its hidden widths and classes).
+io::AblationResults no_orders(const nn::Mlp& net);
+// Orders of a scope by a quantity (a measured one, or "single_damage"), one per direction;
+// a NaN value is an error naming `source` (where the measures come from).
+void add_quantity_orders(io::AblationResults& r, const Prepared& p, const ablation::Scope& scope,
+                         const std::string& quantity,
+                         const std::vector<ablation::Direction>& directions,
+                         const std::string& source);
+// `count` random orders of a scope (none for 0), seeded by random_order_seed.
+void add_random_orders(io::AblationResults& r, const ablation::Scope& scope, std::uint64_t seed,
+                       const std::string& fingerprint, int count);
+// Runs every order of `r` on the test split and fills in its curve, recorded at every
+// step (steps = 0) or at even_points(n, steps). Orders with the same recording points run
+// together, so the threads share the work; the curves do not depend on the grouping.
+void sweep(const Prepared& p, const data::Dataset& test, io::AblationResults& r,
+           const ablation::SweepOptions& options, std::int64_t steps);
+
+}  // namespace ioca::pipeline

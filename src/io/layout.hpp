@@ -1,0 +1,40 @@
+#pragma once
+// One description of each file layout (README.md "File formats", docs/study.md): the model,
+// measures and ablation layouts as records, every path under `prefix` ("" puts the layout
+// at a file's root, as the standalone files have it; the study puts it in a network's
+// group). The serial files and the study's results file are both written from these.
+#include <string>
+#include <vector>
+
+#include "io/record.hpp"
+#include "ioca/io.hpp"
+
+namespace ioca::io {
+
+// <prefix>/layers/K/{weight, bias} float32, @activation; on <prefix>: ioca_model_format,
+// input_mean, input_std and `attributes`.
+void add_model(Record& r, const std::string& prefix, const nn::Mlp& net,
+               const Attributes& attributes);
+nn::Mlp model_from_record(const Record& r, const std::string& prefix);
+
+// <prefix>/layers/K/<quantity> float64 [n_K], kl_selectivity_class and bins_used int64,
+// histogram int64 [n_K, bins, classes] when kept; on <prefix>: ioca_measures_format,
+// samples, classes, units and `attributes` (measure_attributes and more).
+void add_measures(Record& r, const std::string& prefix, const info::Measures& m,
+                  const Attributes& attributes);
+// Per-neuron quantities by name (only what ordering and ablation need).
+info::Measures measures_from_record(const Record& r, const std::string& prefix, int hidden_layers);
+
+// <prefix>/information_plane/{entropy, mutual_information} float64 [H], @units.
+void add_information_plane(Record& r, const std::string& prefix, const info::InformationPlane& p);
+// <prefix>/hidden_widths int64 [H].
+void add_hidden_widths(Record& r, const std::string& prefix, const std::vector<int>& widths);
+// <prefix>/ablation/<scope>/... for every curve of `results` and @neurons on each scope
+// (not hidden_widths nor single-neuron damage). Throws ioca::Error for an order that names
+// a neuron outside its scope.
+void add_ablation_curves(Record& r, const std::string& prefix, const AblationResults& results);
+// <prefix>/single_neuron/layers/K/{accuracy_drop, loss_increase}, @intact_accuracy and
+// @intact_loss on <prefix>/single_neuron.
+void add_single_damage(Record& r, const std::string& prefix, const ablation::SingleDamage& d);
+
+}  // namespace ioca::io

@@ -1,0 +1,114 @@
+// The per-network pipeline and the layouts it writes through: what the commands and the
+// study share must give the same thing whichever calls it.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "io/layout.hpp"
+#include "ioca/core.hpp"
+#include "ioca/pipeline.hpp"
+#include "test_helpers.hpp"
+
+using namespace ioca;
+
+namespace {
+
+pipeline::Prepared prepared_blobs(const data::Dataset& d) {
+  pipeline::Prepared p;
+  p.net = nn::make_mlp(static_cast<int>(d.features), {6, 5}, nn::Activation::tanh, d.classes, 3);
+  nn::TrainOptions o;
+  o.epochs = 2;
+  nn::train(p.net, d, o);
+  p.values = ablation::zero_values(p.net);
+  p.fingerprint = nn::fingerprint(p.net);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("order indices and scopes from widths agree with the network's scopes", "[pipeline]") {
+  const nn::Mlp net = nn::make_mlp(4, {3, 2}, nn::Activation::relu, 2, 1);
+  REQUIRE(ablation::hidden_widths(net) == std::vector<int>{3, 2});
+  for (const auto& name : ablation::all_scope_names(net))
+    CHECK(ablation::make_scope(ablation::hidden_widths(net), name).neurons ==
+          ablation::make_scope(net, name).neurons);
+  const auto network = ablation::make_scope(net, "network");
+  CHECK(ablation::order_indices(network, {{1, 1}, {0, 2}, {1, 0}}) ==
+        std::vector<std::int64_t>{4, 2, 3});
+  const auto layer1 = ablation::make_scope(net, "layer1");
+  CHECK(ablation::order_indices(layer1, {{1, 1}, {1, 0}}) == std::vector<std::int64_t>{1, 0});
+  CHECK_THROWS_AS(ablation::order_indices(layer1, {{0, 0}}), Error);
+  CHECK_THROWS_AS(ablation::order_indices(layer1, {{1, 2}}), Error);
+}
+
+TEST_CASE("the random-order seed is the documented formula", "[pipeline]") {
+  CHECK(pipeline::random_order_seed(7, "abc", "layer0", 2) ==
+        derive_seed(7, {hash_name("abc"), hash_name("layer0"), 2}));
+}
+
+TEST_CASE("ablation values: zero, or the finite mean activations", "[pipeline]") {
+  const nn::Mlp net = nn::make_mlp(4, {3}, nn::Activation::relu, 2, 1);
+  info::Measures m;
+  m.layers.resize(1);
+  m.layers[0].mean_activation = {0.5, 1.5, 2.5};
+  CHECK(pipeline::ablation_values(net, {}, ablation::AblateTo::zero, "x") ==
+        ablation::zero_values(net));
+  CHECK(pipeline::ablation_values(net, m, ablation::AblateTo::mean, "x")[0] ==
+        std::vector<float>{0.5f, 1.5f, 2.5f});
+  m.layers[0].mean_activation[1] = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH(pipeline::ablation_values(net, m, ablation::AblateTo::mean, "m.h5"),
+                    "m.h5: mean_activation of layer 0 neuron 1 is not finite");
+}
+
+TEST_CASE("sweep: orders grouped by recording points give the curves run alone", "[pipeline]") {
+  const auto d = testing::gaussian_blobs(300, 5, 3, 9, 0.3f);
+  pipeline::Prepared p = prepared_blobs(d);
+  io::AblationResults r = pipeline::no_orders(p.net);
+  for (const auto& s : ablation::all_scope_names(p.net))
+    pipeline::add_random_orders(r, ablation::make_scope(p.net, s), 1, p.fingerprint, 2);
+  r.custom.push_back({"layer0", "short", {{0, 4}, {0, 1}}, {}});
+  ablation::SweepOptions o;
+  o.chunk_rows = 64;
+  pipeline::sweep(p, d, r, o, 3);
+  REQUIRE(r.random.size() == 3);
+  for (const auto& rc : r.random)
+    for (std::size_t i = 0; i < rc.orders.size(); ++i) {
+      o.record_at = ablation::even_points(static_cast<std::int64_t>(rc.orders[i].size()), 3);
+      const auto alone = ablation::run_sweeps(p.net, d, p.values, {rc.orders[i]}, o);
+      CHECK(alone[0].accuracy == rc.curves[i].accuracy);
+      CHECK(alone[0].loss == rc.curves[i].loss);
+    }
+  CHECK(r.custom[0].curve.ablated == std::vector<std::int64_t>{0, 1, 2});
+}
+
+TEST_CASE("quantity orders refuse NaN, naming where the measures came from", "[pipeline]") {
+  const auto d = testing::gaussian_blobs(100, 5, 3, 9, 0.3f);
+  pipeline::Prepared p = prepared_blobs(d);
+  p.measures = info::measure(p.net, d, {});
+  const auto scope = ablation::make_scope(p.net, "layer1");
+  io::AblationResults r = pipeline::no_orders(p.net);
+  pipeline::add_quantity_orders(r, p, scope, "entropy",
+                                {ablation::Direction::ascending, ablation::Direction::descending},
+                                "ms.h5");
+  REQUIRE(r.ordered.size() == 2);
+  CHECK(r.ordered[1].order.front() == r.ordered[0].order.back());
+  p.measures.layers[1].entropy[2] = std::nan("");
+  CHECK_THROWS_WITH(pipeline::add_quantity_orders(r, p, scope, "entropy",
+                                                  {ablation::Direction::ascending}, "ms.h5"),
+                    "ms.h5: /layers/1/entropy is NaN for neuron 2, so it cannot order the neurons");
+}
+
+TEST_CASE("the measures layout records the binary threshold when there is one", "[pipeline]") {
+  info::MeasureOptions o;
+  o.binning.rule = info::Binning::binary;
+  CHECK_FALSE(io::measure_attributes(o, "validation", "f").count("threshold"));
+  o.binning.threshold = 0.25f;
+  const io::Attributes a = io::measure_attributes(o, "validation", "f");
+  io::Record r;
+  io::add_measures(r, "/networks/x/measures", info::Measures{}, a);
+  bool found = false;
+  for (const auto& e : r.attributes)
+    if (e.path == "/networks/x/measures" && e.name == "threshold")
+      found = std::get<double>(e.value) == 0.25;
+  CHECK(found);
+}
