@@ -1,7 +1,5 @@
 #include "study/worker.hpp"
 
-#include "io/hdf5.hpp"
-
 #include <algorithm>
 #include <chrono>
 
