@@ -8,6 +8,9 @@
 #include <limits>
 #include <map>
 #include <set>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <tuple>
 
 #include "io/attributes.hpp"
@@ -69,6 +72,13 @@ Handle string_type(std::size_t width) {
 enum AttributeType : std::uint8_t { text_type = 0, number_type = 1, integer_type = 2 };
 
 }  // namespace
+
+void release_memory() {
+  H5garbage_collect();  // HDF5's free lists hold up to tens of MiB otherwise
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 std::int64_t network_index_of(const std::string& key) {
   std::int64_t v = 0;
@@ -148,8 +158,12 @@ struct PackedWriter::Impl {
       if (H5Tget_class(type) != H5T_STRING) H5Pset_shuffle(dcpl.id());
       check_status(H5Pset_deflate(dcpl.id(), 1), "cannot compress " + name);
     }
+    // No chunk cache: each rank writes its rows once, in whole blocks (HDF5's default
+    // 1 MiB per dataset would hold tens of MiB across the tables for nothing).
+    Handle access = check(H5Pcreate(H5P_DATASET_ACCESS), "cannot create dataset properties");
+    H5Pset_chunk_cache(access.id(), 0, 0, 1.0);
     columns[name] = check(H5Dcreate2(file.handle.id(), name.c_str(), type, space.id(), H5P_DEFAULT,
-                                     dcpl.id(), H5P_DEFAULT),
+                                     dcpl.id(), access.id()),
                           "cannot create dataset " + name);
   }
 
@@ -811,6 +825,7 @@ void compact(const std::string& path, const std::string& display_path, int rank,
     std::vector<const Record*> pointers;
     for (const auto& r : records) pointers.push_back(&r);
     writer.write(pointers);
+    release_memory();
   }
   writer.finish(root, provenance);
 }

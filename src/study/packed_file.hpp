@@ -43,6 +43,10 @@ struct TaskEntry {
   int owner = 0;
 };
 
+// Gives memory freed since back to the system (HDF5's free lists, the C heap): a rank's
+// resident memory then follows what it holds, not what it once held.
+void release_memory();
+
 // The network a task key belongs to: "<index>/<name>/...".
 std::int64_t network_index_of(const std::string& key);
 std::string network_name_of(const std::string& key);

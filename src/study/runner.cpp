@@ -8,9 +8,6 @@
 // through the same sequence of collective steps, so an error or a signal on one rank ends
 // the run on all ranks, with one message, never a hang.
 #include <fcntl.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <omp.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -306,7 +303,7 @@ Record Runner::read_task(const Location& where) {
                          [&](const auto& f) { return f.first == where.file; });
   if (it == open_files_.end()) {
     open_files_.emplace_front(where.file, open_results(files_.at(where.file)));
-    constexpr std::size_t keep_open = 4;
+    constexpr std::size_t keep_open = 2;  // each keeps a chunk cache per column
     while (open_files_.size() > keep_open) open_files_.pop_back();
   } else {
     open_files_.splice(open_files_.begin(), open_files_, it);
@@ -575,9 +572,7 @@ void Runner::committed(const std::string& tmp, const std::string& target, bool r
   }
   last_write_ = Clock::now();
   write_seconds_ += std::chrono::duration<double>(Clock::now() - started).count();
-#ifdef __GLIBC__
-  malloc_trim(0);  // the written records' memory back to the system: RSS stays flat
-#endif
+  release_memory();  // the written records' memory back to the system: RSS stays flat
 }
 
 // The records finished since the last synchronisation (every rank's, in `fresh`) become the
@@ -595,11 +590,35 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   root["checkpoint_id"] = checkpoint_id_;
   root["checkpoint_segment"] = static_cast<std::int64_t>(base ? 0 : segments_ + 1);
   const io::Attributes prov = provenance();
+  // In rounds of at most segment_round_bytes per rank (every rank knows every rank's
+  // sizes, so all agree on the number of rounds): a rank's memory then holds its results
+  // and one round's tables, not its results twice over.
+  constexpr std::uint64_t segment_round_bytes = std::uint64_t{4} << 20;
+  std::vector<std::size_t> rounds_of(static_cast<std::size_t>(mpi_.size()), 0);
+  std::vector<std::uint64_t> bytes_in(rounds_of.size(), 0);
+  for (const auto& e : fresh) {  // the grouping of the loop below, for every rank
+    const auto o = static_cast<std::size_t>(e.owner);
+    if (rounds_of[o] == 0 || bytes_in[o] + e.size.bytes() > segment_round_bytes) {
+      ++rounds_of[o];
+      bytes_in[o] = 0;
+    }
+    bytes_in[o] += e.size.bytes();
+  }
+  const std::size_t rounds = *std::max_element(rounds_of.begin(), rounds_of.end());
   try {
     PackedWriter writer(tmp, target, mpi_.rank(), fresh);
-    std::vector<const Record*> mine;
-    for (const auto& [index, r] : fresh_) mine.push_back(&r);
-    writer.write(mine);
+    std::size_t next = 0;
+    for (std::size_t k = 0; k < rounds; ++k) {
+      std::vector<const Record*> mine;
+      std::uint64_t bytes = 0;
+      while (next < fresh_.size() &&
+             (mine.empty() || bytes + size_of(fresh_[next].second).bytes() <= segment_round_bytes)) {
+        bytes += size_of(fresh_[next].second).bytes();
+        mine.push_back(&fresh_[next++].second);
+      }
+      writer.write(mine);
+    }
+    if (next != fresh_.size()) throw std::logic_error("a segment's rounds left records unwritten");
     writer.finish(root, prov);
   } catch (const std::exception& e) {
     // Inside collective HDF5 calls the other ranks cannot be told: end the job.
