@@ -157,10 +157,12 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
   const auto read = [&](const Placement& p) {
     Record r = sources[p.source]->read(p.row);
     const std::string name = network_name_of(r.key);
-    r.key = p.entry.key;
+    const int index = index_of.at(name);
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%06d", index);
+    r.key = std::string(buf) + r.key.substr(r.key.find('/'));
     for (auto& a : r.attributes)
-      if (a.path == "/networks/" + name && a.name == "index")
-        a.value = network_index_of(p.entry.key);
+      if (a.path == "/networks/" + name && a.name == "index") a.value = std::int64_t{index};
     return r;
   };
   const std::string tmp = out + ".tmp";

@@ -71,6 +71,54 @@ Handle string_type(std::size_t width) {
 
 enum AttributeType : std::uint8_t { text_type = 0, number_type = 1, integer_type = 2 };
 
+// Attributes as bytes: per attribute its variant index, its name and NUL, then its text
+// and NUL or its 8 bytes.
+Bytes encode_row(const io::Attributes& attributes) {
+  Bytes out;
+  for (const auto& [name, value] : attributes) {
+    out.push_back(static_cast<char>(value.index()));
+    out.insert(out.end(), name.begin(), name.end());
+    out.push_back('\0');
+    if (const auto* t = std::get_if<std::string>(&value)) {
+      out.insert(out.end(), t->begin(), t->end());
+      out.push_back('\0');
+    } else {
+      char raw[8];
+      if (const auto* x = std::get_if<double>(&value)) std::memcpy(raw, x, 8);
+      else std::memcpy(raw, &std::get<std::int64_t>(value), 8);
+      out.insert(out.end(), raw, raw + 8);
+    }
+  }
+  return out;
+}
+io::Attributes decode_row(const Bytes& in) {
+  io::Attributes out;
+  for (std::size_t i = 0; i < in.size();) {
+    const auto type = static_cast<std::size_t>(in[i++]);
+    std::string name(in.data() + i);
+    i += name.size() + 1;
+    if (type == 0) {
+      std::string text(in.data() + i);
+      i += text.size() + 1;
+      out[name] = std::move(text);
+    } else {
+      char raw[8];
+      std::memcpy(raw, in.data() + i, 8);
+      i += 8;
+      if (type == 1) {
+        double x = 0;
+        std::memcpy(&x, raw, 8);
+        out[name] = x;
+      } else {
+        std::int64_t x = 0;
+        std::memcpy(&x, raw, 8);
+        out[name] = x;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void release_memory() {
@@ -134,8 +182,9 @@ struct PackedWriter::Impl {
   std::int64_t task_row = 0, dataset_row = 0, attribute_row = 0;
   std::array<std::int64_t, 3> value_at{};
   std::int64_t network_row = 0, networks = 0;
-  // The attributes of the network groups this rank wrote, for the /networks table.
-  std::vector<std::pair<std::int64_t, io::Attributes>> network_rows;
+  // The attributes of the network groups this rank wrote, for the /networks table, each
+  // row packed as bytes (encode_row): a few hundred bytes per network, not a map's KiBs.
+  std::vector<std::pair<std::int64_t, Bytes>> network_rows;
 
   Handle check(hid_t id, const std::string& what) const {
     if (id < 0) throw FileError(display, what);
@@ -364,7 +413,7 @@ void PackedWriter::write(const std::vector<const Record*>& records) {
     }
     if (r->key.ends_with("/prepare")) {
       network_attributes["name"] = network_name_of(r->key);
-      w.network_rows.emplace_back(network, std::move(network_attributes));
+      w.network_rows.emplace_back(network, encode_row(network_attributes));
     }
     ++task_row;
   }
@@ -412,8 +461,8 @@ void PackedWriter::finish(const io::Attributes& root, const io::Attributes& prov
   // The /networks columns: every rank's (name, type) pairs, agreed; text wins over numbers,
   // float over integer.
   Bytes mine;
-  for (const auto& [index, attributes] : w.network_rows)
-    for (const auto& [name, value] : attributes) {
+  for (const auto& [index, row] : w.network_rows)
+    for (const auto& [name, value] : decode_row(row)) {
       mine.push_back(static_cast<char>(value.index()));
       mine.insert(mine.end(), name.begin(), name.end());
       mine.push_back('\0');
@@ -442,9 +491,10 @@ void PackedWriter::finish(const io::Attributes& root, const io::Attributes& prov
     if (type == 0) {
       std::vector<char> v;
       for (const auto& row : w.network_rows) {
-        const auto it = row.second.find(name);
+        const io::Attributes attributes = decode_row(row.second);
+        const auto it = attributes.find(name);
         std::string s;
-        if (it != row.second.end()) {
+        if (it != attributes.end()) {
           if (const auto* t = std::get_if<std::string>(&it->second)) s = *t;
           else if (const auto* x = std::get_if<double>(&it->second)) s = std::to_string(*x);
           else s = std::to_string(std::get<std::int64_t>(it->second));
@@ -456,9 +506,10 @@ void PackedWriter::finish(const io::Attributes& root, const io::Attributes& prov
     } else if (type == 1) {
       std::vector<double> v;
       for (const auto& row : w.network_rows) {
-        const auto it = row.second.find(name);
+        const io::Attributes attributes = decode_row(row.second);
+        const auto it = attributes.find(name);
         double x = std::numeric_limits<double>::quiet_NaN();
-        if (it != row.second.end())
+        if (it != attributes.end())
           x = std::holds_alternative<double>(it->second)
                   ? std::get<double>(it->second)
                   : static_cast<double>(std::get<std::int64_t>(it->second));
@@ -469,8 +520,9 @@ void PackedWriter::finish(const io::Attributes& root, const io::Attributes& prov
     } else {
       std::vector<std::int64_t> v;
       for (const auto& row : w.network_rows) {
-        const auto it = row.second.find(name);
-        v.push_back(it != row.second.end() ? std::get<std::int64_t>(it->second) : 0);
+        const io::Attributes attributes = decode_row(row.second);
+        const auto it = attributes.find(name);
+        v.push_back(it != attributes.end() ? std::get<std::int64_t>(it->second) : 0);
       }
       w.create(column, H5T_STD_I64LE, N, 1, true);
       w.put(column, H5T_NATIVE_INT64, w.network_row, v);
@@ -749,7 +801,19 @@ class LegacySource final : public ResultsSource {
 
 std::unique_ptr<ResultsSource> open_results(const std::string& path) {
   io::h5::silence_errors();
-  io::h5::File f = io::h5::open_file_read(path);
+  // A small metadata cache: the chunk indexes of a large file's tables would otherwise
+  // grow it to HDF5's 32 MiB limit per open file.
+  Handle access(H5Pcreate(H5P_FILE_ACCESS));
+  H5AC_cache_config_t cache;
+  cache.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  H5Pget_mdc_config(access.id(), &cache);
+  cache.set_initial_size = true;
+  cache.initial_size = 1 << 20;
+  cache.min_size = 1 << 20;
+  cache.max_size = 4 << 20;
+  H5Pset_mdc_config(access.id(), &cache);
+  io::h5::File f{Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.id())), path};
+  if (f.handle.id() < 0) f = io::h5::open_file_read(path);  // its message names the problem
   io::Attributes root = io::read_attributes(f, f.handle.id());
   if (!root.count("ioca_results_format"))
     throw FileError(path, "not an ioca results file (no ioca_results_format attribute)");
@@ -804,10 +868,13 @@ void compact(const std::string& path, const std::string& display_path, int rank,
   // file's width, an upper bound), the same on every rank.
   std::int64_t width = 0;
   for (const auto& p : placements) width = std::max(width, p.entry.size.string_width);
+  // The keys move to the writer (one copy of them in memory, not two).
   std::vector<TaskEntry> entries;
   entries.reserve(placements.size());
-  for (const auto& p : placements) entries.push_back(p.entry);
-  for (auto& e : entries) e.size.string_width = width;
+  for (auto& p : placements) {
+    entries.push_back({std::move(p.entry.key), p.entry.size, p.entry.owner});
+    entries.back().size.string_width = width;
+  }
   PackedWriter writer(path, display_path, rank, std::move(entries));
   const auto& mine = rounds[static_cast<std::size_t>(rank)];
   for (std::size_t k = 0; k < round_count; ++k) {

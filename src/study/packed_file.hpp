@@ -102,7 +102,8 @@ struct Placement {
 };
 
 // Writes a version-2 file whose tasks are `placements`, in that order (identical on every
-// rank), reading each from `read` (called on the rank that writes it). The work is split
+// rank), reading each from `read` (called on the rank that writes it; the placement's key
+// has moved to the writer by then, so `read` must name the record itself). The work is split
 // into one contiguous run per rank, balanced by bytes, written in rounds of at most
 // round_bytes of values per rank. Collective.
 void compact(const std::string& path, const std::string& display_path, int rank, int ranks,

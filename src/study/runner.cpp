@@ -140,6 +140,9 @@ std::uint64_t estimate_bytes(const Plan& plan, const StudyConfig& c) {
   return total;
 }
 
+// The results a rank may hold before it asks for a checkpoint that writes them out.
+constexpr std::uint64_t unwritten_results_bytes = std::uint64_t{8} << 20;
+
 class Runner {
  public:
   Runner(const MpiSession& mpi, const StudyConfig& config, const RunOptions& options)
@@ -186,7 +189,12 @@ class Runner {
   std::vector<std::size_t> by_key_;             // plan task indices, sorted by key
   std::vector<std::optional<Location>> done_;   // by plan task index: finished, and where
   std::size_t done_count_ = 0;
-  std::vector<std::pair<std::size_t, Record>> fresh_;  // finished here since the last sync
+  std::vector<Record> fresh_;                   // finished here since the last sync
+  std::uint64_t fresh_bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& r : fresh_) n += size_of(r).bytes();
+    return n;
+  }
   std::vector<std::string> files_;              // the checkpoint chain: base, then segments
   Status local_;                                // this rank's failure, reported at the next sync
   bool continuing_ = false;                     // a checkpoint was loaded (--resume)
@@ -403,8 +411,7 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       auto& r = done[static_cast<std::size_t>(k)];
       const Status& s = failed[static_cast<std::size_t>(k)];
       if (r) {
-        const auto index = static_cast<std::size_t>(pool[static_cast<std::size_t>(first + k)] - plan_.tasks.data());
-        fresh_.emplace_back(index, std::move(*r));
+        fresh_.push_back(std::move(*r));
         counters.fetch_add(S::tasks_done, 1);
       } else if (s.code == interrupted) {
         dropped = true;  // runs again after a resume
@@ -420,8 +427,12 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       if (signal_received) counters.fetch_max(S::sync_request, stop_request);
       return;
     }
+    // A checkpoint once the interval has passed, or once this rank holds more unwritten
+    // results than it should keep in memory (a fast study then checkpoints more often, and
+    // a rank's memory stays the same however many networks the study has).
     if (Clock::now() - last_write_ >
-        std::chrono::duration<double>(config_.checkpoint_interval_seconds))
+            std::chrono::duration<double>(config_.checkpoint_interval_seconds) ||
+        fresh_bytes() > unwritten_results_bytes)
       counters.fetch_max(S::sync_request, checkpoint_request);
     progress(&counters, false);
   }
@@ -459,7 +470,7 @@ Status Runner::synchronise(mpi::SharedCounters& counters, std::int64_t* request,
   };
   put(&local_.code, sizeof local_.code);
   put_string(local_.message);
-  for (const auto& [index, r] : fresh_) {
+  for (const auto& r : fresh_) {
     const TaskSize size = size_of(r);
     put_string(r.key);
     put(&size, sizeof size);
@@ -612,9 +623,9 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
       std::vector<const Record*> mine;
       std::uint64_t bytes = 0;
       while (next < fresh_.size() &&
-             (mine.empty() || bytes + size_of(fresh_[next].second).bytes() <= segment_round_bytes)) {
-        bytes += size_of(fresh_[next].second).bytes();
-        mine.push_back(&fresh_[next++].second);
+             (mine.empty() || bytes + size_of(fresh_[next]).bytes() <= segment_round_bytes)) {
+        bytes += size_of(fresh_[next]).bytes();
+        mine.push_back(&fresh_[next++]);
       }
       writer.write(mine);
     }
