@@ -122,7 +122,11 @@ io::Attributes decode_row(const Bytes& in) {
 }  // namespace
 
 void release_memory() {
-  H5garbage_collect();  // HDF5's free lists hold up to tens of MiB otherwise
+  // HDF5 keeps freed blocks in free lists of up to 16 MiB each by default: capped at
+  // 1 MiB, and emptied here.
+  static const bool limited = H5set_free_list_limits(1 << 20, 1 << 18, 1 << 20, 1 << 18, 1 << 20, 1 << 18) >= 0;
+  (void)limited;
+  H5garbage_collect();
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif

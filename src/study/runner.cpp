@@ -722,6 +722,7 @@ int Runner::run() {
     return ok;
   }
   index_tasks();
+  release_memory();  // also caps what HDF5 keeps from now on
   worker_.set_prepared_source([this](int network) {
     const auto& where = done_.at(static_cast<std::size_t>(network));
     if (!where) throw std::logic_error("a sweep ran before its network was prepared");
