@@ -141,7 +141,7 @@ std::uint64_t estimate_bytes(const Plan& plan, const StudyConfig& c) {
 }
 
 // The results a rank may hold before it asks for a checkpoint that writes them out.
-constexpr std::uint64_t unwritten_results_bytes = std::uint64_t{8} << 20;
+constexpr std::uint64_t unwritten_results_bytes = std::uint64_t{32} << 20;
 
 class Runner {
  public:

@@ -96,8 +96,9 @@ for n in "${counts[@]}"; do
   run=$dir/n$n
   mkdir -p "$run"
   study_config "$n" "$run/study.ini"
-  estimate=$("$ioca" run --config "$run/study.ini" --dry-run |
-    sed -n 's/.*sbatch -n 2 .*# about \(.*\)/\1/p')
+  # (an ioca without --dry-run, e.g. an older build compared against: no estimate)
+  estimate=$("$ioca" run --config "$run/study.ini" --dry-run 2>/dev/null |
+    sed -n 's/.*sbatch -n 2 .*# about \(.*\)/\1/p') || estimate="?"
   start=$EPOCHREALTIME
   # The final file is written as results.h5.tmp (checkpoints have other names): when it
   # appears, every task is done and the final synchronisation is over.
