@@ -140,9 +140,6 @@ std::uint64_t estimate_bytes(const Plan& plan, const StudyConfig& c) {
   return total;
 }
 
-// The results a rank may hold before it asks for a checkpoint that writes them out.
-constexpr std::uint64_t unwritten_results_bytes = std::uint64_t{32} << 20;
-
 class Runner {
  public:
   Runner(const MpiSession& mpi, const StudyConfig& config, const RunOptions& options)
@@ -190,11 +187,6 @@ class Runner {
   std::vector<std::optional<Location>> done_;   // by plan task index: finished, and where
   std::size_t done_count_ = 0;
   std::vector<Record> fresh_;                   // finished here since the last sync
-  std::uint64_t fresh_bytes() const {
-    std::uint64_t n = 0;
-    for (const auto& r : fresh_) n += size_of(r).bytes();
-    return n;
-  }
   std::vector<std::string> files_;              // the checkpoint chain: base, then segments
   Status local_;                                // this rank's failure, reported at the next sync
   bool continuing_ = false;                     // a checkpoint was loaded (--resume)
@@ -427,12 +419,8 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       if (signal_received) counters.fetch_max(S::sync_request, stop_request);
       return;
     }
-    // A checkpoint once the interval has passed, or once this rank holds more unwritten
-    // results than it should keep in memory (a fast study then checkpoints more often, and
-    // a rank's memory stays the same however many networks the study has).
     if (Clock::now() - last_write_ >
-            std::chrono::duration<double>(config_.checkpoint_interval_seconds) ||
-        fresh_bytes() > unwritten_results_bytes)
+        std::chrono::duration<double>(config_.checkpoint_interval_seconds))
       counters.fetch_max(S::sync_request, checkpoint_request);
     progress(&counters, false);
   }
