@@ -5,6 +5,7 @@
 // between ranks as bytes and read back from a checkpoint.
 #include <algorithm>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,5 +65,10 @@ std::vector<Record> deserialize_all(const Bytes& in, const std::string& what);
 // Writes the record into a new serial HDF5 file, atomically (write_atomically): groups
 // as the paths need them, datasets in their stored type, attributes ("/" is the root).
 void write_record_file(const std::string& path, const Record& r);
+
+// Group paths: the parent of "/a/b/c" is "/a/b" ("/" for "/a"); add_with_parents adds a
+// path and every group above it (not "/"), so that groups can be created parents first.
+std::string parent_of(const std::string& path);
+void add_with_parents(std::set<std::string>& groups, std::string path);
 
 }  // namespace ioca::io

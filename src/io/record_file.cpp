@@ -8,7 +8,6 @@
 #include "io/record.hpp"
 
 namespace ioca::io {
-namespace {
 
 std::string parent_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -21,6 +20,8 @@ void add_with_parents(std::set<std::string>& groups, std::string path) {
     path = parent_of(path);
   }
 }
+
+namespace {
 
 // The data as the type it holds, without a copy (new[] aligns it for any of them).
 template <class T>

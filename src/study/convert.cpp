@@ -3,7 +3,6 @@
 // keeping only some networks. Upgrades files of earlier ioca versions, and gives a
 // per-network file to tools that want to browse groups.
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
 #include "ioca/core.hpp"
@@ -41,8 +40,7 @@ void convert(const std::string& in, const std::string& out, int format,
   }
   io::Attributes provenance = source->provenance();
   provenance["converted_from"] = in;
-  const std::string tmp = out + ".tmp";
-  try {
+  io::write_atomically(out, [&](const std::string& tmp) {
     if (format == packed_format_version) {
       compact(tmp, out, 0, 1, placements, [&](const Placement& p) { return source->read(p.row); },
               root, provenance);
@@ -59,12 +57,7 @@ void convert(const std::string& in, const std::string& out, int format,
       for (const auto& r : records) c.records.push_back(&r);
       write_results(tmp, out, 0, c);
     }
-    std::filesystem::rename(tmp, out);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
+  });
   if (!quiet)
     std::fprintf(stderr, "ioca convert: %zu networks, %zu tasks into %s (format %d)\n", found.size(),
                  placements.size(), out.c_str(), format);

@@ -165,15 +165,9 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
       if (a.path == "/networks/" + name && a.name == "index") a.value = std::int64_t{index};
     return r;
   };
-  const std::string tmp = out + ".tmp";
-  try {
+  io::write_atomically(out, [&](const std::string& tmp) {
     compact(tmp, out, 0, 1, std::move(placements), read, root, {{"merged_from", from}});
-    std::filesystem::rename(tmp, out);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
+  });
   if (!quiet)
     std::fprintf(stderr, "ioca merge: %zu files, %lld networks, %zu tasks into %s\n", parts.size(),
                  static_cast<long long>(networks), task_count, out.c_str());

@@ -13,6 +13,9 @@
 namespace ioca::study {
 namespace {
 
+using io::add_with_parents;
+using io::parent_of;
+
 hid_t file_type(DType t) {
   switch (t) {
     case DType::f32: return H5T_IEEE_F32LE;
@@ -32,17 +35,6 @@ hid_t memory_type(DType t) {
   return H5T_NATIVE_UINT8;
 }
 
-std::string parent_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
-
-void add_with_parents(std::set<std::string>& groups, std::string path) {
-  while (path != "/" && !path.empty()) {
-    groups.insert(path);
-    path = parent_of(path);
-  }
-}
 
 constexpr const char* records_path = "/study/records";
 
