@@ -96,8 +96,8 @@ class ExceptionCollector {
   std::exception_ptr first_;
 };
 
+// The threads a new parallel region here would get: 1 inside a region that may not nest.
 int max_threads();
-bool in_parallel_region();
 
 // Runs body(i) for i in [0, n) on the OpenMP threads (dynamic schedule). The result must
 // not depend on which thread runs which i: callers only give independent items.

@@ -11,7 +11,14 @@
 #       before ioca could checkpoint); the job is NOT requeued: a cancelled job stays
 #       cancelled; resubmit the same command to resume from the checkpoint.
 #   step exit status 0 → the job succeeds; 3 → requeue (unless SIGTERM came, or requeued
-#   IOCA_MAX_REQUEUES times already, default 50); anything else → the job fails with it.
+#   IOCA_MAX_REQUEUES times already, default 50); 2 (bad input or usage: running again
+#   cannot help) → the job fails with it.
+#   any other failure: a rank killed (the OOM killer, a crashed or lost node) or an error
+#       inside MPI or ioca → requeue, to resume from the last checkpoint, at most
+#       IOCA_MAX_FAILURE_REQUEUES times (default 2; counted in the job's Comment field),
+#       then the job fails with the step's status.
+#   When one rank ends, srun ends the others --wait seconds later (IOCA_STEP_WAIT, default
+#   30): a rank that dies never leaves the others waiting for it until the time limit.
 #
 # Environment (all optional):
 #   IOCA_BIN          the ioca binary (default: `ioca` on PATH, else $IOCA_HOME/build/ioca)
@@ -19,6 +26,8 @@
 #   IOCA_SRUN_MPI     srun --mpi value (default pmix; Debian's Open MPI does not work with pmi2)
 #   IOCA_CPU_BIND     srun --cpu-bind value (default cores; `none` to let tasks float)
 #   IOCA_MAX_REQUEUES give up requeueing after this many restarts (default 50)
+#   IOCA_MAX_FAILURE_REQUEUES  requeue after this many failed steps at most (default 2)
+#   IOCA_STEP_WAIT    srun --wait: seconds the ranks may outlive the first that ends (30)
 #   OMP_PROC_BIND, OMP_PLACES  kept when set; defaults close and cores (see ioca_job_env)
 #   IOCA_DATA         data sets; default: ./data if present, else $IOCA_HOME/data
 
@@ -130,8 +139,11 @@ ioca_job_run() {
       # --kill-on-bad-exit=0: after a checkpoint every rank exits with status 3; killing the
       # slower ranks when the first one exits would turn 3 into "killed" (a cluster may
       # default to 1). ioca itself ends all ranks on an error (MPI_Abort).
+      # --wait: after one rank ends (normally all end within a second or two of each
+      # other), the rest are ended IOCA_STEP_WAIT seconds later, so that ranks left waiting
+      # in MPI for a rank that was killed cannot hold the allocation.
       launcher=(srun --mpi="${IOCA_SRUN_MPI:-pmix}" --kill-on-bad-exit=0
-        --cpu-bind="${IOCA_CPU_BIND:-cores}")
+        --wait="${IOCA_STEP_WAIT:-30}" --cpu-bind="${IOCA_CPU_BIND:-cores}")
       [ -z "${SLURM_CPUS_PER_TASK:-}" ] || launcher+=(--cpus-per-task="$SLURM_CPUS_PER_TASK") ;;
     mpirun)
       # Open MPI's mpirun reads the allocation itself; PE=c gives each rank c cores.
@@ -185,8 +197,30 @@ ioca_job_run() {
       ioca_job_requeue && exit 0
       ioca_job_log "resubmit the same command to resume from the checkpoint"
       exit 3 ;;
+    2)
+      ioca_job_log "ioca failed with exit status 2 (bad input or usage; see its message above)"
+      exit 2 ;;
     *)
-      ioca_job_log "ioca failed with exit status $status"
+      ioca_job_log "ioca failed with exit status $status$( ((status > 128)) && echo " (a rank ended by signal $((status - 128)))")"
+      if [ -z "$_ioca_signal" ] && _ioca_count_failure; then
+        ioca_job_requeue && exit 0
+      fi
       exit "$status" ;;
   esac
+}
+
+# _ioca_count_failure: counts one more failed step in the job's Comment field (it survives
+# requeues); fails once IOCA_MAX_FAILURE_REQUEUES steps have failed before.
+_ioca_count_failure() {
+  local max=${IOCA_MAX_FAILURE_REQUEUES:-2} failures job=${SLURM_JOB_ID:-}
+  [ -n "$job" ] || return 1
+  [ -z "${SLURM_ARRAY_JOB_ID:-}" ] || job=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}
+  failures=$(scontrol show job "$job" 2>/dev/null | sed -n 's/.*Comment=ioca-failed-steps:\([0-9]*\).*/\1/p' | head -n 1)
+  failures=${failures:-0}
+  if [ "$failures" -ge "$max" ]; then
+    ioca_job_log "$failures failed steps already (IOCA_MAX_FAILURE_REQUEUES=$max): not requeueing"
+    return 1
+  fi
+  scontrol update JobId="$job" Comment="ioca-failed-steps:$((failures + 1))" >/dev/null 2>&1 || true
+  ioca_job_log "failed step $((failures + 1)) of at most $max that are requeued"
 }

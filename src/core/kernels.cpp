@@ -85,7 +85,7 @@ void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, 
       table().gemm(ta, tb, m, hi - lo, k, alpha, a, lda, b_tile, ldb, beta, c + lo, ldc);
     }
   };
-  if (tiling.count == 1 || in_parallel_region() || max_threads() == 1) {
+  if (tiling.count == 1 || max_threads() == 1) {
     for (int i = 0; i < tiling.count; ++i) run_tile(i);
   } else {
     parallel_for(tiling.count, [&](std::ptrdiff_t i) { run_tile(static_cast<int>(i)); });
@@ -101,7 +101,7 @@ void adam_update(float* params, const float* grad, float* m, float* v, std::size
     const std::size_t lo = static_cast<std::size_t>(i) * chunk, len = std::min(chunk, n - lo);
     table().adam(params + lo, grad + lo, m + lo, v + lo, len, step);
   };
-  if (in_parallel_region()) {
+  if (max_threads() == 1) {
     for (std::ptrdiff_t i = 0; i < chunks; ++i) run(i);
   } else {
     parallel_for(chunks, run);
@@ -116,7 +116,7 @@ void sgd_momentum_update(float* params, const float* grad, float* velocity, std:
     const std::size_t lo = static_cast<std::size_t>(i) * chunk, len = std::min(chunk, n - lo);
     table().sgd(params + lo, grad + lo, velocity + lo, len, lr, momentum, weight_decay);
   };
-  if (in_parallel_region()) {
+  if (max_threads() == 1) {
     for (std::ptrdiff_t i = 0; i < chunks; ++i) run(i);
   } else {
     parallel_for(chunks, run);

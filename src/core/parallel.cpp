@@ -14,10 +14,6 @@ int max_threads() {
   return omp_get_max_threads();
 }
 
-bool in_parallel_region() {
-  return omp_in_parallel() != 0;
-}
-
 void advise_huge_pages(void* data, std::size_t bytes) {
   constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
   const auto begin = reinterpret_cast<std::uintptr_t>(data);

@@ -1,6 +1,7 @@
 #include "study/mpi.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "ioca/study.hpp"
@@ -11,6 +12,11 @@ MpiSession::MpiSession() {
   int initialised = 0;
   MPI_Initialized(&initialised);
   if (!initialised) {
+    // Open MPI 4.1's osc/rdma fails to create the task counter's window ("invalid window")
+    // once ranks on different hosts talk over TCP; its other one-sided components work
+    // there (sm on one host, ucx, pt2pt). Only a default: the user's own OMPI_MCA_osc wins,
+    // and other MPI libraries ignore the variable.
+    setenv("OMPI_MCA_osc", "^rdma", 0);
     int provided = 0;
     mpi::check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided),
                "MPI_Init_thread");
@@ -79,6 +85,12 @@ std::int64_t allreduce_max(std::int64_t v) {
 }
 
 void barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+
+void progress() {
+  int flag = 0;
+  check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE),
+        "MPI_Iprobe");
+}
 
 std::vector<std::string> host_names() {
   char name[MPI_MAX_PROCESSOR_NAME];

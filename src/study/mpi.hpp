@@ -29,9 +29,15 @@ void barrier();
 // Host name of every rank, in rank order.
 std::vector<std::string> host_names();
 
-// A few 64-bit counters that live on rank 0 and that any rank updates without rank 0's
-// help (MPI one-sided atomics in a passive-target epoch held for the object's life):
-// the next task to claim, the synchronisation request, the tasks done.
+// Enters MPI's progress engine once (MPI_Iprobe) and returns at once.
+void progress();
+
+// A few 64-bit counters that live on rank 0 and that any rank updates (MPI one-sided
+// atomics in a passive-target epoch held for the object's life): the next task to claim,
+// the synchronisation request, the tasks done. On one host, or with hardware atomics
+// (InfiniBand, UCX), an update needs no help from rank 0; over TCP the one-sided
+// components are emulated and an update completes only when rank 0 enters MPI, which is
+// why a rank's main thread keeps calling progress() while its tasks run (Runner::work).
 class SharedCounters {
  public:
   enum Slot { next_task = 0, sync_request = 1, tasks_done = 2, slots = 3 };

@@ -28,6 +28,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "ioca/core.hpp"
 #include "ioca/study.hpp"
@@ -176,6 +177,7 @@ class Runner {
                  bool checkpoint, std::chrono::steady_clock::time_point started);
   Record read_task(const Location& where);
   void progress(mpi::SharedCounters* counters, bool force);
+  void log_rank_hosts();
 
   const MpiSession& mpi_;
   const StudyConfig& config_;
@@ -353,7 +355,9 @@ bool Runner::should_stop(mpi::SharedCounters& counters) {
 // Claims tasks and runs them until the pool is empty or a synchronisation is requested. A
 // rank with T OpenMP threads claims T tasks at a time and runs them side by side, one thread
 // each: small-batch training does not speed up with threads, independent tasks do. (Every
-// task's result is the same for any thread count, so this changes no bit.)
+// task's result is the same for any thread count, so this changes no bit.) The tasks run on
+// worker threads while the main thread, the only one that may call MPI, keeps MPI moving:
+// over TCP another rank's claim on rank 0's counter completes only when rank 0 enters MPI.
 void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& counters) {
   using S = mpi::SharedCounters;
   const auto threads = static_cast<std::int64_t>(std::max(1, max_threads()));
@@ -371,16 +375,13 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
     std::vector<std::optional<Record>> done(static_cast<std::size_t>(count));
     std::vector<Status> failed(static_cast<std::size_t>(count));
     std::atomic<bool> stop_seen{false};
+    std::atomic<std::int64_t> running{count};
     const auto run_one = [&](std::int64_t k) {
       const Task& task = *pool[static_cast<std::size_t>(first + k)];
       Status& s = failed[static_cast<std::size_t>(k)];
       try {
-        done[static_cast<std::size_t>(k)] = worker_.run(task, [&] {
-          if (signal_received || stop_seen) return true;
-          // Only the main thread may call MPI (MPI_THREAD_FUNNELED).
-          if (omp_get_thread_num() == 0 && should_stop(counters)) stop_seen = true;
-          return stop_seen.load();
-        });
+        done[static_cast<std::size_t>(k)] =
+            worker_.run(task, [&] { return signal_received || stop_seen.load(); });
       } catch (const TaskInterrupted&) {
         s = {interrupted, ""};
       } catch (const Error& e) {
@@ -391,12 +392,28 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
         s = {internal_error, std::string(e.what()) + " (task " + task.key + ")"};
       }
     };
-    if (count == 1) {
-      run_one(0);
-    } else {
-      omp_set_max_active_levels(1);  // inside each task, parallel regions run on one thread
-#pragma omp parallel for num_threads(static_cast<int>(count)) schedule(static, 1)
-      for (std::int64_t k = 0; k < count; ++k) run_one(k);
+    // Inside each of several tasks, parallel regions run on one thread; a lone task may
+    // use all of them.
+    omp_set_max_active_levels(count == 1 ? 2 : 1);
+#pragma omp parallel num_threads(static_cast<int>(count) + 1)
+    {
+      const int thread = omp_get_thread_num();
+      if (thread == 0) {
+        // Only the main thread may call MPI (MPI_THREAD_FUNNELED). It sleeps between
+        // calls, so it takes next to no CPU time from the tasks.
+        try {
+          while (running.load() > 0) {
+            if (!stop_seen && should_stop(counters)) stop_seen = true;
+            mpi::progress();
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          }
+        } catch (const std::exception&) {
+          stop_seen = true;  // MPI itself failed: the tasks stop, the synchronisation reports it
+        }
+      } else {
+        run_one(thread - 1);
+        --running;
+      }
     }
     bool dropped = false;
     for (std::int64_t k = 0; k < count; ++k) {
@@ -530,11 +547,13 @@ io::Attributes Runner::provenance() const {
       {"write_seconds", mpi::allreduce_sum(write_seconds_)},
       {"ioca_version", std::string(version_string)},
       {"git_commit", std::string(git_commit)}};
-  std::set<std::string> hosts;
-  for (const auto& h : mpi::host_names()) hosts.insert(h);
-  std::string host_list;
+  const auto rank_hosts = mpi::host_names();
+  const std::set<std::string> hosts(rank_hosts.begin(), rank_hosts.end());
+  std::string host_list, rank_list;
   for (const auto& h : hosts) host_list += (host_list.empty() ? "" : ",") + h;
+  for (const auto& h : rank_hosts) rank_list += (rank_list.empty() ? "" : ",") + h;
   p["hosts"] = host_list;
+  p["rank_hosts"] = rank_list;
   for (const char* var : {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                           "SLURM_RESTART_COUNT", "SLURM_JOB_NODELIST"}) {
     const char* v = std::getenv(var);
@@ -680,6 +699,31 @@ void Runner::rebase() {
     if (done_[i]) done_[i]->file = 0, done_[i]->row = row++;
 }
 
+// Collective. On more than one host, which ranks run where ("node1: ranks 0-1; ...").
+void Runner::log_rank_hosts() {
+  const auto rank_hosts = mpi::host_names();
+  std::vector<std::pair<std::string, std::vector<std::size_t>>> by_host;  // first-seen order
+  for (std::size_t r = 0; r < rank_hosts.size(); ++r) {
+    auto it = std::find_if(by_host.begin(), by_host.end(),
+                           [&](const auto& e) { return e.first == rank_hosts[r]; });
+    if (it == by_host.end()) it = by_host.insert(by_host.end(), {rank_hosts[r], {}});
+    it->second.push_back(r);
+  }
+  if (by_host.size() < 2) return;
+  std::string text;
+  for (const auto& [host, ranks] : by_host) {
+    text += (text.empty() ? "" : "; ") + host + ": ranks ";
+    // Consecutive ranks as a range: 0-3,8.
+    for (std::size_t i = 0; i < ranks.size();) {
+      std::size_t j = i;
+      while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
+      text += (i ? "," : "") + std::to_string(ranks[i]) + (j > i ? "-" + std::to_string(ranks[j]) : "");
+      i = j + 1;
+    }
+  }
+  log("%zu hosts: %s", by_host.size(), text.c_str());
+}
+
 // The finished study, compacted from the chain into <out>; the checkpoint files go. The
 // file's own writing counts in its provenance (write_seconds, wall_seconds): set once it is
 // written, before it is renamed into place.
@@ -732,6 +776,8 @@ int Runner::run() {
   log("study '%s': %zu networks, %zu tasks (%zu done before), %d ranks x %d threads, kernels %s",
       config_.name.c_str(), plan_.networks.size(), plan_.tasks.size(), resumed_, mpi_.size(),
       max_threads(), std::string(kernel_isa()).c_str());
+
+  log_rank_hosts();
 
   mpi::SharedCounters counters;
   for (;;) {

@@ -8,6 +8,11 @@
 # SKIP_RETURN_CODE.
 # Settings: IOCA_SLURM_DIR (see jobs/local-slurm), IOCA_SLURM_TEST_TIMEOUT (seconds a job
 # may take, default per test).
+# A test that sets test_nodes=N (N >= 2) before sourcing runs on its own N-node cluster of
+# hosts in network namespaces (jobs/local-slurm start --nodes N, state under
+# /var/tmp/ioca-slurm-N-nodes, namespaces ioca-test-*); then the SLURM commands below run in
+# the cluster's login namespace, and $tmp is under /var/tmp, which every node shares (each
+# node has a /tmp of its own).
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -50,7 +55,22 @@ finish() {
   [ "$failures" -eq 0 ]
 }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ioca-$test_name.XXXXXX")
+test_nodes=${test_nodes:-1}
+if ((test_nodes > 1)); then
+  for c in ip nsenter unshare; do
+    command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (Debian packages iproute2, util-linux)"
+  done
+  export IOCA_SLURM_DIR=/var/tmp/ioca-slurm-$test_nodes-nodes IOCA_SLURM_NETNS=ioca-test
+  tmp=$(mktemp -d "/var/tmp/ioca-$test_name.XXXXXX")
+  # Clients reach slurmctld from the cluster's login host only.
+  sbatch() { "$local_slurm" exec sbatch "$@"; }
+  squeue() { "$local_slurm" exec squeue "$@"; }
+  scontrol() { "$local_slurm" exec scontrol "$@"; }
+  scancel() { "$local_slurm" exec scancel "$@"; }
+  sinfo() { "$local_slurm" exec sinfo "$@"; }
+else
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/ioca-$test_name.XXXXXX")
+fi
 chmod 755 "$tmp"
 started_slurm=0
 submitted_jobs=()
@@ -84,7 +104,8 @@ fi
 if ! "$local_slurm" status >/dev/null 2>&1; then
   started_slurm=1
   # 9>&-: the daemons must not inherit the lock.
-  "$local_slurm" start 9>&- || { echo "FAIL $test_name: the local SLURM did not start" >&2; exit 1; }
+  "$local_slurm" start --nodes "$test_nodes" 9>&- ||
+    { echo "FAIL $test_name: the local SLURM did not start" >&2; exit 1; }
 fi
 
 # submit SBATCH-ARGS...: sbatch --parsable; sets job_id (and remembers it for the cleanup).
