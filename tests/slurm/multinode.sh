@@ -71,7 +71,7 @@ same_as_reference() {
 ioca_pids() {
   local p env
   for p in $(pgrep -x ioca || true); do
-    env=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null) || continue
+    env=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/environ") || continue
     grep -qx "SLURM_JOB_ID=$1" <<<"$env" || continue
     [ -z "${2:-}" ] || grep -qx "SLURMD_NODENAME=$2" <<<"$env" || continue
     echo "$p"
@@ -145,7 +145,7 @@ case $test_scenario in
   rank-killed)
     submit_study 3 "$tmp/results.h5" --run.checkpoint_interval 3
     if await_checkpoint; then
-      victim=$(ioca_pids "$job_id" node3 | head -n 1)
+      victim=$(ioca_pids "$job_id" node3 | sed -n 1p)
       echo "     SIGKILL to rank pid $victim on node3 ($(date +%T)); the batch script runs on node1"
       kill -KILL "$victim"
       killed=$SECONDS
@@ -169,7 +169,7 @@ case $test_scenario in
     submit_study 2 "$tmp/results.h5" --run.checkpoint_interval 3
     if await_checkpoint; then
       batch_host=$(job_field "$job_id" BatchHost)
-      victim=$(scontrol show hostnames "$(job_field "$job_id" NodeList)" | grep -vx "$batch_host" | head -n 1)
+      victim=$(scontrol show hostnames "$(job_field "$job_id" NodeList)" | grep -vx "$batch_host" | sed -n 1p)
       echo "     node $victim dies ($(date +%T)): its slurmd and everything on it killed; batch host $batch_host"
       pids=$(ip netns pids "$IOCA_SLURM_NETNS-$victim" | tr '\n' ' ')
       # shellcheck disable=SC2086
