@@ -14,6 +14,7 @@ packages=(
   dataset-fashion-mnist
   clang-16 libclang-rt-16-dev libomp-16-dev llvm  # tests/fuzz: libFuzzer (clang 14 cannot compile libstdc++ 12 <ranges>), llvm-symbolizer
   slurmctld slurmd slurm-client munge libpmix-dev  # SLURM for jobs/local-slurm and its tests
+  iproute2 util-linux  # jobs/local-slurm --nodes N: hosts in network namespaces (ip, nsenter, unshare)
 )
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 

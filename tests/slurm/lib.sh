@@ -94,7 +94,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-eval "$("$local_slurm" env)" # SLURM_CONF
+eval "$("$local_slurm" env 2>/dev/null)" # SLURM_CONF
 # One SLURM test at a time (ctest -j): the first one would stop the cluster under the other.
 exec 9>"${TMPDIR:-/tmp}/ioca-slurm-tests.lock"
 if ! flock -w 1800 9; then
