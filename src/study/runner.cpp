@@ -37,6 +37,7 @@
 #include "study/mpi.hpp"
 #include "study/plan.hpp"
 #include "study/packed_file.hpp"
+#include "study/sync.hpp"
 #include "study/worker.hpp"
 
 namespace ioca::study {
@@ -442,58 +443,13 @@ void Runner::progress(mpi::SharedCounters* counters, bool force) {
                elapsed, eta);
 }
 
-// Every rank's status and the keys and sizes of its new records (their data stays with
-// the rank that computed them, which writes it into the checkpoint). `fresh` gets every
-// rank's new tasks, rank by rank, each with its owner.
+// Every rank's status and the keys and sizes of its new records (study/sync.hpp). `fresh`
+// gets every rank's new tasks, rank by rank, each with its owner.
 Status Runner::synchronise(mpi::SharedCounters& counters, std::int64_t* request,
                            std::vector<TaskEntry>* fresh) {
-  Bytes mine;
-  const auto put = [&](const void* p, std::size_t n) {
-    mine.insert(mine.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
-  };
-  const auto put_string = [&](const std::string& s) {
-    const std::uint64_t n = s.size();
-    put(&n, sizeof n);
-    put(s.data(), s.size());
-  };
-  put(&local_.code, sizeof local_.code);
-  put_string(local_.message);
-  for (const auto& r : fresh_) {
-    const TaskSize size = size_of(r);
-    put_string(r.key);
-    put(&size, sizeof size);
-  }
-  const auto all = mpi::allgather(mine);
+  const SyncStatus all = exchange_new_tasks({local_.code, local_.message}, fresh_, fresh);
   *request = counters.read(mpi::SharedCounters::sync_request);
-
-  Status global;
-  for (int rank = 0; rank < mpi_.size(); ++rank) {
-    const Bytes& b = all[static_cast<std::size_t>(rank)];
-    std::size_t at = 0;
-    const auto get = [&](void* p, std::size_t n) {
-      if (n > b.size() - at) throw std::logic_error("truncated synchronisation message");
-      std::memcpy(p, b.data() + at, n);
-      at += n;
-    };
-    const auto get_string = [&] {
-      std::uint64_t n = 0;
-      get(&n, sizeof n);
-      std::string s(static_cast<std::size_t>(n), '\0');
-      get(s.data(), s.size());
-      return s;
-    };
-    std::int64_t code = 0;
-    get(&code, sizeof code);
-    const std::string message = get_string();
-    if (code != ok && global.code == ok) global = {code, message};
-    while (at < b.size()) {
-      TaskEntry e;
-      e.key = get_string();
-      get(&e.size, sizeof e.size);
-      e.owner = rank;
-      fresh->push_back(std::move(e));
-    }
-  }
+  Status global{all.code, all.message};
   if (global.code == ok && *request == stop_request) global = {interrupted, "stopped by a signal"};
   return global;
 }
