@@ -17,12 +17,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -203,6 +205,9 @@ class Runner {
   std::mutex read_mutex_;
   Clock::time_point start_ = Clock::now(), last_write_ = Clock::now(), last_progress_{};
   Clock::time_point last_poll_{};
+  // IOCA_TASK_TIMES=<prefix>: every finished task's key, kind, seconds and result bytes, one
+  // line each, into <prefix>.<rank> (for tests/bench/task_sizes.sh; results do not change).
+  std::unique_ptr<FILE, int (*)(FILE*)> task_times_{nullptr, &std::fclose};
   std::string started_ = now_iso8601();
 };
 
@@ -371,10 +376,12 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
 
     std::vector<std::optional<Record>> done(static_cast<std::size_t>(count));
     std::vector<Status> failed(static_cast<std::size_t>(count));
+    std::vector<double> seconds(static_cast<std::size_t>(count), 0.0);
     std::atomic<bool> stop_seen{false};
     const auto run_one = [&](std::int64_t k) {
       const Task& task = *pool[static_cast<std::size_t>(first + k)];
       Status& s = failed[static_cast<std::size_t>(k)];
+      const auto started = Clock::now();
       try {
         done[static_cast<std::size_t>(k)] = worker_.run(task, [&] {
           if (signal_received || stop_seen) return true;
@@ -391,6 +398,7 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       } catch (const std::exception& e) {
         s = {internal_error, std::string(e.what()) + " (task " + task.key + ")"};
       }
+      seconds[static_cast<std::size_t>(k)] = std::chrono::duration<double>(Clock::now() - started).count();
     };
     if (count == 1) {
       run_one(0);
@@ -404,6 +412,11 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       auto& r = done[static_cast<std::size_t>(k)];
       const Status& s = failed[static_cast<std::size_t>(k)];
       if (r) {
+        if (task_times_)
+          std::fprintf(task_times_.get(), "%s\t%s\t%.6f\t%llu\n", r->key.c_str(),
+                       pool[static_cast<std::size_t>(first + k)]->kind == TaskKind::prepare ? "prepare" : "sweep",
+                       seconds[static_cast<std::size_t>(k)],
+                       static_cast<unsigned long long>(size_of(*r).bytes()));
         fresh_.push_back(std::move(*r));
         counters.fetch_add(S::tasks_done, 1);
       } else if (s.code == interrupted) {
@@ -685,6 +698,13 @@ int Runner::run() {
   // A checkpoint of an ioca before chains had ids cannot take segments: it becomes a base.
   if (continuing_ && checkpoint_id_.empty()) rebase();
   done_before_pool_ = done_count_;
+  agree([&] {
+    const char* prefix = std::getenv("IOCA_TASK_TIMES");
+    if (!prefix || !*prefix) return;
+    const std::string path = std::string(prefix) + "." + std::to_string(mpi_.rank());
+    task_times_.reset(std::fopen(path.c_str(), "a"));
+    if (!task_times_) throw FileError(path, "cannot open the task times file (IOCA_TASK_TIMES)");
+  });
   log("study '%s': %zu networks, %zu tasks (%zu done before), %d ranks x %d threads, kernels %s",
       config_.name.c_str(), plan_.networks.size(), plan_.tasks.size(), resumed_, mpi_.size(),
       max_threads(), std::string(kernel_isa()).c_str());
