@@ -172,7 +172,7 @@ class Runner {
   io::Attributes provenance() const;
   std::string new_checkpoint_id() const;
   void write_segment(const std::vector<TaskEntry>& fresh);
-  void compact_chain(const std::string& target, io::Attributes root);
+  void compact_chain(const std::string& target, io::Attributes root, Storage storage);
   void rebase();
   void finish();
   void committed(const std::string& tmp, const std::string& target, bool remove_chain,
@@ -545,7 +545,9 @@ void Runner::committed(const std::string& tmp, const std::string& target, bool r
 
 // The records finished since the last synchronisation (every rank's, in `fresh`) become the
 // next file of the chain: its base when there is none yet, else a segment. Each rank writes
-// its own records' rows and values; then they leave memory.
+// its own records' rows and values, independently (Storage::plain: a checkpoint file's
+// tables are not compressed, which would take a collective call per table and round, and
+// those grow with the ranks); then they leave memory.
 void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   const auto t = Clock::now();
   const bool base = files_.empty();
@@ -574,7 +576,7 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   }
   const std::size_t rounds = *std::max_element(rounds_of.begin(), rounds_of.end());
   try {
-    PackedWriter writer(tmp, target, mpi_.rank(), fresh);
+    PackedWriter writer(tmp, target, mpi_.rank(), fresh, Storage::plain);
     std::size_t next = 0;
     for (std::size_t k = 0; k < rounds; ++k) {
       std::vector<const Record*> mine;
@@ -611,8 +613,9 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
 }
 
 // Writes every finished task, in key order (so the file is the same for any ranks and
-// threads and any history of checkpoints), from the chain into one new file.
-void Runner::compact_chain(const std::string& target, io::Attributes root) {
+// threads and any history of checkpoints), from the chain into one new file: the finished
+// file compressed, a new base of the chain plain (see write_segment).
+void Runner::compact_chain(const std::string& target, io::Attributes root, Storage storage) {
   std::vector<Placement> placements;
   for (std::size_t i : by_key_)
     if (done_[i]) placements.push_back({done_[i]->file, done_[i]->row, {plan_.tasks[i].key, done_[i]->size, 0}});
@@ -621,7 +624,7 @@ void Runner::compact_chain(const std::string& target, io::Attributes root) {
   try {
     compact(tmp, target, mpi_.rank(), mpi_.size(), std::move(placements),
             [&](const Placement& p) { return read_task(Location{p.source, p.row, p.entry.size}); },
-            root, prov);
+            root, prov, std::uint64_t{4} << 20, storage);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ioca run: error: %s\n", e.what());
     std::fflush(stderr);
@@ -636,7 +639,7 @@ void Runner::rebase() {
   io::Attributes root = root_attributes(false);
   root["checkpoint_id"] = checkpoint_id_;
   root["checkpoint_segment"] = std::int64_t{0};
-  compact_chain(checkpoint_path_, root);
+  compact_chain(checkpoint_path_, root, Storage::plain);
   {
     const std::lock_guard<std::mutex> lock(read_mutex_);
     open_files_.clear();  // the rows are now those of the new base
@@ -654,7 +657,7 @@ void Runner::rebase() {
 // written, before it is renamed into place.
 void Runner::finish() {
   const auto t = Clock::now();
-  compact_chain(options_.out, root_attributes(true));
+  compact_chain(options_.out, root_attributes(true), Storage::compressed);
   {
     const std::lock_guard<std::mutex> lock(read_mutex_);
     open_files_.clear();
