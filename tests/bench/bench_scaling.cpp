@@ -7,10 +7,12 @@
 //          with BUSY_US, every rank computes that long between claims, as between tasks.
 //   sync   one synchronisation's exchange (study/sync.hpp: exchange_new_tasks, the
 //          runner's), R new records per rank with keys and sizes like the plan's.
-//   write  one checkpoint segment written collectively with PackedWriter (each rank its own
-//          records, in rounds of at most 4 MiB, as Runner::write_segment), and the final
-//          compaction (study::compact) of the same records, for a fixed total payload split
-//          over the ranks.
+//   write  one checkpoint segment written with PackedWriter (each rank its own records, in
+//          rounds of at most 4 MiB, as Runner::write_segment), once with compressed tables
+//          written collectively (Storage::compressed: how segments were written before) and
+//          once plain, written independently (Storage::plain: how they are now), and the
+//          final compaction (study::compact, compressed) of the same records, for a fixed
+//          total payload split over the ranks.
 // usage: mpiexec -n N ioca_bench_scaling claim [CLAIMS_PER_RANK] [REPS] [BUSY_US]
 //        mpiexec -n N ioca_bench_scaling sync [REPS] [RECORDS_PER_RANK ...]
 //        mpiexec -n N ioca_bench_scaling write DIR paper|scale NETWORKS [REPS]
@@ -344,9 +346,15 @@ void write(const std::string& dir, const std::string& kind, int networks, int re
   }
   const std::string path = dir + "/bench_scaling." + std::to_string(ranks_) + ".h5";
   constexpr std::uint64_t round_bytes = std::uint64_t{4} << 20;
-  std::vector<double> segment, compaction;
+  std::vector<double> segment, plain, compaction;
+  std::uintmax_t size_compressed = 0, size_plain = 0, size_final = 0;
+  const auto file_size = [&] {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(path + ".tmp", ec);
+    return ec ? std::uintmax_t{0} : n;
+  };
   for (int rep = 0; rep < reps; ++rep) {
-    {
+    for (const Storage storage : {Storage::compressed, Storage::plain}) {
       // Runner::write_segment: rounds of at most 4 MiB per rank, every rank the same count.
       std::vector<std::vector<const Record*>> rounds;
       std::vector<std::size_t> rounds_of(static_cast<std::size_t>(ranks_), 0);
@@ -367,10 +375,11 @@ void write(const std::string& dir, const std::string& kind, int networks, int re
       rounds.resize(count);
       mpi::barrier();
       const auto t = Clock::now();
-      PackedWriter writer(path + ".tmp", path, rank_, entries);
+      PackedWriter writer(path + ".tmp", path, rank_, entries, storage);
       for (const auto& r : rounds) writer.write(r);
       writer.finish({{"complete", std::int64_t{0}}}, {{"ranks", std::int64_t{ranks_}}});
-      segment.push_back(max_over_ranks(since(t)));
+      (storage == Storage::plain ? plain : segment).push_back(max_over_ranks(since(t)));
+      (storage == Storage::plain ? size_plain : size_compressed) = file_size();
     }
     {
       // The final compaction: the tasks in key order, one run per rank balanced by bytes.
@@ -385,15 +394,20 @@ void write(const std::string& dir, const std::string& kind, int networks, int re
               [&](const Placement& p) { return *all[p.row]; }, {{"complete", std::int64_t{1}}},
               {{"ranks", std::int64_t{ranks_}}});
       compaction.push_back(max_over_ranks(since(t)));
+      size_final = file_size();
     }
   }
   if (rank_ == 0) {
     std::error_code ec;
     std::filesystem::remove(path + ".tmp", ec);
-    std::printf("write ranks=%d payload=%s:%d tasks=%zu result_mib=%.1f reps=%d segment_median_s=%.3f "
-                "segment_p90_s=%.3f compaction_median_s=%.3f compaction_p90_s=%.3f\n",
+    std::printf("write ranks=%d payload=%s:%d tasks=%zu result_mib=%.1f reps=%d segment_compressed_median_s=%.3f "
+                "segment_compressed_p90_s=%.3f segment_plain_median_s=%.3f segment_plain_p90_s=%.3f "
+                "compaction_median_s=%.3f compaction_p90_s=%.3f file_mb_compressed=%.1f file_mb_plain=%.1f "
+                "file_mb_final=%.1f\n",
                 ranks_, kind.c_str(), networks, T, static_cast<double>(total_bytes) / (1 << 20), reps,
-                median(segment), quantile(segment, 0.9), median(compaction), quantile(compaction, 0.9));
+                median(segment), quantile(segment, 0.9), median(plain), quantile(plain, 0.9),
+                median(compaction), quantile(compaction, 0.9), static_cast<double>(size_compressed) / 1e6,
+                static_cast<double>(size_plain) / 1e6, static_cast<double>(size_final) / 1e6);
   }
 }
 

@@ -5,19 +5,22 @@
 # total of its seconds and result bytes, then the same for every sweep group (scope x
 # quantity or random) when --groups is given. docs/scaling.md uses it on subsets of the
 # paper study and on the 5000-network benchmark's configuration.
-# usage: tests/bench/task_sizes.sh [--ranks R] [--groups] CONFIG [ioca run options ...]
+# With --save FILE, the task lines (key, kind, seconds, bytes; tab-separated) are kept in
+# FILE (tests/bench/scaling_model.py reads them).
+# usage: tests/bench/task_sizes.sh [--ranks R] [--groups] [--save FILE] CONFIG [ioca run options ...]
 #   e.g. tests/bench/task_sizes.sh jobs/studies/paper.ini --network.seeds 1
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ranks=2 groups=0
+ranks=2 groups=0 save=
 while (($#)); do
   case $1 in
     --ranks) ranks=$2; shift 2 ;;
     --groups) groups=1; shift ;;
+    --save) save=$2; shift 2 ;;
     *) break ;;
   esac
 done
-(($#)) || { echo "usage: tests/bench/task_sizes.sh [--ranks R] [--groups] CONFIG [options ...]" >&2; exit 2; }
+(($#)) || { echo "usage: tests/bench/task_sizes.sh [--ranks R] [--groups] [--save FILE] CONFIG [options ...]" >&2; exit 2; }
 config=$1
 shift
 ioca=$PWD/build/ioca
@@ -30,7 +33,9 @@ echo "study: $config $* on $ranks ranks x 1 thread"
 start=$EPOCHREALTIME
 mpiexec -q --oversubscribe --bind-to none -n "$ranks" -x OMP_NUM_THREADS=1 -x IOCA_TASK_TIMES="$dir/times" \
   "$ioca" run --config "$config" "$@" --out "$dir/results.h5" --quiet
-echo "wall: $(awk "BEGIN {printf \"%.1f\", $EPOCHREALTIME - $start}") s"
+[ -z "$save" ] || cat "$dir"/times.* >"$save"
+attr() { h5dump -a "/provenance/$1" "$dir/results.h5" | sed -n 's/.*(0): \(.*\)/\1/p'; }
+echo "wall: $(awk "BEGIN {printf \"%.1f\", $EPOCHREALTIME - $start}") s; load $(attr load_seconds) s, write $(attr write_seconds) s (summed over ranks)"
 cat "$dir"/times.* | /usr/bin/python3 -c '
 import sys, statistics
 groups = int(sys.argv[1])
