@@ -179,6 +179,7 @@ struct PackedWriter::Impl {
   std::vector<TaskEntry> tasks;
   io::h5::File file;
   std::size_t width = 1;
+  bool independent = false;  // Storage::plain
   Handle text, dxpl;
   std::map<std::string, Handle> columns;  // every dataset but /networks, by path
   // This rank's run of tasks and where its next rows and values go.
@@ -205,7 +206,7 @@ struct PackedWriter::Impl {
     Handle space = check(H5Screate_simple(rank_of, dims, nullptr), "cannot create dataspace for " + name);
     Handle dcpl = check(H5Pcreate(H5P_DATASET_CREATE), "cannot create dataset properties");
     H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER);
-    if (compress && rows > 0) {
+    if (compress && !independent && rows > 0) {
       const hsize_t chunk[2] = {std::min(rows, table_chunk_rows), row_length};
       check_status(H5Pset_chunk(dcpl.id(), rank_of, chunk), "cannot chunk " + name);
       if (H5Tget_class(type) != H5T_STRING) H5Pset_shuffle(dcpl.id());
@@ -225,8 +226,9 @@ struct PackedWriter::Impl {
            hsize_t row_length, const void* data) {
     const hid_t d = columns.at(name).id();
     Handle space = check(H5Dget_space(d), "cannot read the dataspace of " + name);
-    // An empty dataset is skipped by every rank alike (each knows the total).
-    if (H5Sget_simple_extent_npoints(space.id()) == 0) return;
+    // An empty dataset is skipped by every rank alike (each knows the total); written
+    // independently, so is an empty selection.
+    if (H5Sget_simple_extent_npoints(space.id()) == 0 || (independent && rows == 0)) return;
     const int rank_of = H5Sget_simple_extent_ndims(space.id());
     const hsize_t start[2] = {static_cast<hsize_t>(first), 0};
     const hsize_t count[2] = {std::max<hsize_t>(rows, 1), row_length};
@@ -259,11 +261,12 @@ struct PackedWriter::Impl {
 };
 
 PackedWriter::PackedWriter(const std::string& path, const std::string& display_path, int rank,
-                           std::vector<TaskEntry> tasks)
+                           std::vector<TaskEntry> tasks, Storage storage)
     : impl_(std::make_unique<Impl>()) {
   Impl& w = *impl_;
   w.display = display_path;
   w.rank = rank;
+  w.independent = storage == Storage::plain;
   w.tasks = std::move(tasks);
   io::h5::silence_errors();
 
@@ -304,7 +307,10 @@ PackedWriter::PackedWriter(const std::string& path, const std::string& display_p
                           "cannot create the results file (check that the directory exists and "
                           "is writable)");
   w.dxpl = w.check(H5Pcreate(H5P_DATASET_XFER), "cannot create transfer properties");
-  w.check_status(H5Pset_dxpl_mpio(w.dxpl.id(), H5FD_MPIO_COLLECTIVE), "cannot set collective I/O");
+  // Independent writes need no other rank: a rank's rows are one contiguous block of each
+  // contiguous dataset, whose space parallel HDF5 allocates when it is created.
+  w.check_status(H5Pset_dxpl_mpio(w.dxpl.id(), w.independent ? H5FD_MPIO_INDEPENDENT : H5FD_MPIO_COLLECTIVE),
+                 "cannot set the I/O mode");
   w.text = string_type(w.width);
 
   for (const char* g : {"/provenance", "/networks", "/tasks", "/datasets", "/attributes", "/data"})
@@ -842,7 +848,8 @@ std::unique_ptr<ResultsSource> open_results(const std::string& path) {
 
 void compact(const std::string& path, const std::string& display_path, int rank, int ranks,
              std::vector<Placement> placements, const std::function<Record(const Placement&)>& read,
-             const io::Attributes& root, const io::Attributes& provenance, std::uint64_t round_bytes) {
+             const io::Attributes& root, const io::Attributes& provenance, std::uint64_t round_bytes,
+             Storage storage) {
   // One contiguous run per rank, balanced by bytes (each task also counts a little, so
   // that tasks without values are spread too).
   long double total = 0;
@@ -879,7 +886,7 @@ void compact(const std::string& path, const std::string& display_path, int rank,
     entries.push_back({std::move(p.entry.key), p.entry.size, p.entry.owner});
     entries.back().size.string_width = width;
   }
-  PackedWriter writer(path, display_path, rank, std::move(entries));
+  PackedWriter writer(path, display_path, rank, std::move(entries), storage);
   const auto& mine = rounds[static_cast<std::size_t>(rank)];
   for (std::size_t k = 0; k < round_count; ++k) {
     // Read in the order of the sources' rows (each file front to back, so neighbouring rows

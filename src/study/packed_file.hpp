@@ -51,6 +51,15 @@ void release_memory();
 std::int64_t network_index_of(const std::string& key);
 std::string network_name_of(const std::string& key);
 
+// How a file's index tables and values are stored and written. `compressed`: the tables
+// chunked and deflate-compressed, every table and value array written collectively (parallel
+// HDF5 writes filtered datasets only collectively) -- the finished results file. `plain`:
+// the tables contiguous and uncompressed, and each rank writes its own rows and values
+// independently, without a collective call per array and round -- checkpoint files, which
+// are written at every synchronisation and read back once. Both hold the same content and
+// read alike; only the storage differs.
+enum class Storage { compressed, plain };
+
 // Writes a version-2 results file collectively (over MPI_COMM_WORLD). Every rank passes the
 // same list of every task in file order; the tasks a rank owns must be contiguous, and it
 // passes their records to write() in that order, in as many rounds as it likes, as long as
@@ -58,7 +67,7 @@ std::string network_name_of(const std::string& key);
 class PackedWriter {
  public:
   PackedWriter(const std::string& path, const std::string& display_path, int rank,
-               std::vector<TaskEntry> tasks);
+               std::vector<TaskEntry> tasks, Storage storage = Storage::compressed);
   ~PackedWriter();
   PackedWriter(const PackedWriter&) = delete;
   PackedWriter& operator=(const PackedWriter&) = delete;
@@ -109,6 +118,6 @@ struct Placement {
 void compact(const std::string& path, const std::string& display_path, int rank, int ranks,
              std::vector<Placement> placements, const std::function<Record(const Placement&)>& read,
              const io::Attributes& root, const io::Attributes& provenance,
-             std::uint64_t round_bytes = std::uint64_t{4} << 20);
+             std::uint64_t round_bytes = std::uint64_t{4} << 20, Storage storage = Storage::compressed);
 
 }  // namespace ioca::study

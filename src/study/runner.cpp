@@ -17,12 +17,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -38,6 +40,7 @@
 #include "study/mpi.hpp"
 #include "study/plan.hpp"
 #include "study/packed_file.hpp"
+#include "study/sync.hpp"
 #include "study/worker.hpp"
 
 namespace ioca::study {
@@ -170,7 +173,7 @@ class Runner {
   io::Attributes provenance() const;
   std::string new_checkpoint_id() const;
   void write_segment(const std::vector<TaskEntry>& fresh);
-  void compact_chain(const std::string& target, io::Attributes root);
+  void compact_chain(const std::string& target, io::Attributes root, Storage storage);
   void rebase();
   void finish();
   void committed(const std::string& tmp, const std::string& target, bool remove_chain,
@@ -204,6 +207,9 @@ class Runner {
   std::mutex read_mutex_;
   Clock::time_point start_ = Clock::now(), last_write_ = Clock::now(), last_progress_{};
   Clock::time_point last_poll_{};
+  // IOCA_TASK_TIMES=<prefix>: every finished task's key, kind, seconds and result bytes, one
+  // line each, into <prefix>.<rank> (for tests/bench/task_sizes.sh; results do not change).
+  std::unique_ptr<FILE, int (*)(FILE*)> task_times_{nullptr, &std::fclose};
   std::string started_ = now_iso8601();
 };
 
@@ -374,11 +380,13 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
 
     std::vector<std::optional<Record>> done(static_cast<std::size_t>(count));
     std::vector<Status> failed(static_cast<std::size_t>(count));
+    std::vector<double> seconds(static_cast<std::size_t>(count), 0.0);
     std::atomic<bool> stop_seen{false};
     std::atomic<std::int64_t> running{count};
     const auto run_one = [&](std::int64_t k) {
       const Task& task = *pool[static_cast<std::size_t>(first + k)];
       Status& s = failed[static_cast<std::size_t>(k)];
+      const auto started = Clock::now();
       try {
         done[static_cast<std::size_t>(k)] =
             worker_.run(task, [&] { return signal_received || stop_seen.load(); });
@@ -391,6 +399,7 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       } catch (const std::exception& e) {
         s = {internal_error, std::string(e.what()) + " (task " + task.key + ")"};
       }
+      seconds[static_cast<std::size_t>(k)] = std::chrono::duration<double>(Clock::now() - started).count();
     };
     // Inside each of several tasks, parallel regions run on one thread; a lone task may
     // use all of them.
@@ -420,6 +429,11 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
       auto& r = done[static_cast<std::size_t>(k)];
       const Status& s = failed[static_cast<std::size_t>(k)];
       if (r) {
+        if (task_times_)
+          std::fprintf(task_times_.get(), "%s\t%s\t%.6f\t%llu\n", r->key.c_str(),
+                       pool[static_cast<std::size_t>(first + k)]->kind == TaskKind::prepare ? "prepare" : "sweep",
+                       seconds[static_cast<std::size_t>(k)],
+                       static_cast<unsigned long long>(size_of(*r).bytes()));
         fresh_.push_back(std::move(*r));
         counters.fetch_add(S::tasks_done, 1);
       } else if (s.code == interrupted) {
@@ -459,58 +473,13 @@ void Runner::progress(mpi::SharedCounters* counters, bool force) {
                elapsed, eta);
 }
 
-// Every rank's status and the keys and sizes of its new records (their data stays with
-// the rank that computed them, which writes it into the checkpoint). `fresh` gets every
-// rank's new tasks, rank by rank, each with its owner.
+// Every rank's status and the keys and sizes of its new records (study/sync.hpp). `fresh`
+// gets every rank's new tasks, rank by rank, each with its owner.
 Status Runner::synchronise(mpi::SharedCounters& counters, std::int64_t* request,
                            std::vector<TaskEntry>* fresh) {
-  Bytes mine;
-  const auto put = [&](const void* p, std::size_t n) {
-    mine.insert(mine.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
-  };
-  const auto put_string = [&](const std::string& s) {
-    const std::uint64_t n = s.size();
-    put(&n, sizeof n);
-    put(s.data(), s.size());
-  };
-  put(&local_.code, sizeof local_.code);
-  put_string(local_.message);
-  for (const auto& r : fresh_) {
-    const TaskSize size = size_of(r);
-    put_string(r.key);
-    put(&size, sizeof size);
-  }
-  const auto all = mpi::allgather(mine);
+  const SyncStatus all = exchange_new_tasks({local_.code, local_.message}, fresh_, fresh);
   *request = counters.read(mpi::SharedCounters::sync_request);
-
-  Status global;
-  for (int rank = 0; rank < mpi_.size(); ++rank) {
-    const Bytes& b = all[static_cast<std::size_t>(rank)];
-    std::size_t at = 0;
-    const auto get = [&](void* p, std::size_t n) {
-      if (n > b.size() - at) throw std::logic_error("truncated synchronisation message");
-      std::memcpy(p, b.data() + at, n);
-      at += n;
-    };
-    const auto get_string = [&] {
-      std::uint64_t n = 0;
-      get(&n, sizeof n);
-      std::string s(static_cast<std::size_t>(n), '\0');
-      get(s.data(), s.size());
-      return s;
-    };
-    std::int64_t code = 0;
-    get(&code, sizeof code);
-    const std::string message = get_string();
-    if (code != ok && global.code == ok) global = {code, message};
-    while (at < b.size()) {
-      TaskEntry e;
-      e.key = get_string();
-      get(&e.size, sizeof e.size);
-      e.owner = rank;
-      fresh->push_back(std::move(e));
-    }
-  }
+  Status global{all.code, all.message};
   if (global.code == ok && *request == stop_request) global = {interrupted, "stopped by a signal"};
   return global;
 }
@@ -595,7 +564,9 @@ void Runner::committed(const std::string& tmp, const std::string& target, bool r
 
 // The records finished since the last synchronisation (every rank's, in `fresh`) become the
 // next file of the chain: its base when there is none yet, else a segment. Each rank writes
-// its own records' rows and values; then they leave memory.
+// its own records' rows and values, independently (Storage::plain: a checkpoint file's
+// tables are not compressed, which would take a collective call per table and round, and
+// those grow with the ranks); then they leave memory.
 void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   const auto t = Clock::now();
   const bool base = files_.empty();
@@ -624,7 +595,7 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   }
   const std::size_t rounds = *std::max_element(rounds_of.begin(), rounds_of.end());
   try {
-    PackedWriter writer(tmp, target, mpi_.rank(), fresh);
+    PackedWriter writer(tmp, target, mpi_.rank(), fresh, Storage::plain);
     std::size_t next = 0;
     for (std::size_t k = 0; k < rounds; ++k) {
       std::vector<const Record*> mine;
@@ -661,8 +632,9 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
 }
 
 // Writes every finished task, in key order (so the file is the same for any ranks and
-// threads and any history of checkpoints), from the chain into one new file.
-void Runner::compact_chain(const std::string& target, io::Attributes root) {
+// threads and any history of checkpoints), from the chain into one new file: the finished
+// file compressed, a new base of the chain plain (see write_segment).
+void Runner::compact_chain(const std::string& target, io::Attributes root, Storage storage) {
   std::vector<Placement> placements;
   for (std::size_t i : by_key_)
     if (done_[i]) placements.push_back({done_[i]->file, done_[i]->row, {plan_.tasks[i].key, done_[i]->size, 0}});
@@ -671,7 +643,7 @@ void Runner::compact_chain(const std::string& target, io::Attributes root) {
   try {
     compact(tmp, target, mpi_.rank(), mpi_.size(), std::move(placements),
             [&](const Placement& p) { return read_task(Location{p.source, p.row, p.entry.size}); },
-            root, prov);
+            root, prov, std::uint64_t{4} << 20, storage);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ioca run: error: %s\n", e.what());
     std::fflush(stderr);
@@ -686,7 +658,7 @@ void Runner::rebase() {
   io::Attributes root = root_attributes(false);
   root["checkpoint_id"] = checkpoint_id_;
   root["checkpoint_segment"] = std::int64_t{0};
-  compact_chain(checkpoint_path_, root);
+  compact_chain(checkpoint_path_, root, Storage::plain);
   {
     const std::lock_guard<std::mutex> lock(read_mutex_);
     open_files_.clear();  // the rows are now those of the new base
@@ -729,7 +701,7 @@ void Runner::log_rank_hosts() {
 // written, before it is renamed into place.
 void Runner::finish() {
   const auto t = Clock::now();
-  compact_chain(options_.out, root_attributes(true));
+  compact_chain(options_.out, root_attributes(true), Storage::compressed);
   {
     const std::lock_guard<std::mutex> lock(read_mutex_);
     open_files_.clear();
@@ -773,6 +745,13 @@ int Runner::run() {
   // A checkpoint of an ioca before chains had ids cannot take segments: it becomes a base.
   if (continuing_ && checkpoint_id_.empty()) rebase();
   done_before_pool_ = done_count_;
+  agree([&] {
+    const char* prefix = std::getenv("IOCA_TASK_TIMES");
+    if (!prefix || !*prefix) return;
+    const std::string path = std::string(prefix) + "." + std::to_string(mpi_.rank());
+    task_times_.reset(std::fopen(path.c_str(), "a"));
+    if (!task_times_) throw FileError(path, "cannot open the task times file (IOCA_TASK_TIMES)");
+  });
   log("study '%s': %zu networks, %zu tasks (%zu done before), %d ranks x %d threads, kernels %s",
       config_.name.c_str(), plan_.networks.size(), plan_.tasks.size(), resumed_, mpi_.size(),
       max_threads(), std::string(kernel_isa()).c_str());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checkpoint cost benchmark (not a test): a study checkpointing every INTERVAL seconds, run
-# ROUNDS times on 2 ranks x 1 thread; prints each run's wall time, time spent writing
+# ROUNDS times on RANKS (environment, default 2) ranks x 1 thread; prints each run's wall time, time spent writing
 # (summed over ranks), checkpoints written and their bytes against the final file's size.
 # With BASELINE (another ioca binary, e.g. an older build), runs it alternately with this
 # build, for a ratio measured in the same conditions.
@@ -8,7 +8,7 @@
 #   defaults: jobs/studies/scaling.ini, 2 s, 2 rounds, no baseline
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-config=${1:-jobs/studies/scaling.ini} interval=${2:-2} rounds=${3:-2} baseline=${4:-}
+config=${1:-jobs/studies/scaling.ini} interval=${2:-2} rounds=${3:-2} baseline=${4:-} ranks=${RANKS:-2}
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -20,7 +20,7 @@ for ((r = 1; r <= rounds; r++)); do
     f="$out/r$r.h5"
     rm -f "$f"*
     start=$(date +%s.%N)
-    mpiexec -q -n 2 --bind-to none -x OMP_NUM_THREADS=1 "$bin" run --config "$config" \
+    mpiexec -q --oversubscribe -n "$ranks" --bind-to none -x OMP_NUM_THREADS=1 "$bin" run --config "$config" \
       --run.checkpoint_interval "$interval" --out "$f" --quiet
     wall=$(awk "BEGIN {print $(date +%s.%N) - $start}")
     bytes=$(attr "$f" checkpoint_bytes)

@@ -32,31 +32,7 @@ SH
 chmod +x "$dir/rss.sh"
 
 study_config() {  # N FILE
-  local seeds
-  seeds=$(seq -s, 1 $(($1 / 2)))
-  cat >"$2" <<INI
-name = scale$1
-[data]
-datasets = synthetic
-synthetic_samples = 3000
-synthetic_test_samples = 1000
-synthetic_features = 32
-[network]
-hidden = 16x16
-activations = relu, tanh
-seeds = $seeds
-[train]
-epochs = 1
-[ablation]
-quantities = entropy, mutual_information, kl_selectivity
-directions = ascending, descending
-scopes = all
-random = 3
-steps = 0
-single = true
-[run]
-checkpoint_interval = 20
-INI
+  tests/bench/scale_config.sh "$1" >"$2"
 }
 
 # Every stderr line with the time it arrived (seconds since the epoch).
