@@ -13,19 +13,22 @@
 //          once plain, written independently (Storage::plain: how they are now), and the
 //          final compaction (study::compact, compressed) of the same records, for a fixed
 //          total payload split over the ranks.
-// usage: mpiexec -n N ioca_bench_scaling claim [CLAIMS_PER_RANK] [REPS] [BUSY_US]
+// usage: mpiexec -n N ioca_bench_scaling claim [CLAIMS_PER_RANK] [REPS] [BUSY_US [poll]]
 //        mpiexec -n N ioca_bench_scaling sync [REPS] [RECORDS_PER_RANK ...]
 //        mpiexec -n N ioca_bench_scaling write DIR paper|scale NETWORKS [REPS]
 // Prints one line per measurement on rank 0: "<what> ranks=N key=value ...". Times are
 // medians over REPS repetitions (the machine is shared: medians, not means).
 #include <mpi.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ioca/study.hpp"
@@ -118,7 +121,9 @@ void claim(int claims, int reps) {
 // one task. With hardware (or shared-memory) atomics a claim never waits for rank 0; with
 // atomics that rank 0's MPI library must serve in software (Open MPI's osc pt2pt, or UCX
 // without RDMA atomics), a claim waits until rank 0 next calls MPI.
-void claim_busy(int claims, int reps, int busy_us) {
+// With poll, the "task" runs on a worker thread while the main thread calls MPI every 2 ms,
+// as Runner::work does, so that rank 0 serves software atomics while it computes.
+void claim_busy(int claims, int reps, int busy_us, bool poll) {
   using S = mpi::SharedCounters;
   std::vector<double> med, p90, eff;
   for (int rep = 0; rep < reps; ++rep) {
@@ -133,7 +138,24 @@ void claim_busy(int claims, int reps, int busy_us) {
       (void)counters.fetch_add(S::tasks_done, 1);
       task[static_cast<std::size_t>(i)] = since(t);
       const auto b = Clock::now();
-      while (since(b) * 1e6 < busy_us) {
+      if (!poll) {
+        while (since(b) * 1e6 < busy_us) {
+        }
+        continue;
+      }
+      std::atomic<bool> running{true};
+#pragma omp parallel num_threads(2)
+      {
+        if (omp_get_thread_num() == 0) {
+          while (running.load()) {
+            mpi::progress();
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          }
+        } else {
+          while (since(b) * 1e6 < busy_us) {
+          }
+          running = false;
+        }
       }
     }
     const double wall = max_over_ranks(since(start));
@@ -145,9 +167,9 @@ void claim_busy(int claims, int reps, int busy_us) {
     }
   }
   if (rank_ == 0)
-    std::printf("claim_busy ranks=%d claims_per_rank=%d reps=%d busy_us=%d median_us=%.2f p90_us=%.2f "
-                "busy_fraction=%.3f\n",
-                ranks_, claims, reps, busy_us, median(med), median(p90), median(eff));
+    std::printf("claim_busy ranks=%d claims_per_rank=%d reps=%d busy_us=%d poll=%d median_us=%.2f "
+                "p90_us=%.2f busy_fraction=%.3f\n",
+                ranks_, claims, reps, busy_us, poll ? 1 : 0, median(med), median(p90), median(eff));
 }
 
 // ---- records like the runner's
@@ -424,7 +446,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (a[0] == "claim" && arg(3, 0) > 0) {
-    claim_busy(arg(1, 200), arg(2, 5), arg(3, 0));
+    claim_busy(arg(1, 200), arg(2, 5), arg(3, 0), a.size() > 4 && a[4] == "poll");
   } else if (a[0] == "claim") {
     claim(arg(1, 20000), arg(2, 5));
   } else if (a[0] == "sync") {
