@@ -106,7 +106,7 @@ InformationPlane information_plane(const nn::Mlp& net, const data::Dataset& spli
     }
     errors.rethrow_if_any();
     for (std::size_t t = 0; t < lows.size(); ++t)
-      for (std::size_t k = 0; k < neurons; ++k) {
+      for (std::size_t k = 0; k < lows[t].size(); ++k) {  // empty: a thread the team lacked
         low[k] = std::min(low[k], lows[t][k]);
         high[k] = std::max(high[k], highs[t][k]);
       }

@@ -303,9 +303,11 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
       });
   }
   errors.rethrow_if_any();
+  // A team smaller than asked for (OMP_THREAD_LIMIT) leaves some histograms unused.
   std::vector<std::int64_t>& counts = hist[0];
   for (std::size_t t = 1; t < hist.size(); ++t)
-    for (std::size_t i = 0; i < hist_size; ++i) counts[i] += hist[t][i];
+    if (!hist[t].empty())
+      for (std::size_t i = 0; i < hist_size; ++i) counts[i] += hist[t][i];
   if (timings) {
     const auto now = std::chrono::steady_clock::now();
     timings->statistics_seconds = std::chrono::duration<double>(after_stats - start).count();

@@ -383,13 +383,18 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
     std::vector<double> seconds(static_cast<std::size_t>(count), 0.0);
     std::atomic<bool> stop_seen{false};
     std::atomic<std::int64_t> running{count};
+    bool main_runs_tasks = false;
     const auto run_one = [&](std::int64_t k) {
       const Task& task = *pool[static_cast<std::size_t>(first + k)];
       Status& s = failed[static_cast<std::size_t>(k)];
       const auto started = Clock::now();
       try {
-        done[static_cast<std::size_t>(k)] =
-            worker_.run(task, [&] { return signal_received || stop_seen.load(); });
+        done[static_cast<std::size_t>(k)] = worker_.run(task, [&] {
+          if (signal_received || stop_seen) return true;
+          // The main thread itself runs tasks only when OpenMP gave it no workers.
+          if (main_runs_tasks && should_stop(counters)) stop_seen = true;
+          return stop_seen.load();
+        });
       } catch (const TaskInterrupted&) {
         s = {interrupted, ""};
       } catch (const Error& e) {
@@ -406,8 +411,13 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
     omp_set_max_active_levels(count == 1 ? 2 : 1);
 #pragma omp parallel num_threads(static_cast<int>(count) + 1)
     {
-      const int thread = omp_get_thread_num();
-      if (thread == 0) {
+      // OpenMP may give fewer threads than asked (OMP_THREAD_LIMIT, OMP_DYNAMIC): the
+      // workers share the tasks out, and a lone main thread runs them itself.
+      const int team = omp_get_num_threads(), thread = omp_get_thread_num();
+      if (team == 1) {
+        main_runs_tasks = true;
+        for (std::int64_t k = 0; k < count; ++k) run_one(k), --running;
+      } else if (thread == 0) {
         // Only the main thread may call MPI (MPI_THREAD_FUNNELED). It sleeps between
         // calls, so it takes next to no CPU time from the tasks.
         try {
@@ -420,8 +430,7 @@ void Runner::work(const std::vector<const Task*>& pool, mpi::SharedCounters& cou
           stop_seen = true;  // MPI itself failed: the tasks stop, the synchronisation reports it
         }
       } else {
-        run_one(thread - 1);
-        --running;
+        for (std::int64_t k = thread - 1; k < count; k += team - 1) run_one(k), --running;
       }
     }
     bool dropped = false;

@@ -18,7 +18,16 @@ for setup in "1 1" "1 2" "2 1" "3 1" "2 2"; do
     fail "study on $ranks ranks x $threads threads: $(cat "err-$ranks-$threads")"
   fi
 done
-for f in r1t2 r2t1 r3t1 r2t2; do
+# OpenMP giving fewer threads than asked (the tasks' worker threads and the measures'
+# per-thread histograms must cope with a team of one).
+if OMP_THREAD_LIMIT=1 "$mpiexec" -q -n 2 --oversubscribe --bind-to none -x OMP_NUM_THREADS=2 \
+  -x OMP_THREAD_LIMIT -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM "$ioca" run \
+  --config study.ini --out limit.h5 --quiet >/dev/null 2>err-limit; then
+  pass "study on 2 ranks x 2 threads with OMP_THREAD_LIMIT=1"
+else
+  fail "study with OMP_THREAD_LIMIT=1: $(cat err-limit)"
+fi
+for f in r1t2 r2t1 r3t1 r2t2 limit; do
   if h5diff --exclude-path /provenance r1t1.h5 "$f.h5" >"diff-$f" 2>&1; then
     pass "h5diff r1t1 $f: identical outside /provenance"
   else
