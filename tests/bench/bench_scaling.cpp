@@ -75,6 +75,17 @@ std::vector<double> gather(const std::vector<double>& mine) {
 
 // ---- claim
 
+// The counter traffic of one task in Runner::work: the sync request is read, a task
+// claimed and, once it is done, counted. Returns its seconds.
+double one_task_traffic(mpi::SharedCounters& counters) {
+  using S = mpi::SharedCounters;
+  const auto t = Clock::now();
+  if (counters.read(S::sync_request) != 0) std::abort();
+  (void)counters.fetch_add(S::next_task, 1);
+  (void)counters.fetch_add(S::tasks_done, 1);
+  return since(t);
+}
+
 void claim(int claims, int reps) {
   using S = mpi::SharedCounters;
   std::vector<double> med, p90, task_med, task_p90, rate, task_rate;
@@ -91,15 +102,7 @@ void claim(int claims, int reps) {
     const double wall = max_over_ranks(since(start));
     mpi::barrier();
     start = Clock::now();
-    // The counter traffic of one task in Runner::work: the sync request is read, a task
-    // claimed and, once it is done, counted.
-    for (int i = 0; i < claims; ++i) {
-      const auto t = Clock::now();
-      if (counters.read(S::sync_request) != 0) std::abort();
-      (void)counters.fetch_add(S::next_task, 1);
-      (void)counters.fetch_add(S::tasks_done, 1);
-      task[static_cast<std::size_t>(i)] = since(t);
-    }
+    for (int i = 0; i < claims; ++i) task[static_cast<std::size_t>(i)] = one_task_traffic(counters);
     const double task_wall = max_over_ranks(since(start));
     const auto all = gather(one), all_task = gather(task);
     if (rank_ == 0) {
@@ -132,11 +135,7 @@ void claim_busy(int claims, int reps, int busy_us, bool poll) {
     mpi::barrier();
     const auto start = Clock::now();
     for (int i = 0; i < claims; ++i) {
-      const auto t = Clock::now();
-      if (counters.read(S::sync_request) != 0) std::abort();
-      (void)counters.fetch_add(S::next_task, 1);
-      (void)counters.fetch_add(S::tasks_done, 1);
-      task[static_cast<std::size_t>(i)] = since(t);
+      task[static_cast<std::size_t>(i)] = one_task_traffic(counters);
       const auto b = Clock::now();
       if (!poll) {
         while (since(b) * 1e6 < busy_us) {

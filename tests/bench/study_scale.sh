@@ -104,7 +104,7 @@ for n in "${counts[@]}"; do
   last=$(awk '/ioca run: [0-9]+\/[0-9]+ tasks/ {split($4, a, "/"); if (a[1] + 0 < a[2] + 0) t = $1} END {print t}' "$run/log")
   tail_s="$final_write-$(awk "BEGIN {printf \"%.1f\", $end - ${last:-$start}}")"
   declare -A v=()
-  while IFS== read -r key value; do v[$key]=$value; done < <(file_numbers "$run/results.h5")
+  while IFS='=' read -r key value; do v[$key]=$value; done < <(file_numbers "$run/results.h5")
   size=$(stat -c %s "$run/results.h5")
   rss0=$(awk '{printf "%.0f", $1 / 1024}' "$run/rss.0") rss1=$(awk '{printf "%.0f", $1 / 1024}' "$run/rss.1")
   mb() { awk "BEGIN {printf \"%.1f\", $1 / 1e6}"; }
