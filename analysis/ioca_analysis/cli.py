@@ -12,7 +12,7 @@ import sys
 from . import __version__, stats
 from .report import DEFAULT_PER_CLASS_ORDER, Options, summary_text, write_report
 from .results import DIRECTIONS, Results, ResultsError
-from .tables import compute
+from .tables import P_FAMILIES, compute
 
 PROG = "ioca_analysis"
 
@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--exact-max-n", type=int, default=stats.EXACT_MAX_N, metavar="N",
                         help="paired tests: exact sign-flip test up to N seeds, Wilcoxon "
                              f"signed-rank above (default {stats.EXACT_MAX_N})")
+        sp.add_argument("--p-family", choices=P_FAMILIES, default="report",
+                        help="family for the Holm and Benjamini-Hochberg adjusted p-values: "
+                             "all tests of the report (default) or each table")
 
     r = sub.add_parser("report", help="write PNG figures, index.html, summary.md and "
                        "tables.json into a folder")
@@ -71,13 +74,13 @@ def main(argv=None) -> int:
     try:
         with Results(args.results) as results:
             if args.command == "summary":
-                options = Options(exact_max_n=args.exact_max_n)
-                sys.stdout.write(summary_text(results, compute(results, args.exact_max_n),
-                                              options))
+                options = Options(exact_max_n=args.exact_max_n, p_family=args.p_family)
+                sys.stdout.write(summary_text(results, compute(results, args.exact_max_n,
+                                                               args.p_family), options))
             else:
                 options = Options(per_class_order=args.per_class,
                                   per_class_seed=args.per_class_seed,
-                                  exact_max_n=args.exact_max_n)
+                                  exact_max_n=args.exact_max_n, p_family=args.p_family)
                 out = write_report(results, args.out, options)
                 for note in out["notes"]:
                     sys.stderr.write(f"{PROG}: note: {note}\n")

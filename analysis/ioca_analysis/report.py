@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 
 from . import __version__, stats
 from .results import Results, scope_sort_key
-from .tables import Tables, compute
+from .tables import PARTIAL_FRACTIONS, Tables, compute, fraction_key
 
 DEFAULT_PER_CLASS_ORDER = ("network", "mutual_information", "descending")
 
@@ -21,6 +21,7 @@ class Options:
     per_class_order: Tuple[str, str, str] = DEFAULT_PER_CLASS_ORDER
     per_class_seed: Optional[int] = None
     exact_max_n: int = stats.EXACT_MAX_N
+    p_family: str = "report"
 
 
 @dataclass
@@ -102,18 +103,52 @@ CAPTIONS = {
            "random orders of the same network: negative means the order removes important "
            "neurons sooner than chance (expected for descending orders of a good importance "
            "measure), positive later. p: two-sided paired test across seeds of gap = 0 "
-           "(test and n shown). Rows 'random' give the random AUC itself.",
+           "(test and n shown), with Holm and Benjamini–Hochberg (BH) adjusted p beside it. "
+           "Rows 'random' give the random AUC itself. The columns marked 0–50% and 0–25% "
+           "repeat AUC, gap and p over the first 50% and 25% of the ablations only: the "
+           "mean accuracy over x ∈ [0, f] (area over [0, f] divided by f, so on the same "
+           "scale as the full AUC), interpolated at x = f when no recorded step lands there. "
+           "They separate the early regime, where few neurons are gone, from the late one.",
     "asc_desc": "AUC(ascending) − AUC(descending) per quantity and scope, paired by seed, mean "
                 "± sd. Positive: removing low-valued neurons first hurts less than removing "
                 "high-valued neurons first, i.e. the quantity ranks importance. A small "
                 "difference for a quantity that predicts single-neuron damage points to "
                 "redundancy (neurons can stand in for one another, so order matters late); a "
                 "negative one to synergy (neurons that matter only jointly). p: two-sided "
-                "paired test across seeds of difference = 0.",
+                "paired test across seeds of difference = 0, with Holm and BH adjusted p. The "
+                "0–50% and 0–25% columns give the same over the first 50% and 25% of the "
+                "ablations (partial AUCs as in the AUC table).",
 }
-P_NOTE = ("p-values are two-sided and not adjusted for multiple comparisons. With n seeds the "
-          "exact sign-flip test (used for 2 ≤ n ≤ {m}; Wilcoxon signed-rank above) cannot "
-          "go below 2/2^n: 0.5 for n = 2, 0.25 for n = 3, 0.0625 for n = 5. n = 1 gives n/a.")
+P_NOTE = ("p-values are two-sided. With n seeds the exact sign-flip test (used for "
+          "2 ≤ n ≤ {m}; Wilcoxon signed-rank above) cannot go below 2/2^n: 0.5 for n = 2, "
+          "0.25 for n = 3, 0.0625 for n = 5. n = 1 gives n/a. Columns p are unadjusted; "
+          "'Holm' is Holm's step-down adjustment (controls the family-wise error rate) and "
+          "'BH' the Benjamini–Hochberg step-up adjustment (controls the false discovery "
+          "rate); an adjusted p ≤ α marks the tests the procedure rejects at level α.")
+FAMILY_NOTE = {
+    "report": "Family: all {m} tests with a p-value in this report, one family — every "
+              "condition, both the gap-to-random and the asc − desc tables, full range and "
+              "first 50% and 25% (--p-family report).",
+    "table": "Family: each displayed table is one family — the gap-to-random tests of one "
+             "condition (all scopes, quantities, directions and ranges), or its asc − desc "
+             "tests ({m} tests in {k} families; --p-family table).",
+}
+
+
+def p_note(t: Tables, options: Options) -> str:
+    m = sum(f["tests"] for f in t.p_families)
+    family = FAMILY_NOTE[options.p_family].format(m=m, k=len(t.p_families))
+    return P_NOTE.format(m=options.exact_max_n) + " " + family + (
+        " Tests without a p-value (n/a) are not counted.")
+
+
+def _range_label(f: float) -> str:
+    return f"0–{100 * f:g}%"
+
+
+def _p_cells(test) -> List[str]:
+    """Raw, Holm and BH p of a test dict (n/a where absent)."""
+    return [fmt_p(test.get("p")), fmt_p(test.get("p_holm")), fmt_p(test.get("p_bh"))]
 
 
 # -------------------------------------------------------------------------------------------
@@ -162,27 +197,54 @@ def display_tables(t: Tables) -> List[DisplayTable]:
             if s in rand:
                 r = rand[s]
                 reps = sorted({e["repeats"] for e in r["per_seed"]})
-                rows.append([s, "random", f"R={'/'.join(str(x) for x in reps)}",
-                             str(r["auc"]["n"]), fmt_mean_sd(r["auc"], 4), "", "", ""])
+                row = [s, "random", f"R={'/'.join(str(x) for x in reps)}",
+                       str(r["auc"]["n"]), fmt_mean_sd(r["auc"], 4), "", "", "", "", ""]
+                for f in PARTIAL_FRACTIONS:
+                    part = r.get("partial", {}).get(fraction_key(f))
+                    row += [fmt_mean_sd(part["auc"], 4) if part else "n/a", "", "", "", ""]
+                rows.append(row)
             for r in rows_c:
                 if r["scope"] != s:
                     continue
                 test = r["gap_test"]
-                rows.append([s, r["quantity"], r["direction"], str(r["auc"]["n"]),
-                             fmt_mean_sd(r["auc"], 4), fmt_mean_sd(r["gap"], 4, True),
-                             test["test"] if r["gap"]["n"] else "n/a", fmt_p(test["p"])])
+                row = [s, r["quantity"], r["direction"], str(r["auc"]["n"]),
+                       fmt_mean_sd(r["auc"], 4), fmt_mean_sd(r["gap"], 4, True),
+                       test["test"] if r["gap"]["n"] else "n/a"] + _p_cells(test)
+                for f in PARTIAL_FRACTIONS:
+                    part = r.get("partial", {}).get(fraction_key(f))
+                    if part is None:
+                        row += ["n/a"] * 5
+                        continue
+                    row += [fmt_mean_sd(part["auc"], 4), fmt_mean_sd(part["gap"], 4, True)]
+                    row += _p_cells(part["gap_test"])
+                rows.append(row)
         if rows:
             out.append(DisplayTable("auc", f"Area under the ablation curves — {cond}",
                                     ["scope", "quantity", "direction", "n", "AUC",
-                                     "gap to random", "test", "p"], rows, cond, CAPTIONS["auc"]))
+                                     "gap to random", "test", "p", "Holm", "BH"]
+                                    + [c + " " + _range_label(f) for f in PARTIAL_FRACTIONS
+                                       for c in ("AUC", "gap", "p", "Holm", "BH")],
+                                    rows, cond, CAPTIONS["auc"]))
     for cond in conditions:
         rows_c = [r for r in t.asc_desc if r["condition"] == cond]
-        rows = [[r["scope"], r["quantity"], str(r["difference"]["n"]),
-                 fmt_mean_sd(r["difference"], 4, True), r["test"]["test"], fmt_p(r["test"]["p"])]
-                for r in sorted(rows_c, key=lambda r: scope_sort_key(r["scope"]))]
+        rows = []
+        for r in sorted(rows_c, key=lambda r: scope_sort_key(r["scope"])):
+            row = [r["scope"], r["quantity"], str(r["difference"]["n"]),
+                   fmt_mean_sd(r["difference"], 4, True), r["test"]["test"]]
+            row += _p_cells(r["test"])
+            for f in PARTIAL_FRACTIONS:
+                part = r.get("partial", {}).get(fraction_key(f))
+                if part is None:
+                    row += ["n/a"] * 4
+                    continue
+                row += [fmt_mean_sd(part["difference"], 4, True)] + _p_cells(part["test"])
+            rows.append(row)
         if rows:
             out.append(DisplayTable("asc_desc", f"Ascending − descending AUC — {cond}",
-                                    ["scope", "quantity", "n", "AUC asc − desc", "test", "p"],
+                                    ["scope", "quantity", "n", "AUC asc − desc", "test", "p",
+                                     "Holm", "BH"]
+                                    + [c + " " + _range_label(f) for f in PARTIAL_FRACTIONS
+                                       for c in ("asc − desc", "p", "Holm", "BH")],
                                     rows, cond, CAPTIONS["asc_desc"]))
     return out
 
@@ -242,7 +304,7 @@ def summary_text(results: Results, t: Tables, options: Options = Options()) -> s
     for kind in ("overview", "spearman", "auc", "asc_desc"):
         for d in _grouped(dts, kind):
             parts += ["", render_text(d)]
-    parts += ["", P_NOTE.format(m=options.exact_max_n)]
+    parts += ["", p_note(t, options)]
     return "\n".join(parts) + "\n"
 
 
@@ -263,7 +325,7 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
             if d.condition:
                 parts += ["", f"### {d.condition}"]
             parts += ["", render_markdown(d)]
-    parts += ["", P_NOTE.format(m=options.exact_max_n)]
+    parts += ["", p_note(t, options)]
     if figs:
         parts += ["", "## Figures", ""] + [f"- [{f.title}]({f.file})" for f in figs]
     return "\n".join(parts) + "\n"
@@ -313,7 +375,7 @@ def report_html(results: Results, t: Tables, figs, options: Options) -> str:
             if d.condition:
                 out.append(f"<h3>{e(d.condition)}</h3>")
             out.append(render_html(d))
-    out.append(f'<p class="caption">{e(P_NOTE.format(m=options.exact_max_n))}</p>')
+    out.append(f'<p class="caption">{e(p_note(t, options))}</p>')
     out.append('<h2 id="figures">Figures</h2>')
     last = object()
     for f in figs:
@@ -334,10 +396,11 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
         "attributes": results.attrs,
         "options": {"per_class_order": list(options.per_class_order),
                     "per_class_seed": options.per_class_seed,
-                    "exact_max_n": options.exact_max_n},
+                    "exact_max_n": options.exact_max_n, "p_family": options.p_family,
+                    "partial_fractions": list(PARTIAL_FRACTIONS)},
         "notes": t.notes,
         "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
-        "random_auc": t.random_auc, "asc_desc": t.asc_desc,
+        "random_auc": t.random_auc, "asc_desc": t.asc_desc, "p_families": t.p_families,
         "figures": [asdict(f) for f in figs],
         "definitions": {
             "auc": "trapezoid of accuracy (fraction) over ablated/n in [0, 1]",
@@ -345,7 +408,15 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
             "asc_desc": "AUC(ascending) minus AUC(descending), per seed",
             "spearman": "rho of quantity vs single_neuron accuracy_drop, per seed",
             "summary": "mean, sd (ddof 1) and n over seeds; NaN/None where undefined",
-            "test": P_NOTE.format(m=options.exact_max_n),
+            "test": p_note(t, options),
+            "partial": "under 'partial', key f: the same over the first fraction f of the "
+                       "ablations; partial AUC = (1/f) * trapezoid area of accuracy over "
+                       "ablated/n in [0, f], accuracy interpolated linearly at f",
+            "p_holm": "Holm step-down adjusted p over the test's family (capped at 1)",
+            "p_bh": "Benjamini-Hochberg step-up adjusted p over the test's family "
+                    "(cumulative minimum from the largest p, capped at 1)",
+            "family": "name of the test's family: 'report' (all tests of the report) or "
+                      "'<table>/<condition>' (--p-family table)",
         },
     })
 
@@ -365,7 +436,7 @@ def write_report(results: Results, outdir: str, options: Options = Options()) ->
     from .figures import all_figures  # matplotlib only when drawing
 
     os.makedirs(outdir, exist_ok=True)
-    t = compute(results, options.exact_max_n)
+    t = compute(results, options.exact_max_n, options.p_family)
     figs, fig_notes = all_figures(results, outdir, options.per_class_order,
                                   options.per_class_seed)
     t.notes.extend(n for n in fig_notes if n not in t.notes)

@@ -1,6 +1,8 @@
 """Small statistics used by the report, each testable on its own.
 
 - `auc`: normalised area under a cumulative-ablation curve
+- `partial_auc`: the same over the first fraction f of the ablations, divided by f
+- `holm`, `benjamini_hochberg`: p-values adjusted for multiple comparisons
 - `spearman`, `spearman_by_layer`: rank correlation (average ranks for ties)
 - `sign_flip_test`, `wilcoxon_test`, `paired_test`: paired tests across seeds
 - `mean_sd`, `mean_ci_band`, `percentile_band`, `align_curves`: summaries for tables/figures
@@ -48,6 +50,99 @@ def auc_rows(ablated, accuracies, n: Optional[int] = None) -> np.ndarray:
     """`auc` of each row of a [R, P] matrix (e.g. the random curves of a scope)."""
     a = np.atleast_2d(np.asarray(accuracies, dtype=float))
     return np.array([auc(ablated, row, n) for row in a])
+
+
+def partial_auc(ablated, accuracy, n: Optional[int] = None, fraction: float = 1.0) -> float:
+    """Mean accuracy over the first `fraction` f of the ablations: (1/f) * area over [0, f].
+
+    x = ablated / n as in `auc`; the area is the trapezoid rule over the recorded points
+    with x < f plus one point at x = f, whose accuracy is interpolated linearly between the
+    recorded points either side when no point lands on f (points within 1e-9 of f count as
+    landing on it). Dividing by f puts the value in [0, 1] for accuracies in [0, 1], on the
+    scale of `auc` (f = 1 gives `auc` of a curve covering [0, 1]). NaN when the curve does
+    not cover [0, f] (first x > 0 or last x < f), when an accuracy used is NaN, when fewer
+    than two points are given or n is not positive. 0 < f <= 1.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction {fraction} is not in (0, 1]")
+    x = np.asarray(ablated, dtype=float).reshape(-1)
+    y = np.asarray(accuracy, dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"ablated has {x.size} points but accuracy has {y.size}")
+    if n is None:
+        n = x[-1] if x.size else 0
+    if x.size < 2 or not n or n <= 0:
+        return float("nan")
+    if np.any(np.diff(x) < 0):
+        raise ValueError("ablated must not decrease")
+    x = x / float(n)
+    tol = 1e-9
+    if x[0] > tol or x[-1] < fraction - tol:
+        return float("nan")
+    k = int(np.searchsorted(x, fraction - tol, side="left"))  # first x >= f (within tol)
+    if abs(x[k] - fraction) <= tol:
+        y_f = y[k]
+    else:  # x[k - 1] < f < x[k]
+        w = (fraction - x[k - 1]) / (x[k] - x[k - 1])
+        y_f = y[k - 1] + w * (y[k] - y[k - 1])
+    xs = np.append(np.minimum(x[:k], fraction), fraction)
+    ys = np.append(y[:k], y_f)
+    if not np.all(np.isfinite(ys)):
+        return float("nan")
+    return float(np.sum(np.diff(xs) * (ys[1:] + ys[:-1]) / 2.0) / fraction)
+
+
+def partial_auc_rows(ablated, accuracies, n: Optional[int] = None,
+                     fraction: float = 1.0) -> np.ndarray:
+    """`partial_auc` of each row of a [R, P] matrix."""
+    a = np.atleast_2d(np.asarray(accuracies, dtype=float))
+    return np.array([partial_auc(ablated, row, n, fraction) for row in a])
+
+
+# -- Multiple comparisons ---------------------------------------------------------------------
+
+def _family(p) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(p as a float array, indices of its finite entries sorted by p (stable), output)."""
+    p = np.asarray(p, dtype=float).reshape(-1)
+    finite = np.flatnonzero(np.isfinite(p))
+    if np.any(p[finite] < 0) or np.any(p[finite] > 1):
+        raise ValueError("p-values must lie in [0, 1]")
+    order = finite[np.argsort(p[finite], kind="stable")]
+    return p, order, np.full(p.shape, np.nan)
+
+
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979), same order as `p`.
+
+    With the m finite p-values sorted, p_(1) <= ... <= p_(m):
+    adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)), so adj >= p, adj is monotone in p and
+    adj <= alpha exactly for the hypotheses Holm's procedure rejects at level alpha
+    (family-wise error <= alpha under any dependence). NaN entries are not tests: they stay
+    NaN and do not count in m.
+    """
+    p, order, out = _family(p)
+    m = order.size
+    if m:
+        scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+        out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def benjamini_hochberg(p) -> np.ndarray:
+    """Benjamini–Hochberg step-up adjusted p-values ("q-values"), same order as `p`.
+
+    With the m finite p-values sorted: adj_(i) = min_{j >= i} min(1, m p_(j) / j), so
+    adj <= alpha exactly for the hypotheses the BH procedure rejects at false discovery
+    rate alpha (valid for independent or positively dependent tests). NaN entries are not
+    tests: they stay NaN and do not count in m. Equals R's p.adjust(p, "BH") and
+    scipy.stats.false_discovery_control(p) (scipy >= 1.11) on finite p.
+    """
+    p, order, out = _family(p)
+    m = order.size
+    if m:
+        scaled = np.minimum(1.0, m * p[order] / np.arange(1, m + 1))
+        out[order] = np.minimum.accumulate(scaled[::-1])[::-1]
+    return out
 
 
 def spearman(x, y) -> float:

@@ -3,6 +3,12 @@
 Conditions = (data set, activation, hidden widths); seeds are replicates. Every table
 summarises one number per seed as mean ± sd over seeds (n shown) and, where a paired
 question is asked, tests it across seeds with `stats.paired_test`.
+
+Partial AUC (`add_partial_auc`, `add_partial_asc_desc`): the AUC, gap and asc − desc rows
+carry the same numbers over the first 50% and 25% of the ablations under "partial"
+(keys "0.5", "0.25"). `adjust_p_values` adds Holm and Benjamini–Hochberg adjusted
+p-values ("p_holm", "p_bh") to every test over a family of tests: the whole report
+(default) or one displayed table.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class Tables:
     random_auc: List[Dict] = field(default_factory=list)
     asc_desc: List[Dict] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    p_families: List[Dict] = field(default_factory=list)
 
 
 def _summary(values) -> Dict:
@@ -188,6 +195,134 @@ def asc_desc_rows(auc_table: List[Dict], exact_max_n: int = stats.EXACT_MAX_N) -
     return rows
 
 
+# Partial AUC: fractions of the ablation steps, as in the report's columns (keys f"{f:g}").
+PARTIAL_FRACTIONS = (0.5, 0.25)
+
+
+def fraction_key(f: float) -> str:
+    return f"{f:g}"
+
+
+def add_partial_auc(results: Results, auc_table: List[Dict], random_table: List[Dict],
+                    fractions=PARTIAL_FRACTIONS, exact_max_n: int = stats.EXACT_MAX_N):
+    """Give each AUC and random-AUC row a "partial" dict: per fraction f, the same numbers
+    computed with `stats.partial_auc` over the first f of the ablations (mean accuracy over
+    x in [0, f]); the gap is to the mean partial AUC of the same network's random orders."""
+    by_key = {(r["condition"], r["scope"], r["quantity"], r["direction"]): r
+              for r in auc_table}
+    rand_rows = {(r["condition"], r["scope"]): r for r in random_table}
+    for cond in results.conditions:
+        for scope in condition_scopes(cond):
+            rand = {}                                  # (net name, f) -> [R] partial AUCs
+            for net in cond.networks:
+                r = net.random(scope)
+                if r is not None:
+                    for f in fractions:
+                        rand[net.name, f] = stats.partial_auc_rows(r.ablated, r.accuracy,
+                                                                   r.n, f)
+            rrow = rand_rows.get((cond.label, scope))
+            if rrow is not None:
+                rrow["partial"] = {}
+                for f in fractions:
+                    nets = [n for n in cond.networks if (n.name, f) in rand]
+                    means = [float(np.nanmean(rand[n.name, f])) for n in nets]
+                    rrow["partial"][fraction_key(f)] = {
+                        "fraction": f,
+                        "per_seed": [{"seed": n.seed, "network": n.name, "auc_mean": m}
+                                     for n, m in zip(nets, means)],
+                        "auc": _summary(means),
+                        "auc_pooled": _summary(np.concatenate([rand[n.name, f]
+                                                               for n in nets])),
+                    }
+            for q, d in condition_orders(cond, scope):
+                row = by_key.get((cond.label, scope, q, d))
+                if row is None:
+                    continue
+                row["partial"] = {}
+                for f in fractions:
+                    entries = []
+                    for net in cond.networks:
+                        c = net.ordered(scope, q, d)
+                        if c is None:
+                            continue
+                        a = stats.partial_auc(c.ablated, c.accuracy, c.n, f)
+                        r = rand.get((net.name, f))
+                        gap = a - float(np.nanmean(r)) if r is not None else float("nan")
+                        entries.append({"seed": net.seed, "network": net.name, "auc": a,
+                                        "gap": gap})
+                    gaps = [e["gap"] for e in entries]
+                    row["partial"][fraction_key(f)] = {
+                        "fraction": f, "per_seed": entries,
+                        "auc": _summary([e["auc"] for e in entries]), "gap": _summary(gaps),
+                        "gap_test": stats.paired_test(gaps, exact_max_n).as_dict(),
+                    }
+
+
+def add_partial_asc_desc(auc_table: List[Dict], asc_desc_table: List[Dict],
+                         exact_max_n: int = stats.EXACT_MAX_N):
+    """Give each asc − desc row a "partial" dict: per fraction, the difference of the
+    partial AUCs of `add_partial_auc`, paired by seed, and its test."""
+    by_key = {(r["condition"], r["scope"], r["quantity"], r["direction"]): r
+              for r in auc_table}
+    for row in asc_desc_table:
+        asc = by_key.get((row["condition"], row["scope"], row["quantity"], "ascending"))
+        desc = by_key.get((row["condition"], row["scope"], row["quantity"], "descending"))
+        if asc is None or desc is None or "partial" not in asc or "partial" not in desc:
+            continue
+        row["partial"] = {}
+        for key, pa in asc["partial"].items():
+            pd = desc["partial"].get(key)
+            if pd is None:
+                continue
+            desc_auc = {e["network"]: e["auc"] for e in pd["per_seed"]}
+            entries = [{"seed": e["seed"], "network": e["network"],
+                        "difference": e["auc"] - desc_auc[e["network"]]}
+                       for e in pa["per_seed"] if e["network"] in desc_auc]
+            diffs = [e["difference"] for e in entries]
+            row["partial"][key] = {"fraction": pa["fraction"], "per_seed": entries,
+                                   "difference": _summary(diffs),
+                                   "test": stats.paired_test(diffs, exact_max_n).as_dict()}
+
+
+# Families of tests for the multiple-comparison adjustment.
+P_FAMILIES = ("report", "table")
+
+
+def report_tests(t: Tables):
+    """Every paired test of the report as (table kind, condition, test dict): gap to random
+    (AUC table) and asc − desc, over the full range and each partial range."""
+    for kind, table, key in (("auc", t.auc, "gap_test"), ("asc_desc", t.asc_desc, "test")):
+        for row in table:
+            yield kind, row["condition"], row[key]
+            for part in row.get("partial", {}).values():
+                yield kind, row["condition"], part[key]
+
+
+def adjust_p_values(t: Tables, family: str = "report") -> List[Dict]:
+    """Add "p_holm", "p_bh" and "family" to every test of `report_tests`.
+
+    family "report": one family of all tests with a p-value in the report (every condition,
+    both tables, full and partial ranges). "table": one family per displayed table, i.e.
+    per (table kind, condition). Tests without a p-value (n/a) are not counted and get
+    NaN. Returns (and stores in t.p_families) one record per family: name and size m.
+    """
+    if family not in P_FAMILIES:
+        raise ValueError(f"family '{family}' is not one of {', '.join(P_FAMILIES)}")
+    groups: Dict[str, List[Dict]] = {}
+    for kind, cond, test in report_tests(t):
+        name = "report" if family == "report" else f"{kind}/{cond}"
+        groups.setdefault(name, []).append(test)
+    records = []
+    for name, tests in groups.items():
+        p = np.array([np.nan if x["p"] is None else x["p"] for x in tests], dtype=float)
+        holm, bh = stats.holm(p), stats.benjamini_hochberg(p)
+        for x, h, b in zip(tests, holm, bh):
+            x["p_holm"], x["p_bh"], x["family"] = float(h), float(b), name
+        records.append({"family": name, "tests": int(np.count_nonzero(np.isfinite(p)))})
+    t.p_families = records
+    return records
+
+
 def absence_notes(results: Results) -> List[str]:
     """One line for each kind of content a condition lacks (so the report says so)."""
     notes = list(results.notes)
@@ -225,8 +360,14 @@ def absence_notes(results: Results) -> List[str]:
     return notes
 
 
-def compute(results: Results, exact_max_n: int = stats.EXACT_MAX_N) -> Tables:
+def compute(results: Results, exact_max_n: int = stats.EXACT_MAX_N,
+            p_family: str = "report") -> Tables:
     auc, random_auc = auc_rows(results, exact_max_n)
-    return Tables(overview=overview_rows(results), spearman=spearman_rows(results),
-                  auc=auc, random_auc=random_auc,
-                  asc_desc=asc_desc_rows(auc, exact_max_n), notes=absence_notes(results))
+    add_partial_auc(results, auc, random_auc, PARTIAL_FRACTIONS, exact_max_n)
+    asc_desc = asc_desc_rows(auc, exact_max_n)
+    add_partial_asc_desc(auc, asc_desc, exact_max_n)
+    t = Tables(overview=overview_rows(results), spearman=spearman_rows(results),
+               auc=auc, random_auc=random_auc, asc_desc=asc_desc,
+               notes=absence_notes(results))
+    adjust_p_values(t, p_family)
+    return t

@@ -91,6 +91,41 @@ def test_summary_md_and_tables_json(full_report):
     assert 0.0 <= row["auc"]["mean"] <= 1.0 and row["gap_test"]["n"] == 3
     assert row["gap_test"]["test"] == "sign-flip (exact)"
     assert {f["file"] for f in data["figures"]} == expected_pngs()
+    # Adjusted p-values over one report-wide family: (36 gap + 18 asc - desc tests) x 3
+    # ranges (full, first 50%, first 25%), all with 3 seeds.
+    assert data["options"]["p_family"] == "report"
+    assert data["p_families"] == [{"family": "report", "tests": 162}]
+    tests = [r["gap_test"] for r in data["auc"]] + [r["test"] for r in data["asc_desc"]]
+    tests += [p["gap_test"] for r in data["auc"] for p in r["partial"].values()]
+    tests += [p["test"] for r in data["asc_desc"] for p in r["partial"].values()]
+    assert len(tests) == 162
+    for x in tests:
+        assert x["family"] == "report" and x["p"] <= x["p_bh"] <= x["p_holm"] <= 1.0
+    assert sorted(data["auc"][0]["partial"]) == ["0.25", "0.5"]
+    assert sorted(data["random_auc"][0]["partial"]) == ["0.25", "0.5"]
+    header = ("| scope | quantity | direction | n | AUC | gap to random | test | p | Holm | BH "
+              "| AUC 0–50% | gap 0–50% | p 0–50% | Holm 0–50% | BH 0–50% | AUC 0–25% "
+              "| gap 0–25% | p 0–25% | Holm 0–25% | BH 0–25% |")
+    assert header in md
+    assert ("| scope | quantity | n | AUC asc − desc | test | p | Holm | BH | asc − desc 0–50% "
+            "| p 0–50% | Holm 0–50% | BH 0–50% | asc − desc 0–25% | p 0–25% | Holm 0–25% "
+            "| BH 0–25% |") in md
+    assert "Family: all 162 tests with a p-value in this report" in md
+
+
+def test_summary_p_family_per_table(tmp_path, capsys):
+    results = tmp_path / "r.h5"
+    write_results(results, quantities=FEW, measure_names=MEASURES)
+    assert main(["summary", str(results), "--p-family", "table"]) == 0
+    out = capsys.readouterr().out
+    # Per condition: 3 scopes x 2 directions x 3 ranges gap tests, 3 x 3 asc - desc tests.
+    assert "(54 tests in 4 families; --p-family table)" in out
+    auc_header = next(line for line in out.splitlines() if line.startswith("scope    quantity"))
+    for column in ("Holm", "BH", "AUC 0–25%", "gap 0–50%", "p 0–25%", "Holm 0–25%"):
+        assert column in auc_header
+    with pytest.raises(SystemExit) as exc:
+        main(["summary", str(results), "--p-family", "seed"])
+    assert exc.value.code == 2
 
 
 def test_summary_prints_tables(tmp_path, capsys, version):

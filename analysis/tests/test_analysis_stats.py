@@ -168,3 +168,177 @@ def test_align_curves():
     grid, mat = stats.align_curves([([0, 2], [0.0, 1.0]), ([0, 1, 2], [0.0, 0.0, 0.0])])
     assert list(grid) == [0, 1, 2]
     assert mat[0] == pytest.approx([0.0, 0.5, 1.0])
+
+
+# -- Partial AUC ------------------------------------------------------------------------------
+
+def test_partial_auc_linear_curve_closed_form():
+    # y = 1 - x on [0, 1]: (1/f) * integral_0^f (1 - x) dx = 1 - f / 2 (exact for trapezoids).
+    ablated = np.arange(11)
+    acc = 1.0 - ablated / 10.0
+    for f in (0.1, 0.25, 0.5, 0.73, 1.0):
+        assert stats.partial_auc(ablated, acc, 10, f) == pytest.approx(1 - f / 2, abs=1e-12)
+
+
+def test_partial_auc_interpolates_at_the_boundary():
+    # Recorded at 0, 3, 6, 9, 12 of n = 12 (steps): f = 0.25 lands on a point (x = 3/12),
+    # f = 0.5 on x = 6/12, f = 0.3 (3.6 neurons) between 3 and 6.
+    ablated = [0, 3, 6, 9, 12]
+    acc = [1.0, 0.8, 0.2, 0.2, 0.1]
+    assert stats.partial_auc(ablated, acc, 12, 0.25) == pytest.approx((1.0 + 0.8) / 2)
+    # [0, .25]: 0.25 * 0.9; [.25, .5]: 0.25 * 0.5; mean over 0.5 -> 0.7
+    assert stats.partial_auc(ablated, acc, 12, 0.5) == pytest.approx(0.7)
+    # x = .3: y = 0.8 - 0.6 * (0.05 / 0.25) = 0.68; area .225 + .05 * (.8 + .68) / 2 = .262
+    assert stats.partial_auc(ablated, acc, 12, 0.3) == pytest.approx(0.262 / 0.3)
+    # Odd n: f = 0.5 of 5 neurons is 2.5 ablated, between recorded points 2 and 3.
+    assert stats.partial_auc([0, 1, 2, 3, 4, 5], [1, 1, 1, 0, 0, 0], 5, 0.5) == \
+        pytest.approx((0.4 * 1.0 + 0.1 * (1.0 + 0.5) / 2) / 0.5)
+
+
+def test_partial_auc_step_and_quadratic_closed_forms():
+    # y = x^2 sampled finely: (1/f) * f^3 / 3 = f^2 / 3 up to the trapezoid error.
+    ablated = np.arange(2001)
+    acc = (ablated / 2000.0) ** 2
+    for f in (0.25, 0.5, 1.0):
+        assert stats.partial_auc(ablated, acc, 2000, f) == pytest.approx(f * f / 3, rel=1e-5)
+    # A curve that holds 0.9 for the first 40% then falls to 0.1: early ranges see 0.9 only.
+    ablated = np.arange(101)
+    acc = np.where(ablated <= 40, 0.9, 0.1)
+    assert stats.partial_auc(ablated, acc, 100, 0.25) == pytest.approx(0.9)
+    assert stats.partial_auc(ablated, acc, 100, 0.4) == pytest.approx(0.9)
+    assert stats.partial_auc(ablated, acc, 100, 0.5) == pytest.approx(
+        (0.4 * 0.9 + 0.01 * 0.5 + 0.09 * 0.1) / 0.5)
+
+
+def test_partial_auc_of_whole_range_is_auc():
+    rng = np.random.default_rng(3)
+    for steps in (None, [0, 2, 5, 9, 17]):
+        ablated = np.arange(18) if steps is None else np.array(steps)
+        acc = rng.uniform(size=ablated.size)
+        assert stats.partial_auc(ablated, acc, 17, 1.0) == pytest.approx(
+            stats.auc(ablated, acc, 17))
+
+
+def test_partial_auc_undefined_cases():
+    # The curve must cover [0, f]; NaN only matters where it is used.
+    assert math.isnan(stats.partial_auc([0, 5], [1.0, 1.0], 20, 0.5))
+    assert math.isnan(stats.partial_auc([2, 10], [1.0, 1.0], 10, 0.5))
+    assert math.isnan(stats.partial_auc([0, 5, 10], [1.0, float("nan"), 1.0], 10, 0.25))
+    assert stats.partial_auc([0, 5, 10], [1.0, 1.0, float("nan")], 10, 0.5) == 1.0
+    assert math.isnan(stats.partial_auc([0], [1.0], 1, 0.5))
+    assert math.isnan(stats.partial_auc([0, 1], [1.0, 1.0], 0, 0.5))
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError):
+            stats.partial_auc([0, 1], [1.0, 1.0], 1, bad)
+    with pytest.raises(ValueError):
+        stats.partial_auc([0, 2, 1], [1.0, 1.0, 1.0], 2, 0.5)
+
+
+def test_partial_auc_rows_matches_partial_auc():
+    acc = np.array([[1.0, 0.5, 0.0], [1.0, 1.0, 1.0]])
+    assert stats.partial_auc_rows([0, 1, 2], acc, 2, 0.5) == pytest.approx([0.75, 1.0])
+
+
+# -- Holm and Benjamini–Hochberg ----------------------------------------------------------------
+
+# Benjamini & Hochberg (1995), J. R. Statist. Soc. B 57:289-300, section 4.1: 15 p-values of
+# a clinical trial. At 0.05 the BH procedure rejects the 4 smallest, the Bonferroni-type
+# (Holm) procedure the 3 smallest. The adjusted values were computed by hand from the
+# definitions (BH: m p_(i) / i, cumulative minimum from the top; Holm: (m - i + 1) p_(i),
+# cumulative maximum from the bottom; both capped at 1).
+BH1995 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240,
+          0.4262, 0.5719, 0.6528, 0.7590, 1.000]
+BH1995_BH = [0.0015, 0.003, 0.0095, 0.035625, 0.0603, 0.0638571428571, 0.0638571428571,
+             0.0645, 0.0765, 0.486, 0.5811818181818, 0.714875, 0.7532307692308, 0.8132142857143, 1.0]
+BH1995_HOLM = [0.0015, 0.0056, 0.0247, 0.114, 0.2211, 0.278, 0.278, 0.278, 0.3213, 1.0, 1.0,
+               1.0, 1.0, 1.0, 1.0]
+
+
+def test_adjustments_on_the_benjamini_hochberg_1995_example():
+    bh = stats.benjamini_hochberg(BH1995)
+    ho = stats.holm(BH1995)
+    assert bh == pytest.approx(BH1995_BH, abs=1e-10)
+    assert ho == pytest.approx(BH1995_HOLM, abs=1e-10)
+    assert int(np.sum(bh <= 0.05)) == 4 and int(np.sum(ho <= 0.05)) == 3
+    # Order of the input does not matter.
+    perm = np.random.default_rng(0).permutation(len(BH1995))
+    assert stats.benjamini_hochberg(np.array(BH1995)[perm]) == pytest.approx(
+        np.array(BH1995_BH)[perm], abs=1e-10)
+    assert stats.holm(np.array(BH1995)[perm]) == pytest.approx(
+        np.array(BH1995_HOLM)[perm], abs=1e-10)
+
+
+def test_adjustments_small_cases_by_hand():
+    # m = 3, p = .01, .04, .03 -> sorted .01, .03, .04
+    # Holm: 3*.01 = .03, 2*.03 = .06, 1*.04 = .04 -> cummax .06; BH: .03, .045, .04 -> .04
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.benjamini_hochberg([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.04, 0.04])
+    # Caps at 1; ties share their adjusted value.
+    assert stats.holm([0.6, 0.6]) == pytest.approx([1.0, 1.0])
+    assert stats.benjamini_hochberg([0.6, 0.6]) == pytest.approx([0.6, 0.6])
+    assert stats.holm([0.02, 0.02, 0.5]) == pytest.approx([0.06, 0.06, 0.5])
+    assert stats.benjamini_hochberg([0.02, 0.02, 0.5]) == pytest.approx([0.03, 0.03, 0.5])
+    # One test: unchanged. None: empty.
+    assert stats.holm([0.2]) == pytest.approx([0.2])
+    assert stats.benjamini_hochberg([0.2]) == pytest.approx([0.2])
+    assert stats.holm([]).size == 0 and stats.benjamini_hochberg([]).size == 0
+    with pytest.raises(ValueError):
+        stats.holm([0.1, 1.2])
+    with pytest.raises(ValueError):
+        stats.benjamini_hochberg([-0.1])
+
+
+def test_adjustments_skip_nan():
+    p = [0.01, float("nan"), 0.04, 0.03, float("nan")]
+    for fn in (stats.holm, stats.benjamini_hochberg):
+        out = fn(p)
+        assert np.isnan(out[1]) and np.isnan(out[4])
+        assert out[[0, 2, 3]] == pytest.approx(fn([0.01, 0.04, 0.03]))
+        assert np.all(np.isnan(fn([float("nan")] * 3)))
+
+
+def _holm_reject(p, alpha):
+    """Holm's step-down procedure as published: reject while p_(k) <= alpha / (m - k + 1)."""
+    order = np.argsort(p, kind="stable")
+    m, rejected = len(p), set()
+    for k, i in enumerate(order, start=1):
+        if p[i] > alpha / (m - k + 1):
+            break
+        rejected.add(int(i))
+    return rejected
+
+
+def _bh_reject(p, alpha):
+    """BH step-up as published: reject the k smallest, k the largest with p_(k) <= k alpha / m."""
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    ks = [k for k in range(1, m + 1) if p[order[k - 1]] <= k * alpha / m]
+    return {int(i) for i in order[:max(ks)]} if ks else set()
+
+
+def test_adjustments_agree_with_the_procedures_and_their_properties():
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        m = int(rng.integers(1, 40))
+        p = rng.uniform(size=m) ** rng.uniform(0.5, 4)       # some families rich in small p
+        if trial % 5 == 0:
+            p = np.round(p, 2)                               # ties
+        ho, bh = stats.holm(p), stats.benjamini_hochberg(p)
+        for adj in (ho, bh):
+            assert np.all(adj >= p - 1e-15) and np.all(adj <= 1.0)
+            order = np.argsort(p, kind="stable")
+            assert np.all(np.diff(adj[order]) >= -1e-15)     # monotone in the raw order
+        assert np.all(bh <= ho + 1e-15)                       # BH is never stricter than Holm
+        for alpha in (0.01, 0.05, 0.1, 0.2):
+            assert set(np.flatnonzero(ho <= alpha).tolist()) == _holm_reject(p, alpha)
+            assert set(np.flatnonzero(bh <= alpha).tolist()) == _bh_reject(p, alpha)
+
+
+def test_adjustments_match_scipy_when_available():
+    if not hasattr(sst, "false_discovery_control"):
+        pytest.skip("scipy < 1.11 has no false_discovery_control")
+    rng = np.random.default_rng(5)
+    for m in (1, 2, 7, 50):
+        p = rng.uniform(size=m) ** 3
+        assert stats.benjamini_hochberg(p) == pytest.approx(
+            sst.false_discovery_control(p, method="bh"), abs=1e-12)

@@ -42,8 +42,9 @@ def test_auc_table_by_hand(known):
     assert asc["auc"]["mean"] == pytest.approx(0.73) and asc["auc"]["n"] == 5
     assert asc["gap"]["mean"] == pytest.approx(0.23)
     assert asc["gap"]["sd"] == pytest.approx(np.std([0.01, 0.02, 0.03, 0.04, 0.05], ddof=1))
-    assert asc["gap_test"] == {"test": "sign-flip (exact)", "n": 5,
-                               "statistic": pytest.approx(1.15), "p": pytest.approx(2 / 32)}
+    assert {k: asc["gap_test"][k] for k in ("test", "n", "statistic", "p")} == {
+        "test": "sign-flip (exact)", "n": 5, "statistic": pytest.approx(1.15),
+        "p": pytest.approx(2 / 32)}
     desc = rows[("layer0", "mutual_information", "descending")]
     assert desc["auc"]["mean"] == pytest.approx(0.5) and desc["auc"]["sd"] == pytest.approx(0)
     # Every gap is exactly 0: the sign-flip test gives p = 1.
@@ -55,6 +56,92 @@ def test_auc_table_by_hand(known):
     ad = {(x["scope"], x["quantity"]): x for x in t.asc_desc}[("layer0", "mutual_information")]
     assert ad["difference"]["mean"] == pytest.approx(0.23)
     assert ad["test"]["p"] == pytest.approx(2 / 32) and ad["test"]["n"] == 5
+
+
+def test_partial_auc_tables_by_hand(known):
+    # Over [0, f] the mean of the linear ascending curve 0.9 - 0.4 x + s/100 is
+    # 0.9 - 0.2 f + s/100, of the descending 0.9 - 0.8 x it is 0.9 - 0.4 f; random 0.5.
+    with Results(known) as r:
+        t = tables.compute(r)
+    rows = {(x["scope"], x["quantity"], x["direction"]): x for x in t.auc}
+    for scope in ("layer0", "network"):
+        asc = rows[(scope, "mutual_information", "ascending")]
+        desc = rows[(scope, "mutual_information", "descending")]
+        rand = {x["scope"]: x for x in t.random_auc}[scope]
+        ad = {(x["scope"], x["quantity"]): x for x in t.asc_desc}[(scope, "mutual_information")]
+        assert sorted(asc["partial"]) == ["0.25", "0.5"]
+        for f in (0.25, 0.5):
+            pa, pd = asc["partial"][f"{f:g}"], desc["partial"][f"{f:g}"]
+            assert pa["fraction"] == f
+            assert [e["auc"] for e in pa["per_seed"]] == pytest.approx(
+                [0.9 - 0.2 * f + s / 100 for s in range(1, 6)])
+            assert pa["gap"]["mean"] == pytest.approx(0.43 - 0.2 * f)
+            assert pa["gap_test"]["p"] == pytest.approx(2 / 32) and pa["gap_test"]["n"] == 5
+            assert pd["auc"]["mean"] == pytest.approx(0.9 - 0.4 * f)
+            assert pd["gap"]["mean"] == pytest.approx(0.4 - 0.4 * f)
+            # Every descending gap is 0.4 - 0.4 f > 0: the smallest p of 5 seeds.
+            assert pd["gap_test"]["p"] == pytest.approx(2 / 32)
+            rp = rand["partial"][f"{f:g}"]
+            assert rp["auc"]["mean"] == pytest.approx(0.5) and rp["auc_pooled"]["n"] == 10
+            pad = ad["partial"][f"{f:g}"]
+            assert pad["difference"]["mean"] == pytest.approx(0.03 + 0.2 * f)
+            assert [e["difference"] for e in pad["per_seed"]] == pytest.approx(
+                [0.2 * f + s / 100 for s in range(1, 6)])
+            assert pad["test"]["p"] == pytest.approx(2 / 32)
+
+
+def test_adjusted_p_values_over_the_report_and_per_table(known):
+    # 2 scopes x 2 directions x 3 ranges = 12 gap tests + 2 x 3 asc - desc tests = 18:
+    # 16 at p = 1/16 and the two full-range descending gaps (all zero) at p = 1.
+    with Results(known) as r:
+        t = tables.compute(r)
+        tt = tables.compute(r, p_family="table")
+    assert t.p_families == [{"family": "report", "tests": 18}]
+    tests = [x for _, _, x in tables.report_tests(t)]
+    assert len(tests) == 18 and all(x["family"] == "report" for x in tests)
+    for x in tests:
+        if x["p"] == pytest.approx(1.0):
+            assert x["p_holm"] == 1.0 and x["p_bh"] == 1.0
+        else:  # Holm: 18/16 > 1; BH: 18 * (1/16) / 16
+            assert x["p_holm"] == 1.0 and x["p_bh"] == pytest.approx(18 / 16 / 16)
+    cond = "synthetic-relu-4"
+    assert sorted((f["family"], f["tests"]) for f in tt.p_families) == [
+        (f"asc_desc/{cond}", 6), (f"auc/{cond}", 12)]
+    for kind, _, x in tables.report_tests(tt):
+        if kind == "asc_desc":   # 6 tests at 1/16: Holm 6/16, BH 1/16
+            assert x["p_holm"] == pytest.approx(6 / 16) and x["p_bh"] == pytest.approx(1 / 16)
+        elif x["p"] != pytest.approx(1.0):   # 10 at 1/16 among 12: Holm 12/16, BH 12/16/10
+            assert x["p_holm"] == pytest.approx(12 / 16)
+            assert x["p_bh"] == pytest.approx(12 / 16 / 10)
+    with pytest.raises(ValueError):
+        tables.adjust_p_values(t, "seed")
+
+
+def test_partial_auc_on_curves_recorded_at_few_steps(tmp_path, version):
+    # steps = 3 on layers of 8 and 6 neurons and a network scope of 14: the recorded points
+    # rarely land on 25% or 50%, so the table interpolates; it must equal stats.partial_auc.
+    path = tmp_path / "steps.h5"
+    write_results(path, steps=3, version=version)
+    with Results(path) as r:
+        t = tables.compute(r)
+        rows = {(x["condition"], x["scope"], x["quantity"], x["direction"]): x for x in t.auc}
+        checked = 0
+        for cond in r.conditions:
+            for net in cond.networks:
+                for scope in net.scopes():
+                    for q, d in net.ordered_keys(scope):
+                        c = net.ordered(scope, q, d)
+                        rnd = net.random(scope)
+                        row = rows[(cond.label, scope, q, d)]
+                        for f in (0.25, 0.5):
+                            part = row["partial"][f"{f:g}"]
+                            e = {x["network"]: x for x in part["per_seed"]}[net.name]
+                            a = stats.partial_auc(c.ablated, c.accuracy, c.n, f)
+                            assert np.isfinite(a) and e["auc"] == pytest.approx(a)
+                            ra = stats.partial_auc_rows(rnd.ablated, rnd.accuracy, rnd.n, f)
+                            assert e["gap"] == pytest.approx(a - ra.mean())
+                            checked += 1
+        assert checked > 50
 
 
 def test_spearman_table_matches_stats(tmp_path, version):
