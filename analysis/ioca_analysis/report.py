@@ -116,6 +116,29 @@ P_NOTE = ("p-values are two-sided and not adjusted for multiple comparisons. Wit
           "go below 2/2^n: 0.5 for n = 2, 0.25 for n = 3, 0.0625 for n = 5. n = 1 gives n/a.")
 
 
+HOLDS_COLUMN = "holds in k of K settings"
+HOLDS_NOTE = ("'holds in k of K settings': in how many of the study's K measure settings "
+              "(binning x bins x estimator) the value has the same sign as the one shown (the "
+              "first setting's) and p < {level} in that setting's test across seeds (for ρ: "
+              "the per-seed ρ tested against 0). Quantities that do not depend on the binning "
+              "have the same values in every setting. Settings: {settings}.")
+
+
+def holds_note(t: Tables) -> str:
+    holds = t.holds or {}
+    return HOLDS_NOTE.format(level=holds.get("level", 0.05),
+                             settings=", ".join(holds.get("settings", [])) or "one")
+
+
+def fmt_holds(t: Tables, kind: str, key) -> str:
+    """k/K of one gap, difference or correlation ("" when not computed)."""
+    holds = t.holds or {}
+    k = holds.get(kind, {}).get(key)
+    if k is None:
+        return ""
+    return f"{k}/{len(holds.get('settings', [])) or 1}"
+
+
 # -------------------------------------------------------------------------------------------
 # Display tables.
 
@@ -150,9 +173,13 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                     summ = cell.get((q, s))
                     row.append("n/a" if summ is None or summ["n"] == 0 else
                                f"{fmt_mean_sd(summ, 2, True)} ({summ['n']})")
+                row.append(", ".join(fmt_holds(t, "spearman", (cond, q, s)) or "n/a"
+                                     for s in scopes))
                 rows.append(row)
             out.append(DisplayTable("spearman", f"Spearman ρ with single-neuron damage — {cond}",
-                                    ["quantity"] + scopes, rows, cond, CAPTIONS["spearman"]))
+                                    ["quantity"] + scopes + [
+                                        f"{HOLDS_COLUMN} ({', '.join(scopes)})"],
+                                    rows, cond, CAPTIONS["spearman"]))
     for cond in conditions:
         rows_c = [r for r in t.auc if r["condition"] == cond]
         rand = {r["scope"]: r for r in t.random_auc if r["condition"] == cond}
@@ -163,27 +190,30 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                 r = rand[s]
                 reps = sorted({e["repeats"] for e in r["per_seed"]})
                 rows.append([s, "random", f"R={'/'.join(str(x) for x in reps)}",
-                             str(r["auc"]["n"]), fmt_mean_sd(r["auc"], 4), "", "", ""])
+                             str(r["auc"]["n"]), fmt_mean_sd(r["auc"], 4), "", "", "", ""])
             for r in rows_c:
                 if r["scope"] != s:
                     continue
                 test = r["gap_test"]
                 rows.append([s, r["quantity"], r["direction"], str(r["auc"]["n"]),
                              fmt_mean_sd(r["auc"], 4), fmt_mean_sd(r["gap"], 4, True),
-                             test["test"] if r["gap"]["n"] else "n/a", fmt_p(test["p"])])
+                             test["test"] if r["gap"]["n"] else "n/a", fmt_p(test["p"]),
+                             fmt_holds(t, "gap", (cond, s, r["quantity"], r["direction"]))])
         if rows:
             out.append(DisplayTable("auc", f"Area under the ablation curves — {cond}",
                                     ["scope", "quantity", "direction", "n", "AUC",
-                                     "gap to random", "test", "p"], rows, cond, CAPTIONS["auc"]))
+                                     "gap to random", "test", "p", HOLDS_COLUMN], rows, cond,
+                                    CAPTIONS["auc"]))
     for cond in conditions:
         rows_c = [r for r in t.asc_desc if r["condition"] == cond]
         rows = [[r["scope"], r["quantity"], str(r["difference"]["n"]),
-                 fmt_mean_sd(r["difference"], 4, True), r["test"]["test"], fmt_p(r["test"]["p"])]
+                 fmt_mean_sd(r["difference"], 4, True), r["test"]["test"], fmt_p(r["test"]["p"]),
+                 fmt_holds(t, "asc_desc", (cond, r["scope"], r["quantity"]))]
                 for r in sorted(rows_c, key=lambda r: scope_sort_key(r["scope"]))]
         if rows:
             out.append(DisplayTable("asc_desc", f"Ascending − descending AUC — {cond}",
-                                    ["scope", "quantity", "n", "AUC asc − desc", "test", "p"],
-                                    rows, cond, CAPTIONS["asc_desc"]))
+                                    ["scope", "quantity", "n", "AUC asc − desc", "test", "p",
+                                     HOLDS_COLUMN], rows, cond, CAPTIONS["asc_desc"]))
     return out
 
 
@@ -242,7 +272,7 @@ def summary_text(results: Results, t: Tables, options: Options = Options()) -> s
     for kind in ("overview", "spearman", "auc", "asc_desc"):
         for d in _grouped(dts, kind):
             parts += ["", render_text(d)]
-    parts += ["", P_NOTE.format(m=options.exact_max_n)]
+    parts += ["", P_NOTE.format(m=options.exact_max_n), holds_note(t)]
     return "\n".join(parts) + "\n"
 
 
@@ -263,7 +293,7 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
             if d.condition:
                 parts += ["", f"### {d.condition}"]
             parts += ["", render_markdown(d)]
-    parts += ["", P_NOTE.format(m=options.exact_max_n)]
+    parts += ["", P_NOTE.format(m=options.exact_max_n), "", holds_note(t)]
     if figs:
         parts += ["", "## Figures", ""] + [f"- [{f.title}]({f.file})" for f in figs]
     return "\n".join(parts) + "\n"
@@ -314,6 +344,7 @@ def report_html(results: Results, t: Tables, figs, options: Options) -> str:
                 out.append(f"<h3>{e(d.condition)}</h3>")
             out.append(render_html(d))
     out.append(f'<p class="caption">{e(P_NOTE.format(m=options.exact_max_n))}</p>')
+    out.append(f'<p class="caption">{e(holds_note(t))}</p>')
     out.append('<h2 id="figures">Figures</h2>')
     last = object()
     for f in figs:
@@ -338,6 +369,11 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
         "notes": t.notes,
         "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
         "random_auc": t.random_auc, "asc_desc": t.asc_desc,
+        "holds": {"settings": (t.holds or {}).get("settings", []),
+                  "level": (t.holds or {}).get("level"),
+                  **{kind: [{"key": list(key), "k": k}
+                            for key, k in (t.holds or {}).get(kind, {}).items()]
+                     for kind in ("gap", "asc_desc", "spearman")}},
         "figures": [asdict(f) for f in figs],
         "definitions": {
             "auc": "trapezoid of accuracy (fraction) over ablated/n in [0, 1]",
@@ -346,6 +382,7 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
             "spearman": "rho of quantity vs single_neuron accuracy_drop, per seed",
             "summary": "mean, sd (ddof 1) and n over seeds; NaN/None where undefined",
             "test": P_NOTE.format(m=options.exact_max_n),
+            "holds": holds_note(t),
         },
     })
 
