@@ -696,20 +696,28 @@ class Results:
             out += [s for s in net.settings if s not in out]
         return out
 
-    def curves(self, scope: str, quantity: str, direction: str = "") -> "CurveTable":
+    def curves(self, scope: str, quantity: str, direction: str = "",
+               setting: Optional[str] = None) -> "CurveTable":
         """One curve of every network that has it, as arrays (see `CurveTable`).
 
         quantity "random" gives the random curves (direction is then ignored). A format-2
         file is read with a few vectorised look-ups in its tables and few HDF5 reads.
+        setting: a measure setting (`settings`); None or the first is the default paths.
         """
         where = (f"ablation/{scope}/random" if quantity == "random"
                  else f"ablation/{scope}/{quantity}/{direction}")
+        if setting is not None and setting != self.settings[0] and quantity != "random" \
+                and depends_on_binning(quantity):
+            where = f"settings/{setting}/{where}"
         if self._packed is not None:
             return self._packed_curves(where, scope)
         found = []
         for net in self.networks:
-            c = (net.random(scope) if quantity == "random"
-                 else net.ordered(scope, quantity, direction))
+            view = net.in_setting(setting) if setting in net.settings else net
+            if setting is not None and setting not in net.settings:
+                continue
+            c = (view.random(scope) if quantity == "random"
+                 else view.ordered(scope, quantity, direction))
             if c is not None:
                 found.append((net.name, c.n, c.ablated, c.accuracy, c.loss))
         return CurveTable.stack(where, found)

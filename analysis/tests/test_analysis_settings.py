@@ -79,6 +79,13 @@ def test_reader_view_of_a_setting(multi):
         assert view.ordered_keys("layer0") == net.ordered_keys("layer0")
         with pytest.raises(KeyError):
             net.in_setting("uniform-99-plugin")
+        table = r.curves("layer0", "mutual_information", "ascending", setting=OTHER)
+        assert table.accuracy.shape == (len(SEEDS), 5) and np.all(table.accuracy == 0.5)
+        first = r.curves("layer0", "mutual_information", "ascending")
+        assert first.accuracy[0] == pytest.approx(np.linspace(0.9, 0.7, 5) + 0.01)
+        shared = r.curves("layer0", "outgoing_l2", "ascending", setting=OTHER)
+        np.testing.assert_array_equal(shared.accuracy,
+                                      r.curves("layer0", "outgoing_l2", "ascending").accuracy)
 
 
 def test_holds_k_of_k(multi):
