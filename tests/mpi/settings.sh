@@ -8,7 +8,8 @@
 # usage: settings.sh IOCA MPIEXEC
 set -uo pipefail
 ioca=$1 mpiexec=$2
-source "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
 cd "$tmp"
 py=/usr/bin/python3
 
@@ -82,8 +83,8 @@ grep -qF "multi.h5 tasks 46 settings_paths" attrs.txt && pass "the 4-setting fil
   fail "4-setting file: $(cat attrs.txt)"
 grep -qF "measure_settings uniform-10-plugin,uniform-30-plugin,quantile-10-plugin,quantile-30-plugin" attrs.txt &&
   pass "network attribute measure_settings lists the 4 settings" || fail "measure_settings: $(cat attrs.txt)"
-grep -qF "single.h5 tasks 16 settings_paths 0 measure_settings None split_seed_column False" attrs.txt &&
-  pass "single-setting file: 16 tasks, no settings/ path, no measure_settings or split_seed" ||
+grep -qF "single.h5 tasks 19 settings_paths 0 measure_settings None split_seed_column False" attrs.txt &&
+  pass "single-setting file: 19 tasks, no settings/ path, no measure_settings or split_seed" ||
   fail "single-setting file: $(cat attrs.txt)"
 
 # --- every setting equals standalone measure + ablate of that setting (format 1, by path)
@@ -122,19 +123,24 @@ for setting in uniform-10 uniform-30 quantile-10 quantile-30; do
 done
 ((same)) && pass "every setting's measures and sweeps equal ioca measure --binning X --bins B + ioca ablate" ||
   fail "a setting differs from standalone measure + ablate"
-h5ls -r multi-v1.h5 | grep -q "settings/uniform-30-plugin/ablation/layer0/outgoing_l2\|settings/.*/random\|settings/.*/single_damage" &&
-  fail "binning-independent sweeps repeated per setting" || pass "binning-independent sweeps are not repeated per setting"
-h5ls -r multi-v1.h5 | grep -q "settings/quantile-30-plugin/information_plane/entropy" &&
+h5ls -r multi-v1.h5 >tree.txt 2>&1 || fail "h5ls multi-v1.h5: $(head -3 tree.txt)"
+grep -q "settings/uniform-30-plugin/ablation/layer0/entropy/ascending/accuracy" tree.txt &&
+  ! grep -q "settings/[^/ ]*/ablation/[^/ ]*/\(outgoing_l2\|random\|single_damage\)\|settings/[^/ ]*/\(single_neuron\|model\)" tree.txt &&
+  pass "binning-independent sweeps (and model, damage) are not repeated per setting" ||
+  fail "settings/ holds the wrong things: $(grep settings/ tree.txt | head -5)"
+grep -q "settings/quantile-30-plugin/information_plane/entropy" tree.txt &&
   pass "information plane per setting" || fail "no information plane per setting"
 # The first setting sits where a study of it alone puts it, with the same values.
-for g in measures ablation information_plane single_neuron model; do
+same=1
+for g in measures ablation information_plane single_neuron model hidden_widths; do
   h5diff single-v1.h5 multi-v1.h5 "$net/$g" "$net/$g" >"diff-$g" 2>&1 ||
-    fail "first setting's $g differs from the single-setting study: $(head -3 "diff-$g")"
+    { same=0; echo "first setting's $g differs from the single-setting study: $(head -3 "diff-$g")"; }
 done
-pass "first setting's measures, sweeps, information plane equal the single-setting study's"
+((same)) && pass "first setting's measures, sweeps, information plane equal the single-setting study's" ||
+  fail "first setting differs from the single-setting study"
 
 # The reader and the report see the settings (k of K columns).
-PYTHONPATH=$(dirname "$0")/../../analysis $py - multi.h5 single.h5 >reader.txt 2>&1 <<'PY'
+PYTHONPATH=$here/../../analysis $py - multi.h5 single.h5 >reader.txt 2>&1 <<'PY'
 import sys
 from ioca_analysis.results import Results
 from ioca_analysis import tables
