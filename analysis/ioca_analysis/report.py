@@ -151,6 +151,29 @@ def _p_cells(test) -> List[str]:
     return [fmt_p(test.get("p")), fmt_p(test.get("p_holm")), fmt_p(test.get("p_bh"))]
 
 
+HOLDS_COLUMN = "holds in k of K settings"
+HOLDS_NOTE = ("'holds in k of K settings': in how many of the study's K measure settings "
+              "(binning x bins x estimator) the value has the same sign as the one shown (the "
+              "first setting's) and p < {level} in that setting's test across seeds (for ρ: "
+              "the per-seed ρ tested against 0). Quantities that do not depend on the binning "
+              "have the same values in every setting. Settings: {settings}.")
+
+
+def holds_note(t: Tables) -> str:
+    holds = t.holds or {}
+    return HOLDS_NOTE.format(level=holds.get("level", 0.05),
+                             settings=", ".join(holds.get("settings", [])) or "one")
+
+
+def fmt_holds(t: Tables, kind: str, key) -> str:
+    """k/K of one gap, difference or correlation ("" when not computed)."""
+    holds = t.holds or {}
+    k = holds.get(kind, {}).get(key)
+    if k is None:
+        return ""
+    return f"{k}/{len(holds.get('settings', [])) or 1}"
+
+
 # -------------------------------------------------------------------------------------------
 # Display tables.
 
@@ -185,9 +208,13 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                     summ = cell.get((q, s))
                     row.append("n/a" if summ is None or summ["n"] == 0 else
                                f"{fmt_mean_sd(summ, 2, True)} ({summ['n']})")
+                row.append(", ".join(fmt_holds(t, "spearman", (cond, q, s)) or "n/a"
+                                     for s in scopes))
                 rows.append(row)
             out.append(DisplayTable("spearman", f"Spearman ρ with single-neuron damage — {cond}",
-                                    ["quantity"] + scopes, rows, cond, CAPTIONS["spearman"]))
+                                    ["quantity"] + scopes + [
+                                        f"{HOLDS_COLUMN} ({', '.join(scopes)})"],
+                                    rows, cond, CAPTIONS["spearman"]))
     for cond in conditions:
         rows_c = [r for r in t.auc if r["condition"] == cond]
         rand = {r["scope"]: r for r in t.random_auc if r["condition"] == cond}
@@ -202,7 +229,7 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                 for f in PARTIAL_FRACTIONS:
                     part = r.get("partial", {}).get(fraction_key(f))
                     row += [fmt_mean_sd(part["auc"], 4) if part else "n/a", "", "", "", ""]
-                rows.append(row)
+                rows.append(row + [""])
             for r in rows_c:
                 if r["scope"] != s:
                     continue
@@ -217,13 +244,15 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                         continue
                     row += [fmt_mean_sd(part["auc"], 4), fmt_mean_sd(part["gap"], 4, True)]
                     row += _p_cells(part["gap_test"])
+                row.append(fmt_holds(t, "gap", (cond, s, r["quantity"], r["direction"])))
                 rows.append(row)
         if rows:
             out.append(DisplayTable("auc", f"Area under the ablation curves — {cond}",
                                     ["scope", "quantity", "direction", "n", "AUC",
                                      "gap to random", "test", "p", "Holm", "BH"]
                                     + [c + " " + _range_label(f) for f in PARTIAL_FRACTIONS
-                                       for c in ("AUC", "gap", "p", "Holm", "BH")],
+                                       for c in ("AUC", "gap", "p", "Holm", "BH")]
+                                    + [HOLDS_COLUMN],
                                     rows, cond, CAPTIONS["auc"]))
     for cond in conditions:
         rows_c = [r for r in t.asc_desc if r["condition"] == cond]
@@ -238,13 +267,15 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                     row += ["n/a"] * 4
                     continue
                 row += [fmt_mean_sd(part["difference"], 4, True)] + _p_cells(part["test"])
+            row.append(fmt_holds(t, "asc_desc", (cond, r["scope"], r["quantity"])))
             rows.append(row)
         if rows:
             out.append(DisplayTable("asc_desc", f"Ascending − descending AUC — {cond}",
                                     ["scope", "quantity", "n", "AUC asc − desc", "test", "p",
                                      "Holm", "BH"]
                                     + [c + " " + _range_label(f) for f in PARTIAL_FRACTIONS
-                                       for c in ("asc − desc", "p", "Holm", "BH")],
+                                       for c in ("asc − desc", "p", "Holm", "BH")]
+                                    + [HOLDS_COLUMN],
                                     rows, cond, CAPTIONS["asc_desc"]))
     return out
 
@@ -304,7 +335,7 @@ def summary_text(results: Results, t: Tables, options: Options = Options()) -> s
     for kind in ("overview", "spearman", "auc", "asc_desc"):
         for d in _grouped(dts, kind):
             parts += ["", render_text(d)]
-    parts += ["", p_note(t, options)]
+    parts += ["", p_note(t, options), holds_note(t)]
     return "\n".join(parts) + "\n"
 
 
@@ -325,7 +356,7 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
             if d.condition:
                 parts += ["", f"### {d.condition}"]
             parts += ["", render_markdown(d)]
-    parts += ["", p_note(t, options)]
+    parts += ["", p_note(t, options), "", holds_note(t)]
     if figs:
         parts += ["", "## Figures", ""] + [f"- [{f.title}]({f.file})" for f in figs]
     return "\n".join(parts) + "\n"
@@ -376,6 +407,7 @@ def report_html(results: Results, t: Tables, figs, options: Options) -> str:
                 out.append(f"<h3>{e(d.condition)}</h3>")
             out.append(render_html(d))
     out.append(f'<p class="caption">{e(p_note(t, options))}</p>')
+    out.append(f'<p class="caption">{e(holds_note(t))}</p>')
     out.append('<h2 id="figures">Figures</h2>')
     last = object()
     for f in figs:
@@ -401,6 +433,11 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
         "notes": t.notes,
         "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
         "random_auc": t.random_auc, "asc_desc": t.asc_desc, "p_families": t.p_families,
+        "holds": {"settings": (t.holds or {}).get("settings", []),
+                  "level": (t.holds or {}).get("level"),
+                  **{kind: [{"key": list(key), "k": k}
+                            for key, k in (t.holds or {}).get(kind, {}).items()]
+                     for kind in ("gap", "asc_desc", "spearman")}},
         "figures": [asdict(f) for f in figs],
         "definitions": {
             "auc": "trapezoid of accuracy (fraction) over ablated/n in [0, 1]",
@@ -417,6 +454,7 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
                     "(cumulative minimum from the largest p, capped at 1)",
             "family": "name of the test's family: 'report' (all tests of the report) or "
                       "'<table>/<condition>' (--p-family table)",
+            "holds": holds_note(t),
         },
     })
 

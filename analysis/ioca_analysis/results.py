@@ -45,6 +45,26 @@ NON_QUANTITY_MEASURES = frozenset({
 })
 # Children of /ablation/<scope> that are not ordered-by-quantity curves.
 NON_QUANTITY_SCOPE_CHILDREN = frozenset({"random", "custom"})
+# Quantities whose values do not depend on the measure setting (binning, bins, estimator);
+# every other measured quantity does (docs/study.md, "Measure settings").
+BINNING_INDEPENDENT = frozenset({
+    "selectivity_index", "mean_activation", "mean_abs_activation", "activation_variance",
+    "outgoing_l1", "outgoing_l2", "single_damage",
+})
+
+
+def depends_on_binning(quantity: str) -> bool:
+    """Whether a quantity's values (and sweeps) differ between measure settings."""
+    return quantity not in BINNING_INDEPENDENT
+
+
+def setting_name(binning, bins, estimator) -> str:
+    """A measure setting's name as ioca writes it: <binning>-<bins>-<estimator>, or
+    binary-<estimator>."""
+    binning, estimator = str(binning), str(estimator)
+    if binning == "binary":
+        return f"binary-{estimator}"
+    return f"{binning}-{_as_int(bins, bins)}-{estimator}"
 
 
 class ResultsError(Exception):
@@ -264,6 +284,47 @@ class Network:
         return max([len(self.hidden)] + [k + 1 for k in self.measure_layers()]
                    + [k + 1 for k in self.single_layers()])
 
+    # -- measure settings ----------------------------------------------------------------
+    @property
+    def settings(self) -> List[str]:
+        """The measure settings of the network, the first being the one stored at the
+        default paths (`measures/`, `ablation/<scope>/<quantity>/`): the network attribute
+        `measure_settings`, or the single setting its `binning`, `bins`, `estimator`
+        attributes name."""
+        names = self.attrs.get("measure_settings")
+        if names:
+            return [n for n in str(names).split(",") if n]
+        if self.attrs.get("binning") is not None:
+            return [setting_name(self.attrs.get("binning"), self.attrs.get("bins"),
+                                 self.attrs.get("estimator", "plugin"))]
+        return ["default"]
+
+    @property
+    def split_seed(self) -> Optional[int]:
+        """The seed of the network's train/validation split: its attribute `split_seed`
+        (studies with data.split_seeds), else the model's, else the study's data.split_seed."""
+        for value in (self.attrs.get("split_seed"),
+                      self._group.get("model").attrs.get("split_seed")
+                      if _is_group(self._group.get("model")) else None):
+            if value is not None:
+                return _as_int(value, None)
+        m = re.search(r"^split_seed\s*=\s*(\d+)", str(self._results.attrs.get("study_config", "")),
+                      re.M)
+        return int(m.group(1)) if m else None
+
+    def in_setting(self, setting: str) -> "Network":
+        """The network as seen under one measure setting: its measures, information plane
+        and the curves of quantities that depend on the binning are that setting's; random
+        curves, single-neuron damage and the other quantities' curves are shared. The first
+        setting is the network itself."""
+        names = self.settings
+        if setting not in names:
+            raise KeyError(f"{self._results.path}: network {self.name} has no measure "
+                           f"setting {setting!r} (it has {', '.join(names)})")
+        if setting == names[0]:
+            return self
+        return SettingView(self, setting)
+
     # -- measures -----------------------------------------------------------------------
     @property
     def has_measures(self) -> bool:
@@ -434,6 +495,39 @@ class Network:
         return a
 
 
+class SettingView(Network):
+    """A `Network` under a further measure setting (`Network.in_setting`): reads
+    `settings/<setting>/measures`, `settings/<setting>/information_plane` and
+    `settings/<setting>/ablation/<scope>/<quantity>` (binning-dependent quantities) in
+    place of the default paths; everything else is the network's own."""
+
+    def __init__(self, base: Network, setting: str):
+        self.__dict__.update({k: v for k, v in base.__dict__.items() if k != "_cache"})
+        self._cache = {}
+        self.base = base
+        self.setting = setting
+
+    def _where(self, where: str) -> str:
+        parts = where.split("/")
+        own = f"settings/{self.setting}/"
+        if parts[0] in ("measures", "information_plane"):
+            return own + where
+        if parts[0] == "ablation" and len(parts) >= 3 and parts[2] not in \
+                NON_QUANTITY_SCOPE_CHILDREN and depends_on_binning(parts[2]):
+            return own + where
+        return where
+
+    def _dataset(self, where: str):
+        return Network._dataset(self, self._where(where))
+
+    def _subgroup(self, where: str):
+        return Network._subgroup(self, self._where(where))
+
+    @property
+    def settings(self) -> List[str]:
+        return self.base.settings
+
+
 @dataclass
 class CurveTable:
     """One curve (scope, quantity, direction) of many networks, stacked row by row.
@@ -593,20 +687,37 @@ class Results:
         except KeyError:
             raise KeyError(f"{self.path}: no network {name!r}") from None
 
-    def curves(self, scope: str, quantity: str, direction: str = "") -> "CurveTable":
+    @property
+    def settings(self) -> List[str]:
+        """The measure settings of the study, in order (the first at the default paths):
+        the union over the networks, one name for a study of a single setting."""
+        out: List[str] = []
+        for net in self.networks:
+            out += [s for s in net.settings if s not in out]
+        return out
+
+    def curves(self, scope: str, quantity: str, direction: str = "",
+               setting: Optional[str] = None) -> "CurveTable":
         """One curve of every network that has it, as arrays (see `CurveTable`).
 
         quantity "random" gives the random curves (direction is then ignored). A format-2
         file is read with a few vectorised look-ups in its tables and few HDF5 reads.
+        setting: a measure setting (`settings`); None or the first is the default paths.
         """
         where = (f"ablation/{scope}/random" if quantity == "random"
                  else f"ablation/{scope}/{quantity}/{direction}")
+        if setting is not None and setting != self.settings[0] and quantity != "random" \
+                and depends_on_binning(quantity):
+            where = f"settings/{setting}/{where}"
         if self._packed is not None:
             return self._packed_curves(where, scope)
         found = []
         for net in self.networks:
-            c = (net.random(scope) if quantity == "random"
-                 else net.ordered(scope, quantity, direction))
+            view = net.in_setting(setting) if setting in net.settings else net
+            if setting is not None and setting not in net.settings:
+                continue
+            c = (view.random(scope) if quantity == "random"
+                 else view.ordered(scope, quantity, direction))
             if c is not None:
                 found.append((net.name, c.n, c.ablated, c.accuracy, c.loss))
         return CurveTable.stack(where, found)

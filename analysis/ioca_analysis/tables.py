@@ -31,6 +31,8 @@ class Tables:
     asc_desc: List[Dict] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     p_families: List[Dict] = field(default_factory=list)
+    # "holds in k of K settings" of every gap and correlation (settings_holds).
+    holds: Dict = field(default_factory=dict)
 
 
 def _summary(values) -> Dict:
@@ -360,6 +362,66 @@ def absence_notes(results: Results) -> List[str]:
     return notes
 
 
+# -------------------------------------------------------------------------------------------
+# Robustness to the measure setting (analysis/README.md, "Holds in k of K settings").
+
+HOLDS_LEVEL = 0.05
+
+
+class _SettingResults:
+    """The parts of a `Results` the table functions read, with every network seen under one
+    measure setting (networks without that setting left out)."""
+
+    def __init__(self, results: Results, setting: str):
+        self.notes: List[str] = []
+        self.conditions: List[Condition] = []
+        for cond in results.conditions:
+            nets = [n.in_setting(setting) for n in cond.networks if setting in n.settings]
+            if nets:
+                self.conditions.append(Condition(cond.key, nets))
+
+
+def _holds(mean: float, p, reference: float, level: float) -> bool:
+    """Same sign as the reference (the first setting's mean, non-zero) and p < level."""
+    return (p is not None and np.isfinite(p) and p < level and np.isfinite(mean)
+            and np.isfinite(reference) and reference != 0 and np.sign(mean) == np.sign(reference))
+
+
+def settings_holds(results: Results, level: float = HOLDS_LEVEL,
+                   exact_max_n: int = stats.EXACT_MAX_N) -> Dict:
+    """For every gap to random, ascending − descending difference and Spearman correlation
+    of the report: in how many of the K measure settings it holds (same sign as under the
+    first setting, whose values the report shows, and p < level in that setting's paired
+    test across seeds; for Spearman the test is of the per-seed rho against 0).
+
+    Returns {"settings": [...], "level": level, "gap": {(condition, scope, quantity,
+    direction): k}, "asc_desc": {(condition, scope, quantity): k}, "spearman": {(condition,
+    quantity, scope): k}}; K = len(settings)."""
+    names = results.settings
+    per: List[Dict] = []
+    for setting in names:
+        view = _SettingResults(results, setting) if setting != names[0] else results
+        auc, _ = auc_rows(view, exact_max_n)
+        gap = {(r["condition"], r["scope"], r["quantity"], r["direction"]):
+               (r["gap"]["mean"], r["gap_test"]["p"]) for r in auc}
+        asc = {(r["condition"], r["scope"], r["quantity"]):
+               (r["difference"]["mean"], r["test"]["p"]) for r in asc_desc_rows(auc, exact_max_n)}
+        rho = {}
+        for r in spearman_rows(view):
+            rhos = [e["rho"] for e in r["per_seed"]]
+            rho[(r["condition"], r["quantity"], r["scope"])] = (
+                r["rho"]["mean"], stats.paired_test(rhos, exact_max_n).p)
+        per.append({"gap": gap, "asc_desc": asc, "spearman": rho})
+    out: Dict = {"settings": names, "level": level}
+    for kind in ("gap", "asc_desc", "spearman"):
+        counts = {}
+        for key, (reference, _) in (per[0][kind].items() if per else []):
+            counts[key] = sum(_holds(p[kind][key][0], p[kind][key][1], reference, level)
+                              for p in per if key in p[kind])
+        out[kind] = counts
+    return out
+
+
 def compute(results: Results, exact_max_n: int = stats.EXACT_MAX_N,
             p_family: str = "report") -> Tables:
     auc, random_auc = auc_rows(results, exact_max_n)
@@ -368,6 +430,7 @@ def compute(results: Results, exact_max_n: int = stats.EXACT_MAX_N,
     add_partial_asc_desc(auc, asc_desc, exact_max_n)
     t = Tables(overview=overview_rows(results), spearman=spearman_rows(results),
                auc=auc, random_auc=random_auc, asc_desc=asc_desc,
-               notes=absence_notes(results))
+               notes=absence_notes(results),
+               holds=settings_holds(results, exact_max_n=exact_max_n))
     adjust_p_values(t, p_family)
     return t

@@ -20,6 +20,20 @@ namespace ioca::study {
 // Exit status of a run stopped by SIGTERM or SIGUSR1 after writing its checkpoint.
 inline constexpr int exit_interrupted = 3;
 
+// One measure setting of a study (docs/study.md, "Measure settings"): a binning rule, bins
+// and estimator; named `<binning>-<bins>-<estimator>`, or `binary-<estimator>` (binary
+// binning has no bins).
+struct MeasureSetting {
+  std::string name;
+  info::MeasureOptions options;
+};
+std::string setting_name(const info::MeasureOptions& options);
+// Whether a quantity's values depend on the binning and estimator (entropy, mutual
+// information, KL selectivity, ...): its sweeps run once per measure setting. Every measured
+// quantity but the class-mean, activation-moment and weight baselines does; single_damage
+// does not.
+bool depends_on_binning(const std::string& quantity);
+
 struct StudyConfig {
   std::string name = "study";
   // Data (for trained networks; model files bring their own data attributes).
@@ -27,6 +41,10 @@ struct StudyConfig {
   std::string data_dir;                        // empty: default per data set
   std::optional<std::size_t> validation_size;  // unset: 10000 (synthetic: 1000)
   std::uint64_t split_seed = 0;
+  // data.split_seeds: the split seed of each network seed (parallel to `seeds`), or empty:
+  // every network uses split_seed. split_seeds_text is the key as given ("seed" or a list).
+  std::vector<std::uint64_t> split_seeds;
+  std::string split_seeds_text;
   data::SyntheticSpec synthetic;
   // The grid.
   std::vector<std::vector<int>> architectures{{200, 200}};
@@ -36,7 +54,10 @@ struct StudyConfig {
   nn::TrainOptions train;                // seed replaced per network
   // Measures.
   std::string measure_split = "validation";
-  info::MeasureOptions measure;
+  info::MeasureOptions measure;  // the first measure setting
+  // Every measure setting (the cross product of the [measure] lists), the first equal to
+  // `measure`; one entry for a study of a single setting.
+  std::vector<MeasureSetting> measure_settings;
   // Ablation.
   std::vector<std::string> quantities;  // measured quantities and/or "single_damage"
   std::vector<ablation::Direction> directions{ablation::Direction::ascending,

@@ -63,6 +63,9 @@ po::options_description study_options() {
           "data.validation_size", po::value<long long>(),
           "validation samples held out of the training set (default 10000; synthetic 1000)")(
           "data.split_seed", po::value<long long>()->default_value(0), "seed of the split")(
+          "data.split_seeds", s(""),
+          "split seed of each network seed (a list parallel to network.seeds), or 'seed': the "
+          "network's seed; empty: data.split_seed for all")(
           "data.synthetic_samples", po::value<long long>()->default_value(6000),
           "synthetic: training samples")("data.synthetic_test_samples",
                                          po::value<long long>()->default_value(2000),
@@ -86,11 +89,12 @@ po::options_description study_options() {
           "train.weight_decay", po::value<double>()->default_value(0.0), "L2 coefficient")
       // measures
       ("measure.split", s("validation"), "estimation split: validation | train | test")(
-          "measure.binning", s("uniform"), "uniform | uniform-layer | quantile | binary")(
-          "measure.bins", po::value<int>()->default_value(30), "bins per neuron")(
+          "measure.binning", s("uniform"),
+          "uniform | uniform-layer | quantile | binary; a list measures under each")(
+          "measure.bins", s("30"), "bins per neuron; a list measures under each")(
           "measure.zero_bin", s("false"), "exact zeros get their own bin")(
           "measure.threshold", po::value<double>(), "binary binning threshold")(
-          "measure.estimator", s("plugin"), "plugin | miller-madow")
+          "measure.estimator", s("plugin"), "plugin | miller-madow; a list measures under each")
       // ablation
       ("ablation.quantities", s("entropy, mutual_information, kl_selectivity"),
        "quantities to order by (any measure, or single_damage)")(
@@ -182,6 +186,32 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     c.seeds.push_back(static_cast<std::uint64_t>(v));
   }
   c.model_files = items(vm["network.models"].as<std::string>(), "network.models");
+  c.split_seeds_text = join(items(vm["data.split_seeds"].as<std::string>(), "data.split_seeds"));
+  if (!c.split_seeds_text.empty()) {
+    if (!c.model_files.empty())
+      throw UsageError("--data.split_seeds is for trained networks (model files bring their split)");
+    if (!vm["data.split_seed"].defaulted())
+      throw UsageError("give --data.split_seed or --data.split_seeds, not both");
+    if (c.split_seeds_text == "seed") {
+      c.split_seeds = c.seeds;
+    } else {
+      for (const auto& s : items(c.split_seeds_text, "data.split_seeds")) {
+        std::size_t used = 0;
+        long long v = -1;
+        try {
+          v = std::stoll(s, &used);
+        } catch (const std::exception&) {
+        }
+        if (v < 0 || used != s.size())
+          throw UsageError("--data.split_seeds: '" + s + "' is not a seed >= 0 (or give 'seed')");
+        c.split_seeds.push_back(static_cast<std::uint64_t>(v));
+      }
+      if (c.split_seeds.size() != c.seeds.size())
+        throw UsageError("--data.split_seeds has " + std::to_string(c.split_seeds.size()) +
+                         " seeds for " + std::to_string(c.seeds.size()) +
+                         " network seeds (give one per network seed, or 'seed')");
+    }
+  }
   if (c.model_files.empty() &&
       (c.datasets.empty() || c.architectures.empty() || c.activations.empty() || c.seeds.empty()))
     throw UsageError(
@@ -200,12 +230,54 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   c.train.weight_decay = bounded<double>(vm, "train.weight_decay", 0.0, 99.0);
 
   c.measure_split = check_split_name(vm["measure.split"].as<std::string>());
-  c.measure.binning.rule = info::parse_binning(vm["measure.binning"].as<std::string>());
-  c.measure.binning.bins = bounded<int>(vm, "measure.bins", 2, 100'000);  // as ioca measure --bins
-  c.measure.binning.zero_bin = yes(vm, "measure.zero_bin");
+  // Every [measure] list: the settings are their cross product (binary binning once per
+  // estimator, whatever the bins), binning rule first, then bins, then estimator.
+  const auto binnings = items(vm["measure.binning"].as<std::string>(), "measure.binning");
+  const auto bins = items(vm["measure.bins"].as<std::string>(), "measure.bins");
+  const auto estimators = items(vm["measure.estimator"].as<std::string>(), "measure.estimator");
+  for (const auto* list : {&binnings, &bins, &estimators})
+    for (const auto& v : *list)
+      if (std::count(list->begin(), list->end(), v) > 1)
+        throw UsageError("--measure." +
+                         std::string(list == &binnings ? "binning" : list == &bins ? "bins" : "estimator") +
+                         " names '" + v + "' twice");
+  if (binnings.empty()) throw UsageError("--measure.binning is empty");
+  if (bins.empty()) throw UsageError("--measure.bins is empty");
+  if (estimators.empty()) throw UsageError("--measure.estimator is empty");
+  std::vector<int> bin_counts;
+  for (const auto& b : bins) {
+    std::size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(b, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != b.size() || v < 2 || v > 100'000)  // as ioca measure --bins
+      throw UsageError("--measure.bins must be between 2 and 100000, not " + b);
+    bin_counts.push_back(static_cast<int>(v));
+  }
+  info::BinningOptions binning;
+  binning.zero_bin = yes(vm, "measure.zero_bin");
   if (vm.count("measure.threshold"))
-    c.measure.binning.threshold = static_cast<float>(vm["measure.threshold"].as<double>());
-  c.measure.estimator = info::parse_estimator(vm["measure.estimator"].as<std::string>());
+    binning.threshold = static_cast<float>(vm["measure.threshold"].as<double>());
+  for (const auto& rule_name : binnings) {
+    const auto rule = info::parse_binning(rule_name);
+    const bool binary = rule == info::Binning::binary;
+    for (std::size_t b = 0; b < (binary ? 1 : bin_counts.size()); ++b)
+      for (const auto& e : estimators) {
+        study::MeasureSetting setting;
+        setting.options.binning = binning;
+        setting.options.binning.rule = rule;
+        setting.options.binning.bins = bin_counts[b];
+        setting.options.estimator = info::parse_estimator(e);
+        setting.name = study::setting_name(setting.options);
+        for (const auto& other : c.measure_settings)
+          if (other.name == setting.name)  // "uniform" and "uniform" spelt differently
+            throw UsageError("--measure.binning names '" + rule_name + "' twice");
+        c.measure_settings.push_back(std::move(setting));
+      }
+  }
+  c.measure = c.measure_settings.front().options;
 
   c.quantities = items(vm["ablation.quantities"].as<std::string>(), "ablation.quantities");
   for (const auto& q : c.quantities) {
@@ -238,14 +310,24 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   c.memory_budget_bytes =
       static_cast<std::size_t>(bounded<long long>(vm, "run.memory_budget", 0, 1 << 24)) << 20;
   c.measure.activation_cache_bytes = c.memory_budget_bytes;
+  for (auto& setting : c.measure_settings)
+    setting.options.activation_cache_bytes = c.memory_budget_bytes;
 
   // The canonical config: every key that shapes the results, resolved (run.* does not).
+  std::vector<std::string> resolved_binnings, resolved_bins, resolved_estimators;
+  for (const auto& b : binnings) resolved_binnings.emplace_back(info::to_string(info::parse_binning(b)));
+  for (const int b : bin_counts) resolved_bins.push_back(std::to_string(b));
+  for (const auto& e : estimators)
+    resolved_estimators.emplace_back(info::to_string(info::parse_estimator(e)));
   std::ostringstream t;
   t.precision(17);
   t << "name = " << c.name << "\n[data]\ndatasets = " << join(c.datasets)
     << "\ndata_dir = " << c.data_dir << "\nvalidation_size = "
     << (c.validation_size ? std::to_string(*c.validation_size) : std::string("default"))
     << "\nsplit_seed = " << c.split_seed;
+  // Only when given, so that the config of a study without it stays as it always was; as
+  // given ("seed" stays "seed", so that the parts of an array job merge).
+  if (!c.split_seeds_text.empty()) t << "\nsplit_seeds = " << c.split_seeds_text;
   if (std::find(c.datasets.begin(), c.datasets.end(), "synthetic") != c.datasets.end())
     t << "\nsynthetic_samples = " << c.synthetic.train_samples
       << "\nsynthetic_test_samples = " << c.synthetic.test_samples
@@ -266,13 +348,13 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     << "\nlr = " << c.train.learning_rate << "\noptimizer = " << nn::to_string(c.train.optimizer)
     << "\nmomentum = " << c.train.momentum << "\nweight_decay = " << c.train.weight_decay
     << "\n[measure]\nsplit = " << c.measure_split
-    << "\nbinning = " << info::to_string(c.measure.binning.rule)
-    << "\nbins = " << c.measure.binning.bins
+    << "\nbinning = " << join(resolved_binnings)
+    << "\nbins = " << join(resolved_bins)
     << "\nzero_bin = " << (c.measure.binning.zero_bin ? "true" : "false");
   if (c.measure.binning.threshold) t << "\nthreshold = " << *c.measure.binning.threshold;
   std::vector<std::string> dirs;
   for (auto d : c.directions) dirs.emplace_back(ablation::to_string(d));
-  t << "\nestimator = " << info::to_string(c.measure.estimator)
+  t << "\nestimator = " << join(resolved_estimators)
     << "\n[ablation]\nquantities = " << join(c.quantities) << "\ndirections = " << join(dirs)
     << "\nscopes = " << (c.scopes.empty() ? std::string("all") : join(c.scopes))
     << "\nrandom = " << c.random << "\nablate_to = " << ablation::to_string(c.ablate_to)

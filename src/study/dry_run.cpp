@@ -94,6 +94,18 @@ std::string widths_name(const std::vector<int>& hidden) {
   return s;
 }
 
+// Sweep tasks per network and scope that order by a quantity: once per measure setting for
+// quantities that depend on the binning, once for the others.
+double quantity_sweeps(const StudyConfig& c) {
+  double n = 0;
+  for (const auto& q : c.quantities)
+    n += depends_on_binning(q) ? static_cast<double>(std::max<std::size_t>(1, c.measure_settings.size())) : 1.0;
+  return n;
+}
+double measure_settings(const StudyConfig& c) {
+  return static_cast<double>(std::max<std::size_t>(1, c.measure_settings.size()));
+}
+
 bool wants_single(const StudyConfig& c) {
   return c.single ||
          std::find(c.quantities.begin(), c.quantities.end(), "single_damage") != c.quantities.end();
@@ -153,12 +165,14 @@ void Calibration::add_results_size(const NetworkSpec& n, const nn::Mlp& net, Cos
   add(H, 8);  // hidden_widths
   for (int l = 0; l < H; ++l) {
     const double w = net.out_size(l);
-    for (std::size_t q = 0; q < info::quantity_names().size() + 2; ++q) add(w, 8);  // + bin range
-    for (int q = 0; q < 2; ++q) add(w, 8);  // kl_selectivity_class, bins_used (int64)
+    for (double k = 0; k < measure_settings(c_); ++k) {  // the measures of every setting
+      for (std::size_t q = 0; q < info::quantity_names().size() + 2; ++q) add(w, 8);  // + bin range
+      for (int q = 0; q < 2; ++q) add(w, 8);  // kl_selectivity_class, bins_used (int64)
+    }
     if (wants_single(c_))
       for (int q = 0; q < 2; ++q) add(w, 8);  // accuracy_drop, loss_increase
   }
-  add(H, 8), add(H, 8);  // information plane
+  for (double k = 0; k < measure_settings(c_); ++k) add(H, 8), add(H, 8);  // information plane
   const double C = net.output_size();
   for (const auto& scope : n.scopes) {
     const auto neurons = static_cast<std::int64_t>(ablation::make_scope(net, scope).neurons.size());
@@ -168,7 +182,8 @@ void Calibration::add_results_size(const NetworkSpec& n, const nn::Mlp& net, Cos
       add(R * P, 8), add(R * P, 8), add(R * P * C, 8), add(P, 8), add(R * n_scope, 8);
     };
     if (!c_.quantities.empty())
-      for (std::size_t i = 0; i < c_.quantities.size() * c_.directions.size(); ++i) curves(1);
+      for (double i = 0; i < quantity_sweeps(c_) * static_cast<double>(c_.directions.size()); ++i)
+        curves(1);
     if (c_.random > 0) curves(c_.random);
   }
 }
@@ -211,7 +226,7 @@ Cost Calibration::network_cost(const NetworkSpec& n) {
                      info::measure(net, rows, c_.measure);
                      info::information_plane(net, rows, c_.measure);
                    }) *
-                   ratio(estimation.samples, rows.samples);
+                   ratio(estimation.samples, rows.samples) * measure_settings(c_);
   }
 
   ablation::SweepOptions so;
@@ -237,7 +252,7 @@ Cost Calibration::network_cost(const NetworkSpec& n) {
         time_call([&] { ablation::run_sweeps(net, sweep_rows, values, order, so); }) *
         ratio(sp.test.samples, sweep_rows.samples);
     const double per_quantity = curve * static_cast<double>(c_.directions.size());
-    cost.ablate += per_quantity * static_cast<double>(c_.quantities.size()) + curve * c_.random;
+    cost.ablate += per_quantity * quantity_sweeps(c_) + curve * c_.random;
     largest_task = std::max(
         {largest_task, c_.quantities.empty() ? 0.0 : per_quantity, curve * c_.random});
     so.record_at.clear();
@@ -360,6 +375,14 @@ void print_tasks(const StudyConfig& c, const Plan& plan) {
               c.directions.size(), c.directions.size() == 1 ? "" : "s",
               c.random > 0 ? (", plus one of " + std::to_string(c.random) + " random orders").c_str()
                            : "");
+  if (c.measure_settings.size() > 1) {
+    std::string names, binned;
+    for (const auto& m : c.measure_settings) names += (names.empty() ? "" : ", ") + m.name;
+    for (const auto& q : c.quantities)
+      if (depends_on_binning(q)) binned += (binned.empty() ? "" : ", ") + q;
+    std::printf("  measure settings: %zu (%s); the sweeps of %s run once per setting\n",
+                c.measure_settings.size(), names.c_str(), binned.empty() ? "no quantity" : binned.c_str());
+  }
 }
 
 struct Totals {

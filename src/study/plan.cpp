@@ -10,6 +10,25 @@ namespace ioca::study {
 
 std::string prefix_of(const NetworkSpec& n) { return "/networks/" + n.name; }
 
+std::string setting_prefix(const NetworkSpec& n, const StudyConfig& c, int setting) {
+  if (setting == 0) return prefix_of(n);
+  return prefix_of(n) + "/settings/" + c.measure_settings.at(static_cast<std::size_t>(setting)).name;
+}
+
+std::string setting_name(const info::MeasureOptions& o) {
+  const std::string estimator(info::to_string(o.estimator));
+  if (o.binning.rule == info::Binning::binary) return "binary-" + estimator;
+  return std::string(info::to_string(o.binning.rule)) + "-" + std::to_string(o.binning.bins) + "-" +
+         estimator;
+}
+
+bool depends_on_binning(const std::string& quantity) {
+  static const std::set<std::string> independent{
+      "selectivity_index", "mean_activation", "mean_abs_activation", "activation_variance",
+      "outgoing_l1",       "outgoing_l2",     "single_damage"};
+  return independent.count(quantity) == 0;
+}
+
 namespace {
 
 std::string widths_name(const std::vector<int>& hidden, const char* sep) {
@@ -62,7 +81,8 @@ Plan make_plan(const StudyConfig& c) {
     for (const auto& ds : c.datasets)
       for (const auto& hidden : c.architectures)
         for (const auto act : c.activations)
-          for (const auto seed : c.seeds) {
+          for (std::size_t si = 0; si < c.seeds.size(); ++si) {
+            const std::uint64_t seed = c.seeds[si];
             NetworkSpec n;
             n.index = static_cast<int>(p.networks.size());
             n.name = ds + "-" + std::string(nn::to_string(act)) + "-" + widths_name(hidden, "x") +
@@ -70,7 +90,7 @@ Plan make_plan(const StudyConfig& c) {
             n.data.dataset = ds;
             n.data.data_dir = c.data_dir.empty() ? data::default_data_dir(ds) : c.data_dir;
             n.data.validation_size = c.validation_size.value_or(ds == "synthetic" ? 1000 : 10000);
-            n.data.split_seed = c.split_seed;
+            n.data.split_seed = c.split_seeds.empty() ? c.split_seed : c.split_seeds.at(si);
             n.data.synthetic = c.synthetic;
             n.hidden = hidden;
             n.activation = act;
@@ -94,8 +114,15 @@ Plan make_plan(const StudyConfig& c) {
     p.tasks.push_back({key_base(n) + "/prepare", TaskKind::prepare, n.index, "", ""});
   for (const auto& n : p.networks)
     for (const auto& s : n.scopes) {
-      for (const auto& q : c.quantities)
+      for (const auto& q : c.quantities) {
         p.tasks.push_back({key_base(n) + "/sweep/" + s + "/" + q, TaskKind::sweep, n.index, s, q});
+        // The further measure settings of a quantity that depends on them: "<q>/<setting>".
+        if (depends_on_binning(q))
+          for (std::size_t k = 1; k < c.measure_settings.size(); ++k)
+            p.tasks.push_back({key_base(n) + "/sweep/" + s + "/" + q + "/" +
+                                   c.measure_settings[k].name,
+                               TaskKind::sweep, n.index, s, q, static_cast<int>(k)});
+      }
       if (c.random > 0)
         p.tasks.push_back(
             {key_base(n) + "/sweep/" + s + "/random", TaskKind::sweep, n.index, s, "random"});

@@ -30,6 +30,8 @@ struct Task {
   int network = 0;
   std::string scope;  // sweeps
   std::string group;  // sweeps: a quantity, or "random"
+  int setting = 0;    // sweeps: the measure setting whose measures order (index into
+                      // StudyConfig::measure_settings); 0 for quantities of no binning
 };
 
 struct Plan {
@@ -42,5 +44,9 @@ struct Plan {
 Plan make_plan(const StudyConfig& config);
 
 std::string prefix_of(const NetworkSpec& n);  // "/networks/<name>"
+// Where a measure setting's measures, information plane and sweeps go: the network's group
+// for the first setting (as in a study of that setting alone), else
+// "/networks/<name>/settings/<setting name>".
+std::string setting_prefix(const NetworkSpec& n, const StudyConfig& config, int setting);
 
 }  // namespace ioca::study

@@ -131,7 +131,7 @@ std::uint64_t estimate_bytes(const Plan& plan, const StudyConfig& c) {
       prev = static_cast<std::uint64_t>(w);
     }
     params += (prev + 1) * 10;
-    total += params * 4 + neurons * 8 * 20;
+    total += params * 4 + neurons * 8 * 20 * std::max<std::uint64_t>(1, c.measure_settings.size());
     const std::uint64_t classes = 10;
     for (const auto& t : plan.tasks) {
       if (t.network != n.index || t.kind != TaskKind::sweep) continue;

@@ -62,6 +62,13 @@ io::Attributes network_attributes(const NetworkSpec& n, const StudyConfig& c,
                    {"steps", static_cast<std::int64_t>(c.steps)}};
   const io::Attributes measure = io::measure_attributes(c.measure, c.measure_split, "");
   for (const char* k : {"binning", "bins", "zero_bin", "estimator"}) a[k] = measure.at(k);
+  // Only in studies that use them, so that a study without stays as it always was.
+  if (c.measure_settings.size() > 1) {
+    std::string names;
+    for (const auto& s : c.measure_settings) names += (names.empty() ? "" : ",") + s.name;
+    a["measure_settings"] = names;
+  }
+  if (!c.split_seeds.empty()) a["split_seed"] = static_cast<std::int64_t>(n.data.split_seed);
   return a;
 }
 
@@ -154,10 +161,23 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
                    io::measure_attributes(config_.measure, config_.measure_split, p.fingerprint));
   io::add_information_plane(r, prefix, prep.plane);
   if (prep.single) io::add_single_damage(r, prefix, *prep.single);
+  // The further measure settings: measures and information plane of each, on the same split.
+  const data::Dataset& estimation = pipeline::split_named(sp, config_.measure_split);
+  for (std::size_t k = 1; k < config_.measure_settings.size(); ++k) {
+    const info::MeasureOptions& o = config_.measure_settings[k].options;
+    const auto tm = Clock::now();
+    const info::Measures m = info::measure(p.net, estimation, o);
+    const info::InformationPlane plane = info::information_plane(p.net, estimation, o);
+    add_seconds(&PhaseSeconds::measure, seconds_since(tm));
+    const std::string where = setting_prefix(n, config_, static_cast<int>(k));
+    io::add_measures(r, where + "/measures", m,
+                     io::measure_attributes(o, config_.measure_split, p.fingerprint));
+    io::add_information_plane(r, where, plane);
+  }
   return r;
 }
 
-Prepared Worker::adopt(const Record& r, int index) const {
+std::vector<Prepared> Worker::adopt(const Record& r, int index) const {
   if (index < 0 || index >= static_cast<int>(plan_.networks.size()) ||
       plan_.tasks[static_cast<std::size_t>(index)].key != r.key)
     throw Error("task record '" + r.key + "' belongs to no network of this study");
@@ -173,10 +193,19 @@ Prepared Worker::adopt(const Record& r, int index) const {
           r.find(prefix + "/single_neuron/layers/" + std::to_string(l) + "/accuracy_drop")
               .values<double>());
   p.values = pipeline::ablation_values(p.net, p.measures, config_.ablate_to, "network " + n.name);
-  return p;
+  // One per measure setting: the same network, its ablation values (from the first
+  // setting's mean activations, which no setting changes) and damage, its own measures.
+  std::vector<Prepared> all{p};
+  for (std::size_t k = 1; k < config_.measure_settings.size(); ++k) {
+    Prepared more = p;
+    more.measures = io::measures_from_record(
+        r, setting_prefix(n, config_, static_cast<int>(k)) + "/measures", p.net.num_hidden());
+    all.push_back(std::move(more));
+  }
+  return all;
 }
 
-std::shared_ptr<const Prepared> Worker::prepared(int network) {
+std::shared_ptr<const std::vector<Prepared>> Worker::prepared(int network) {
   const std::lock_guard<std::mutex> lock(prepared_mutex_);
   for (auto it = prepared_.begin(); it != prepared_.end(); ++it)
     if (it->first == network) {
@@ -184,7 +213,7 @@ std::shared_ptr<const Prepared> Worker::prepared(int network) {
       return it->second;
     }
   if (!source_) throw std::logic_error("no source of prepared networks");
-  auto p = std::make_shared<const Prepared>(adopt(source_(network), network));
+  auto p = std::make_shared<const std::vector<Prepared>>(adopt(source_(network), network));
   prepared_.emplace_front(network, p);
   // A few per thread: the tasks running now, and the next ones of the same networks.
   const std::size_t keep = 4 * static_cast<std::size_t>(std::max(1, max_threads()));
@@ -194,8 +223,8 @@ std::shared_ptr<const Prepared> Worker::prepared(int network) {
 
 Record Worker::sweep(const NetworkSpec& n, const Task& task) {
   const auto t = Clock::now();
-  const std::shared_ptr<const Prepared> held = prepared(n.index);
-  const Prepared& p = *held;
+  const std::shared_ptr<const std::vector<Prepared>> held = prepared(n.index);
+  const Prepared& p = held->at(static_cast<std::size_t>(task.setting));
   const ablation::Scope scope = ablation::make_scope(p.net, task.scope);
   io::AblationResults results = pipeline::no_orders(p.net);
   if (task.group == "random")
@@ -206,7 +235,7 @@ Record Worker::sweep(const NetworkSpec& n, const Task& task) {
   pipeline::sweep(p, splits(n.data).test, results, settings().sweep, config_.steps);
   Record r;
   r.key = task.key;
-  io::add_ablation_curves(r, prefix_of(n), results);
+  io::add_ablation_curves(r, setting_prefix(n, config_, task.setting), results);
   add_seconds(&PhaseSeconds::ablate, seconds_since(t));
   return r;
 }

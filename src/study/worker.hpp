@@ -49,15 +49,16 @@ class Worker {
   pipeline::Settings settings() const;
   Record prepare(const NetworkSpec& n, const Task& task, const std::function<bool()>& should_stop);
   Record sweep(const NetworkSpec& n, const Task& task);
-  // The prepared network, from the cache or the source (most recently used kept).
-  std::shared_ptr<const Prepared> prepared(int network);
-  Prepared adopt(const Record& prepare_record, int network) const;
+  // The prepared network, one per measure setting (the same network, each setting's
+  // measures), from the cache or the source (most recently used kept).
+  std::shared_ptr<const std::vector<Prepared>> prepared(int network);
+  std::vector<Prepared> adopt(const Record& prepare_record, int network) const;
 
   const StudyConfig& config_;
   const Plan& plan_;
   std::map<std::string, data::Splits> data_;
   std::function<Record(int)> source_;
-  std::list<std::pair<int, std::shared_ptr<const Prepared>>> prepared_;  // most recent first
+  std::list<std::pair<int, std::shared_ptr<const std::vector<Prepared>>>> prepared_;  // most recent first
   std::mutex prepared_mutex_;
   void add_seconds(double PhaseSeconds::*phase, double seconds);
 
