@@ -289,7 +289,7 @@ io::AblationResults plan_orders(const AblateArgs& a, const pipeline::Prepared& p
   io::AblationResults r = pipeline::no_orders(p.net);
   for (const auto& s : asked)
     for (const auto& q : a.by)
-      pipeline::add_quantity_orders(r, p, ablation::make_scope(p.net, s), q, a.directions,
+      pipeline::add_quantity_orders(r, p, ablation::make_scope(p.net, s), q, a.directions, seed,
                                     a.measures);
   for (const auto& s : asked)
     pipeline::add_random_orders(r, ablation::make_scope(p.net, s), seed, p.fingerprint, a.random);
