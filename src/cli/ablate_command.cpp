@@ -65,7 +65,8 @@ AblateArgs parse_ablate_args(const std::vector<std::string>& args, std::string* 
       "ascending, descending or both (comma-separated)")(
       "random", po::value<int>()->default_value(10), "random orders per scope (0 for none)")(
       "seed", po::value<long long>(),
-      "seed of the random orders (default: the model's seed attribute, else 1)")(
+      "seed of the random orders and of tie-breaking in the quantity orders (default: the "
+      "model's seed attribute, else 1)")(
       "order-file", po::value<std::string>(),
       "custom orders: one per line, '<scope> <name> <i1> <i2> ...' with indices into the "
       "scope's enumeration (layer by layer for network); # starts a comment line")(
