@@ -158,13 +158,17 @@ class Curve:
     """One cumulative-ablation curve (ordered) or a set of R random curves.
 
     accuracy is [P] for an ordered curve and [R, P] for random ones; ablated [P] holds
-    the number of neurons ablated at each recorded point; n is the scope's size.
+    the number of neurons ablated at each recorded point; n is the scope's size. tied
+    (ordered curves) is how many of the n neurons have a value equal to another's, so were
+    placed by the seeded tie-breaking permutation; None for random curves and for files
+    written before ties were broken at random (then ties were in neuron-index order).
     """
     path: str
     n: int
     ablated: np.ndarray
     accuracy: np.ndarray
     loss: Optional[np.ndarray] = None
+    tied: Optional[int] = None
 
     @property
     def fraction(self) -> np.ndarray:
@@ -464,8 +468,9 @@ class Network:
             loss = loss.astype(float)
             if loss.shape != acc.shape:
                 loss = None
+        tied = None if random else _as_int(decode(g.attrs.get("tied")), None)
         return Curve(path=f"{self.path}/{where}", n=self.scope_size(scope),
-                     ablated=ablated, accuracy=acc, loss=loss)
+                     ablated=ablated, accuracy=acc, loss=loss, tied=tied)
 
     def ordered(self, scope: str, quantity: str, direction: str) -> Optional[Curve]:
         key = ("ordered", scope, quantity, direction)

@@ -53,6 +53,12 @@ def ascending_order(values):
     return np.argsort(np.asarray(values), kind="stable").astype(np.int64)
 
 
+def tied_count(values):
+    """Values equal to at least one other value (the `tied` attribute of an ordered curve)."""
+    _, inverse, counts = np.unique(np.asarray(values), return_inverse=True, return_counts=True)
+    return int(np.sum(counts[inverse.reshape(-1)] > 1))
+
+
 def write_results(path, *, conditions=(("synthetic", "relu", (8, 6)),
                                        ("synthetic", "tanh", (8, 6))),
                   seeds=(1, 2, 3), classes=3, repeats=4,
@@ -218,8 +224,10 @@ def write_results(path, *, conditions=(("synthetic", "relu", (8, 6)),
                                 dg.create_dataset("per_class_accuracy", data=pc)
                                 dg.create_dataset("ablated", data=points)
                                 dg.create_dataset("order", data=order)
+                                dg.attrs["tied"] = np.int64(tied_count(vals[q]))
                                 info["curves"][scope][(q, d)] = {"accuracy": acc,
-                                                                 "ablated": points, "n": n}
+                                                                 "ablated": points, "n": n,
+                                                                 "tied": tied_count(vals[q])}
                         if repeats > 0:
                             orders = np.array([rng.permutation(n) for _ in range(repeats)])
                             accs, pcs = zip(*(curve(o) for o in orders))

@@ -56,8 +56,9 @@ def test_reader_arrays_match_what_was_written(study):
             np.testing.assert_array_equal(c.accuracy, ref["accuracy"])
             np.testing.assert_array_equal(c.ablated, np.arange(15))
             assert c.n == 14 and c.fraction[-1] == 1.0
+            assert c.tied == ref["tied"] and isinstance(c.tied, int)
             rnd = net.random("layer0")
-            assert rnd.accuracy.shape == (4, 9)
+            assert rnd.accuracy.shape == (4, 9) and rnd.tied is None
             np.testing.assert_array_equal(rnd.accuracy, w["random"]["layer0"]["accuracy"])
             pc = net.per_class("layer1", "entropy", "ascending")
             assert pc.shape == (7, 3)
@@ -80,6 +81,18 @@ def test_reader_missing_optional_groups(tmp_path, version):
         assert net.scopes() == ["network"]
         c = net.ordered("network", "entropy", "ascending")
         np.testing.assert_array_equal(c.ablated, [0, 5, 9, 14])
+
+
+def test_tied_is_none_in_files_without_it(tmp_path):
+    path = tmp_path / "old.h5"
+    write_results(path, seeds=(1,), version=1)
+    with h5py.File(path, "r+") as f:
+        for g in f["networks"].values():
+            del g["ablation/layer0/entropy/ascending"].attrs["tied"]
+    with Results(path) as r:
+        net = r.networks[0]
+        assert net.ordered("layer0", "entropy", "ascending").tied is None
+        assert net.ordered("layer0", "entropy", "descending").tied is not None
 
 
 def test_checkpoint_and_count_mismatch_are_noted(tmp_path, version):

@@ -41,11 +41,15 @@ enum class Direction { ascending, descending };
 Direction parse_direction(std::string_view name);
 std::string_view to_string(Direction d);
 
-// Order of a scope's neurons by a value per neuron (values[i] belongs to scope.neurons[i]):
-// ascending is a stable sort by value with ties by enumeration position; descending is the
-// exact reverse of ascending. NaN values are an error.
+// Order of a scope's neurons by a value per neuron (values[i] belongs to scope.neurons[i]),
+// increasing (ascending) or decreasing (descending). Ties are broken by a seeded random
+// permutation, the same in both directions: the neurons are first shuffled exactly as
+// random_order(scope, tie_seed), then stable-sorted by value. NaN values are an error.
 std::vector<Neuron> order_by_value(const Scope& scope, const std::vector<double>& values,
-                                   Direction direction);
+                                   Direction direction, std::uint64_t tie_seed);
+// How many values equal at least one other value (0 when all differ; n when all are equal).
+// NaN counts as tied with nothing.
+std::int64_t count_tied(const std::vector<double>& values);
 // Position of each neuron of an order in the scope's enumeration (what files store as
 // `order`); throws ioca::Error for a neuron outside the scope.
 std::vector<std::int64_t> order_indices(const Scope& scope, const std::vector<Neuron>& order);

@@ -90,6 +90,9 @@ struct OrderedCurve {  // /ablation/<scope>/<quantity>/<direction>
   ablation::Direction direction = ablation::Direction::ascending;
   std::vector<ablation::Neuron> order;
   ablation::Curve curve;
+  // Neurons of the scope whose value equals another's (attribute `tied` of the group);
+  // unknown (absent) in files written before ties were broken at random.
+  std::optional<std::int64_t> tied;
 };
 struct RandomCurves {  // /ablation/<scope>/random, R repeats on the same recorded points
   std::string scope;

@@ -80,16 +80,25 @@ ablation::AblationValues ablation_values(const nn::Mlp& net, const info::Measure
 std::uint64_t random_order_seed(std::uint64_t seed, const std::string& fingerprint,
                                 const std::string& scope, std::uint64_t r);
 
+// The seed of the tie-breaking permutation of the orders of a scope by a quantity (the same
+// for both directions): derive_seed(seed, {hash_name("ties"), hash_name(fingerprint),
+// hash_name(scope), hash_name(quantity)}) (README.md, "Orders"). `seed` is the one random
+// orders use, so ties, like random orders, follow from the ablation seed and the network.
+std::uint64_t tie_seed(std::uint64_t seed, const std::string& fingerprint,
+                       const std::string& scope, const std::string& quantity);
+
 // The quantity that orders by single-neuron damage (accuracy_drop).
 inline constexpr std::string_view single_damage = "single_damage";
 
 // Ablation results of a network with no orders yet (its hidden widths and classes).
 io::AblationResults no_orders(const nn::Mlp& net);
-// Orders of a scope by a quantity (a measured one, or "single_damage"), one per direction;
-// a NaN value is an error naming `source` (where the measures come from).
+// Orders of a scope by a quantity (a measured one, or "single_damage"), one per direction,
+// ties broken by the permutation of tie_seed(seed, p.fingerprint, scope, quantity), each
+// with its count of tied neurons; a NaN value is an error naming `source` (where the
+// measures come from).
 void add_quantity_orders(io::AblationResults& r, const Prepared& p, const ablation::Scope& scope,
                          const std::string& quantity,
-                         const std::vector<ablation::Direction>& directions,
+                         const std::vector<ablation::Direction>& directions, std::uint64_t seed,
                          const std::string& source);
 // `count` random orders of a scope (none for 0), seeded by random_order_seed.
 void add_random_orders(io::AblationResults& r, const ablation::Scope& scope, std::uint64_t seed,

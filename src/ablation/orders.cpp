@@ -86,20 +86,44 @@ std::string_view to_string(Direction d) {
 }
 
 std::vector<Neuron> order_by_value(const Scope& scope, const std::vector<double>& values,
-                                   Direction direction) {
+                                   Direction direction, std::uint64_t tie_seed) {
   if (values.size() != scope.neurons.size())
     throw std::logic_error("order_by_value: one value per neuron of the scope");
   for (double v : values)
     if (std::isnan(v))
       throw Error("cannot order scope " + scope.name + " by a quantity with NaN values");
+  // Start from the same seeded shuffle random_order(scope, tie_seed) gives, then stable-sort
+  // by value: equal values keep the shuffled order, so ties are broken at random instead of
+  // by neuron index, and both directions break them alike.
   std::vector<std::size_t> position(values.size());
   std::iota(position.begin(), position.end(), std::size_t{0});
-  std::stable_sort(position.begin(), position.end(),
-                   [&](std::size_t a, std::size_t b) { return values[a] < values[b]; });
-  if (direction == Direction::descending) std::reverse(position.begin(), position.end());
+  Rng rng(tie_seed);
+  shuffle(position, rng);
+  if (direction == Direction::ascending)
+    std::stable_sort(position.begin(), position.end(),
+                     [&](std::size_t a, std::size_t b) { return values[a] < values[b]; });
+  else
+    std::stable_sort(position.begin(), position.end(),
+                     [&](std::size_t a, std::size_t b) { return values[a] > values[b]; });
   std::vector<Neuron> order;
+  order.reserve(position.size());
   for (auto p : position) order.push_back(scope.neurons[p]);
   return order;
+}
+
+std::int64_t count_tied(const std::vector<double>& values) {
+  std::vector<double> sorted;  // without NaN, which equals nothing (and cannot be sorted)
+  for (double v : values)
+    if (!std::isnan(v)) sorted.push_back(v);
+  std::sort(sorted.begin(), sorted.end());
+  std::int64_t tied = 0;
+  for (std::size_t i = 0; i < sorted.size();) {
+    std::size_t end = i + 1;
+    while (end < sorted.size() && sorted[end] == sorted[i]) ++end;
+    if (end - i > 1) tied += static_cast<std::int64_t>(end - i);
+    i = end;
+  }
+  return tied;
 }
 
 std::vector<Neuron> random_order(const Scope& scope, std::uint64_t seed) {

@@ -65,7 +65,8 @@ AblateArgs parse_ablate_args(const std::vector<std::string>& args, std::string* 
       "ascending, descending or both (comma-separated)")(
       "random", po::value<int>()->default_value(10), "random orders per scope (0 for none)")(
       "seed", po::value<long long>(),
-      "seed of the random orders (default: the model's seed attribute, else 1)")(
+      "seed of the random orders and of tie-breaking in the quantity orders (default: the "
+      "model's seed attribute, else 1)")(
       "order-file", po::value<std::string>(),
       "custom orders: one per line, '<scope> <name> <i1> <i2> ...' with indices into the "
       "scope's enumeration (layer by layer for network); # starts a comment line")(
@@ -289,7 +290,7 @@ io::AblationResults plan_orders(const AblateArgs& a, const pipeline::Prepared& p
   io::AblationResults r = pipeline::no_orders(p.net);
   for (const auto& s : asked)
     for (const auto& q : a.by)
-      pipeline::add_quantity_orders(r, p, ablation::make_scope(p.net, s), q, a.directions,
+      pipeline::add_quantity_orders(r, p, ablation::make_scope(p.net, s), q, a.directions, seed,
                                     a.measures);
   for (const auto& s : asked)
     pipeline::add_random_orders(r, ablation::make_scope(p.net, s), seed, p.fingerprint, a.random);

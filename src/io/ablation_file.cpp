@@ -52,6 +52,9 @@ void check_results(const AblationResults& r) {
     if (!seen.insert(where).second) throw Error("ablation results: " + where + " given twice");
     scope(o.scope);
     check_curve(o.curve, C, where);
+    const auto n = static_cast<std::int64_t>(scope_of(r.hidden_widths, o.scope).neurons.size());
+    if (o.tied && (*o.tied < 0 || *o.tied > n || *o.tied == 1))
+      throw Error("ablation results: " + where + " has a tied count outside 0, 2..n");
   }
   for (const auto& rc : r.random) {
     if (!seen.insert(rc.scope + "/random").second)
@@ -255,6 +258,12 @@ AblationFile load_ablation(const std::string& path) {
           o.direction = ablation::parse_direction(dir);
           h5::Handle g = h5::open_group(f, cg.id(), dir);
           rd.curve(g.id(), s, cw + "/" + dir, o.order, o.curve);
+          if (H5Aexists(g.id(), "tied") > 0) {  // absent in files from before random ties
+            o.tied = h5::read_int_attribute(f, g.id(), "tied", cw + "/" + dir + "@tied");
+            const auto n = static_cast<std::int64_t>(s.neurons.size());
+            if (*o.tied < 0 || *o.tied > n || *o.tied == 1)
+              rd.fail(cw + "/" + dir + "@tied must be 0 or between 2 and the scope's neurons");
+          }
           r.ordered.push_back(std::move(o));
         }
       }

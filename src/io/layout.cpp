@@ -196,9 +196,12 @@ void add_ablation_curves(Record& r, const std::string& prefix, const AblationRes
   for (const auto& [name, s] : scopes)
     r.attribute(base + name, "neurons", static_cast<std::int64_t>(s.neurons.size()));
   const auto C = static_cast<std::uint64_t>(results.classes);
-  for (const auto& o : results.ordered)
-    add_curve(r, base + o.scope + "/" + o.quantity + "/" + std::string(to_string(o.direction)),
-              o.curve, C, ablation::order_indices(scope(o.scope), o.order));
+  for (const auto& o : results.ordered) {
+    const std::string g =
+        base + o.scope + "/" + o.quantity + "/" + std::string(to_string(o.direction));
+    add_curve(r, g, o.curve, C, ablation::order_indices(scope(o.scope), o.order));
+    if (o.tied) r.attribute(g, "tied", *o.tied);
+  }
   for (const auto& rc : results.random)
     add_random(r, base + rc.scope + "/random", rc, C, scope(rc.scope));
   for (const auto& c : results.custom)

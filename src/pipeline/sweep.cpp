@@ -13,6 +13,13 @@ std::uint64_t random_order_seed(std::uint64_t seed, const std::string& fingerpri
   return derive_seed(seed, {hash_name(fingerprint), hash_name(scope), r});
 }
 
+std::uint64_t tie_seed(std::uint64_t seed, const std::string& fingerprint,
+                       const std::string& scope, const std::string& quantity) {
+  // The leading tag keeps these seeds apart from random_order_seed's.
+  return derive_seed(seed, {hash_name("ties"), hash_name(fingerprint), hash_name(scope),
+                            hash_name(quantity)});
+}
+
 io::AblationResults no_orders(const nn::Mlp& net) {
   io::AblationResults r;
   r.hidden_widths = ablation::hidden_widths(net);
@@ -46,11 +53,14 @@ std::vector<double> order_values(const Prepared& p, const ablation::Scope& scope
 
 void add_quantity_orders(io::AblationResults& r, const Prepared& p, const ablation::Scope& scope,
                          const std::string& quantity,
-                         const std::vector<ablation::Direction>& directions,
+                         const std::vector<ablation::Direction>& directions, std::uint64_t seed,
                          const std::string& source) {
   const std::vector<double> v = order_values(p, scope, quantity, source);
+  const std::uint64_t ties = tie_seed(seed, p.fingerprint, scope.name, quantity);
+  const std::int64_t tied = ablation::count_tied(v);
   for (const auto d : directions)
-    r.ordered.push_back({scope.name, quantity, d, ablation::order_by_value(scope, v, d), {}});
+    r.ordered.push_back(
+        {scope.name, quantity, d, ablation::order_by_value(scope, v, d, ties), {}, tied});
 }
 
 void add_random_orders(io::AblationResults& r, const ablation::Scope& scope, std::uint64_t seed,

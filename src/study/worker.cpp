@@ -230,7 +230,7 @@ Record Worker::sweep(const NetworkSpec& n, const Task& task) {
   if (task.group == "random")
     pipeline::add_random_orders(results, scope, n.seed, p.fingerprint, config_.random);
   else
-    pipeline::add_quantity_orders(results, p, scope, task.group, config_.directions,
+    pipeline::add_quantity_orders(results, p, scope, task.group, config_.directions, n.seed,
                                   "network " + n.name);
   pipeline::sweep(p, splits(n.data).test, results, settings().sweep, config_.steps);
   Record r;

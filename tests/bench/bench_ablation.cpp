@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
         values.push_back(info::quantity(measures.layers[static_cast<std::size_t>(n.layer)],
                                         q)[static_cast<std::size_t>(n.index)]);
       for (auto dir : {Direction::ascending, Direction::descending}) {
-        orders.push_back(order_by_value(scope, values, dir));
+        orders.push_back(order_by_value(
+            scope, values, dir, derive_seed(1, {hash_name("ties"), hash_name(scope_name), hash_name(q)})));
         labels.push_back(scope_name + " " + q + " " + std::string(to_string(dir)));
       }
     }

@@ -73,13 +73,19 @@ for s, neurons in scopes.items():
             orders[d] = c["order"][()]
             firsts.append((c["accuracy"][0], c["loss"][0], tuple(c["per_class_accuracy"][0])))
         v = values_of(q)
-        asc = orders["ascending"]
+        asc, desc = orders["ascending"], orders["descending"]
         assert np.all(np.diff(v[asc]) >= 0), (s, q, "ascending order is not sorted")
-        # ties by enumeration position
-        for i in range(n - 1):
-            if v[asc[i]] == v[asc[i + 1]]:
-                assert asc[i] < asc[i + 1]
-        assert list(orders["descending"]) == list(asc[::-1]), "descending is not the exact reverse"
+        assert np.all(np.diff(v[desc]) <= 0), (s, q, "descending order is not sorted")
+        # tied: the neurons whose value equals another's, recorded on both directions
+        _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+        tied = int(np.sum(counts[inverse] > 1))
+        for d in ("ascending", "descending"):
+            assert g[q][d].attrs["tied"] == tied, (s, q, d, g[q][d].attrs["tied"], tied)
+        # ties in one seeded random permutation, the same in both directions
+        for value in np.unique(v):
+            assert [i for i in asc if v[i] == value] == [i for i in desc if v[i] == value], (s, q)
+        if not tied:
+            assert list(desc) == list(asc[::-1]), "without ties descending is the reverse"
     r = g["random"]
     R = 10
     assert r["accuracy"].shape == (R, n + 1) and r["loss"].shape == (R, n + 1)
@@ -166,6 +172,40 @@ h5diff "$tmp/t1.h5" "$tmp/t2.h5" /ablation /ablation >/dev/null &&
 "$ioca" ablate --model "$tmp/m.h5" --measures "$tmp/ms.h5" --random 4 --seed 99 --quiet --out "$tmp/t3.h5" >/dev/null
 h5diff -q "$tmp/t1.h5" "$tmp/t3.h5" /ablation/layer0/random/order /ablation/layer0/random/order >/dev/null &&
   fail "another --seed gave the same random orders" || pass "another --seed gives other random orders"
+
+# Ties: quantile bins give every tanh neuron about the same entropy, so the entropy orders are
+# mostly tie-breaking: a permutation seeded by --seed (another seed, another permutation), not
+# the neuron index, recorded with its count of tied neurons.
+"$ioca" train "${syn[@]}" --hidden 24,16 --activation tanh --epochs 1 --out "$tmp/tanh.h5" --quiet >/dev/null
+"$ioca" measure --model "$tmp/tanh.h5" --binning quantile --bins 8 --out "$tmp/tanh_ms.h5" >/dev/null 2>&1
+for run in 5:ties5 5:ties5_again 6:ties6; do
+  "$ioca" ablate --model "$tmp/tanh.h5" --measures "$tmp/tanh_ms.h5" --by entropy --random 0 --no-single \
+    --steps 2 --seed "${run%%:*}" --quiet --out "$tmp/${run#*:}.h5" >/dev/null
+done
+h5diff "$tmp/ties5.h5" "$tmp/ties5_again.h5" /ablation /ablation >/dev/null &&
+  pass "the same --seed breaks ties alike" || fail "the same --seed broke ties differently"
+$py - "$tmp/ties5.h5" "$tmp/ties6.h5" "$tmp/tanh_ms.h5" <<'PY' && pass "ties: seeded random permutation, same in both directions, tied counted" || fail "tie-breaking"
+import sys, h5py, numpy as np
+a, b, ms = (h5py.File(p, "r") for p in sys.argv[1:4])
+v = {"layer0": ms["layers/0/entropy"][()], "layer1": ms["layers/1/entropy"][()]}
+v["network"] = np.concatenate([v["layer0"], v["layer1"]])
+for s, values in v.items():
+    n = len(values)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    tied = int(np.sum(counts[inverse] > 1))
+    assert tied >= n // 2, (s, tied, "the quantile-binned tanh entropies should mostly tie")
+    for d in ("ascending", "descending"):
+        ga, gb = a["ablation"][s]["entropy"][d], b["ablation"][s]["entropy"][d]
+        assert ga.attrs["tied"] == tied and gb.attrs["tied"] == tied, (s, d, ga.attrs["tied"], tied)
+        oa, ob = list(ga["order"][()]), list(gb["order"][()])
+        assert oa != ob, (s, d, "another --seed gave the same tie order")
+        for value in np.unique(values):  # within a tie group: not index order
+            group = [i for i in oa if values[i] == value]
+            assert len(group) < 4 or group != sorted(group), (s, d, "ties in index order")
+    asc, desc = (list(a["ablation"][s]["entropy"][d]["order"][()]) for d in ("ascending", "descending"))
+    for value in np.unique(values):
+        assert [i for i in asc if values[i] == value] == [i for i in desc if values[i] == value]
+PY
 
 # --steps 5: six recorded points, 0 and n included; --no-single; --ablate-to mean; custom orders.
 cat >"$tmp/orders.txt" <<'ORD'

@@ -97,6 +97,18 @@ for l in 0 1; do
   done
 done
 h5diff models-v1.h5 m.h5 "$net/model/layers/0/weight" /layers/0/weight >/dev/null 2>&1 || same=0
+# The tie counts of the orders, attributes of each order's group, agree too.
+/usr/bin/python3 - models-v1.h5 ab.h5 <<'PY' || { same=0; echo "differs: tied"; }
+import sys, h5py
+study, ablate = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+found = []
+def visit(name, obj):
+    if "tied" in obj.attrs:
+        assert study["networks/model0-m/ablation/" + name].attrs["tied"] == obj.attrs["tied"], name
+        found.append(name)
+ablate["ablation"].visititems(visit)
+assert len(found) == 18, found  # 3 scopes x 3 quantities x 2 directions
+PY
 ((same)) && pass "model-file study equals standalone measure + ablate" ||
   fail "model-file study differs from standalone measure + ablate"
 

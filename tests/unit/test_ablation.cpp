@@ -49,8 +49,8 @@ std::vector<std::vector<Neuron>> some_orders(const nn::Mlp& net) {
     const Scope s = make_scope(net, name);
     std::vector<double> values;
     for (const auto& n : s.neurons) values.push_back(std::sin(n.index * 1.3 + n.layer));
-    orders.push_back(order_by_value(s, values, Direction::ascending));
-    orders.push_back(order_by_value(s, values, Direction::descending));
+    orders.push_back(order_by_value(s, values, Direction::ascending, seed));
+    orders.push_back(order_by_value(s, values, Direction::descending, seed));
     orders.push_back(random_order(s, seed++));
   }
   return orders;
@@ -74,26 +74,58 @@ void require_same(const std::vector<Curve>& a, const std::vector<Curve>& b) {
 
 }  // namespace
 
-TEST_CASE("orders: stable ascending, descending its exact reverse, seeded random", "[ablation]") {
+TEST_CASE("orders: sorted by value, ties in the seeded permutation, seeded random", "[ablation]") {
   const auto net = nn::make_mlp(4, {5, 3}, nn::Activation::relu, 2, 1);
   const Scope s = make_scope(net, "network");
   REQUIRE(s.neurons.size() == 8);
   REQUIRE(s.neurons[5] == Neuron{1, 0});
   const std::vector<double> v{2, 1, 2, 0, 1, 2, 0, 1};
-  const auto asc = order_by_value(s, v, Direction::ascending);
-  const std::vector<Neuron> expected{{0, 3}, {1, 1}, {0, 1}, {0, 4},
-                                     {1, 2}, {0, 0}, {0, 2}, {1, 0}};
-  REQUIRE(asc == expected);
-  auto desc = order_by_value(s, v, Direction::descending);
+  const auto value_of = [&](const Neuron& n) {
+    for (std::size_t i = 0; i < s.neurons.size(); ++i)
+      if (s.neurons[i] == n) return v[i];
+    throw std::logic_error("not in the scope");
+  };
+  // The documented rule: shuffle as random_order(scope, tie seed), then stable-sort by value.
+  for (std::uint64_t tie_seed : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{3}, std::uint64_t{99}}) {
+    INFO("tie seed " << tie_seed);
+    const auto asc = order_by_value(s, v, Direction::ascending, tie_seed);
+    const auto desc = order_by_value(s, v, Direction::descending, tie_seed);
+    std::vector<Neuron> expected_asc = random_order(s, tie_seed), expected_desc = expected_asc;
+    std::stable_sort(expected_asc.begin(), expected_asc.end(),
+                     [&](Neuron a, Neuron b) { return value_of(a) < value_of(b); });
+    std::stable_sort(expected_desc.begin(), expected_desc.end(),
+                     [&](Neuron a, Neuron b) { return value_of(a) > value_of(b); });
+    REQUIRE(asc == expected_asc);
+    REQUIRE(desc == expected_desc);
+    // Both directions list each group of equal values in the same order.
+    for (double tie : {0.0, 1.0, 2.0}) {
+      std::vector<Neuron> in_asc, in_desc;
+      for (const auto& n : asc)
+        if (value_of(n) == tie) in_asc.push_back(n);
+      for (const auto& n : desc)
+        if (value_of(n) == tie) in_desc.push_back(n);
+      REQUIRE(in_asc == in_desc);
+    }
+  }
+  // Another tie seed, another order; the old index order is no longer special.
+  REQUIRE(order_by_value(s, v, Direction::ascending, 1) !=
+          order_by_value(s, v, Direction::ascending, 2));
+  // Without ties the seed changes nothing and descending is the reverse of ascending.
+  const std::vector<double> distinct{0.5, -1, 3, 2, 7, 1e-9, 0, -2};
+  const auto asc = order_by_value(s, distinct, Direction::ascending, 1);
+  REQUIRE(asc == order_by_value(s, distinct, Direction::ascending, 2));
+  auto desc = order_by_value(s, distinct, Direction::descending, 5);
   std::reverse(desc.begin(), desc.end());
   REQUIRE(desc == asc);
+  REQUIRE(asc == std::vector<Neuron>{{1, 2}, {0, 1}, {1, 1}, {1, 0}, {0, 0}, {0, 3}, {0, 2}, {0, 4}});
   const auto r1 = random_order(s, 7), r2 = random_order(s, 7), r3 = random_order(s, 8);
   REQUIRE(r1 == r2);
   REQUIRE(r1 != r3);
   REQUIRE(make_scope(net, "layer1").neurons.size() == 3);
   REQUIRE_THROWS_AS(make_scope(net, "layer2"), Error);
   REQUIRE_THROWS_AS(make_scope(net, "layers"), Error);
-  REQUIRE_THROWS_AS(order_by_value(s, {1, 2, 3, NAN, 1, 2, 3, 4}, Direction::ascending), Error);
+  REQUIRE_THROWS_AS(order_by_value(s, {1, 2, 3, NAN, 1, 2, 3, 4}, Direction::ascending, 1),
+                    Error);
   REQUIRE(even_points(10, 4) == std::vector<std::int64_t>{0, 3, 5, 8, 10});
   REQUIRE(even_points(3, 0) == std::vector<std::int64_t>{0, 1, 2, 3});
 }

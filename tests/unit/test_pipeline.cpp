@@ -89,12 +89,18 @@ TEST_CASE("quantity orders refuse NaN, naming where the measures came from", "[p
   io::AblationResults r = pipeline::no_orders(p.net);
   pipeline::add_quantity_orders(r, p, scope, "entropy",
                                 {ablation::Direction::ascending, ablation::Direction::descending},
-                                "ms.h5");
+                                1, "ms.h5");
   REQUIRE(r.ordered.size() == 2);
-  CHECK(r.ordered[1].order.front() == r.ordered[0].order.back());
+  const auto ties = pipeline::tie_seed(1, p.fingerprint, "layer1", "entropy");
+  CHECK(r.ordered[0].order == ablation::order_by_value(scope, p.measures.layers[1].entropy,
+                                                       ablation::Direction::ascending, ties));
+  CHECK(r.ordered[1].order == ablation::order_by_value(scope, p.measures.layers[1].entropy,
+                                                       ablation::Direction::descending, ties));
+  CHECK(r.ordered[0].tied == ablation::count_tied(p.measures.layers[1].entropy));
+  CHECK(r.ordered[1].tied == r.ordered[0].tied);
   p.measures.layers[1].entropy[2] = std::nan("");
   CHECK_THROWS_WITH(pipeline::add_quantity_orders(r, p, scope, "entropy",
-                                                  {ablation::Direction::ascending}, "ms.h5"),
+                                                  {ablation::Direction::ascending}, 1, "ms.h5"),
                     "ms.h5: /layers/1/entropy is NaN for neuron 2, so it cannot order the neurons");
 }
 
