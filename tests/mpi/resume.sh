@@ -161,7 +161,7 @@ h5diff --exclude-path /provenance ref.h5 dmg.h5 >dmg.diff 2>&1 &&
 # format 1 without checkpoint_id and checkpoint_segment, no segments. It is resumed alone
 # (and its tasks are not run again).
 rm -f dmg.h5*
-"$ioca" convert saved/dmg.h5.checkpoint old.h5.checkpoint --format 1 --quiet || fail "convert to format 1"
+run_single convert saved/dmg.h5.checkpoint old.h5.checkpoint --format 1 --quiet || fail "convert to format 1"
 /usr/bin/python3 -c 'import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:
     del f.attrs["checkpoint_id"]; del f.attrs["checkpoint_segment"]' old.h5.checkpoint

@@ -88,7 +88,7 @@ grep -qF "single.h5 tasks 19 settings_paths 0 measure_settings None split_seed_c
   fail "single-setting file: $(cat attrs.txt)"
 
 # --- every setting equals standalone measure + ablate of that setting (format 1, by path)
-"$ioca" convert multi.h5 multi-v1.h5 --format 1 --quiet && "$ioca" convert single.h5 single-v1.h5 --format 1 --quiet ||
+run_single convert multi.h5 multi-v1.h5 --format 1 --quiet && run_single convert single.h5 single-v1.h5 --format 1 --quiet ||
   fail "convert"
 net=/networks/model0-m
 same=1
@@ -180,7 +180,7 @@ run_ranks 2 1 run --config split.ini --data.split_seeds seed --ablation.random 0
   --validation-size 1000 --hidden 24,16 --activation relu --epochs 2 --seed 2 --split-seed 6 --out t26.h5 --quiet >/dev/null
 "$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 --synthetic-features 32 \
   --validation-size 1000 --hidden 24,16 --activation relu --epochs 2 --seed 2 --split-seed 0 --out t20.h5 --quiet >/dev/null
-"$ioca" convert split.h5 split-v1.h5 --format 1 --quiet
+run_single convert split.h5 split-v1.h5 --format 1 --quiet
 h5diff split-v1.h5 t26.h5 /networks/synthetic-relu-24x16-s2/model/layers/0/weight /layers/0/weight >/dev/null 2>&1 &&
   pass "network of seed 2 with split seed 6 equals ioca train --seed 2 --split-seed 6" ||
   fail "the network of split seed 6 differs from ioca train --split-seed 6"

@@ -43,20 +43,20 @@ h5dump -a /complete r2t1.h5 | grep -q '(0): 1' && pass "results file marked comp
 # --- an array job's parts (one seed each) merged equal the single run over both seeds
 run_ranks 1 1 run --config study.ini --network.seeds 2 --out part2.h5 --quiet >/dev/null 2>&1
 run_ranks 2 1 run --config study.ini --network.seeds 1 --out part1.h5 --quiet >/dev/null 2>&1
-"$ioca" merge merged.h5 part1.h5 part2.h5 --quiet 2>err-merge || fail "merge: $(cat err-merge)"
+run_single merge merged.h5 part1.h5 part2.h5 --quiet 2>err-merge || fail "merge: $(cat err-merge)"
 h5diff --exclude-path /provenance r1t1.h5 merged.h5 >diff-merge 2>&1 &&
   pass "merged parts equal the single run of both seeds" || fail "merged file differs: $(head -5 diff-merge)"
 # Files of format 1 (earlier ioca versions) merge too, and convert both ways without loss.
-"$ioca" convert part1.h5 part1-v1.h5 --format 1 --quiet && "$ioca" merge merged-v1.h5 part1-v1.h5 part2.h5 --quiet &&
+run_single convert part1.h5 part1-v1.h5 --format 1 --quiet && run_single merge merged-v1.h5 part1-v1.h5 part2.h5 --quiet &&
   h5diff --exclude-path /provenance r1t1.h5 merged-v1.h5 >/dev/null 2>&1 &&
   pass "a format-1 part merges with a format-2 part into the same file" || fail "merging a format-1 part"
-"$ioca" convert r1t1.h5 v1.h5 --format 1 --quiet && "$ioca" convert v1.h5 v2.h5 --quiet &&
+run_single convert r1t1.h5 v1.h5 --format 1 --quiet && run_single convert v1.h5 v2.h5 --quiet &&
   h5diff --exclude-path /provenance r1t1.h5 v2.h5 >/dev/null 2>&1 &&
   h5dump -a /ioca_results_format v1.h5 | grep -q '(0): 1' &&
   pass "convert to format 1 and back gives the same file" || fail "convert round trip differs"
-expect_status 2 "merge refuses overlapping files" "$ioca" merge m2.h5 part1.h5 r1t1.h5
+expect_status 2 "merge refuses overlapping files" run_single merge m2.h5 part1.h5 r1t1.h5
 run_ranks 1 1 run --config study.ini --network.seeds 3 --train.epochs 1 --out other.h5 --quiet >/dev/null 2>&1
-expect_status 2 "merge refuses files of another study" "$ioca" merge m3.h5 part1.h5 other.h5
+expect_status 2 "merge refuses files of another study" run_single merge m3.h5 part1.h5 other.h5
 [ ! -e m2.h5 ] && [ ! -e m3.h5 ] && pass "no merged file after a refusal" || fail "merged file left after refusal"
 
 # --- networks given as model files reproduce standalone ioca measure + ioca ablate
@@ -76,7 +76,7 @@ INI
 run_ranks 2 1 run --config models.ini --out models.h5 --quiet 2>err-models >/dev/null ||
   fail "model-file study: $(cat err-models)"
 # Compared in the nested layout of format 1 (ioca convert), dataset by dataset.
-"$ioca" convert models.h5 models-v1.h5 --format 1 --quiet 2>err-convert || fail "convert: $(cat err-convert)"
+run_single convert models.h5 models-v1.h5 --format 1 --quiet 2>err-convert || fail "convert: $(cat err-convert)"
 net=/networks/model0-m
 same=1
 for path in layers/0/entropy layers/1/mutual_information layers/0/kl_selectivity \
