@@ -90,7 +90,9 @@ po::options_description study_options() {
           "measure.bins", po::value<int>()->default_value(30), "bins per neuron")(
           "measure.zero_bin", s("false"), "exact zeros get their own bin")(
           "measure.threshold", po::value<double>(), "binary binning threshold")(
-          "measure.estimator", s("plugin"), "plugin | miller-madow")
+          "measure.estimator", s("plugin"), "plugin | miller-madow")(
+          "measure.mi_null", po::value<int>()->default_value(0),
+          "label permutations for each neuron's MI null (0: none)")
       // ablation
       ("ablation.quantities", s("entropy, mutual_information, kl_selectivity"),
        "quantities to order by (any measure, or single_damage)")(
@@ -206,6 +208,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   if (vm.count("measure.threshold"))
     c.measure.binning.threshold = static_cast<float>(vm["measure.threshold"].as<double>());
   c.measure.estimator = info::parse_estimator(vm["measure.estimator"].as<std::string>());
+  c.measure.mi_null_permutations = bounded<int>(vm, "measure.mi_null", 0, 100'000);
 
   c.quantities = items(vm["ablation.quantities"].as<std::string>(), "ablation.quantities");
   for (const auto& q : c.quantities) {
@@ -213,6 +216,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     if (q != "single_damage" && std::find(names.begin(), names.end(), q) == names.end())
       throw UsageError("unknown quantity '" + q +
                        "' in --ablation.quantities (valid: " + join(names) + ", single_damage)");
+    if (q.rfind("mutual_information_null", 0) == 0 && c.measure.mi_null_permutations == 0)
+      throw UsageError("--ablation.quantities names '" + q + "' but measure.mi_null is 0");
     if (std::count(c.quantities.begin(), c.quantities.end(), q) > 1)
       throw UsageError("--ablation.quantities names '" + q + "' twice");
   }
@@ -272,7 +277,10 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   if (c.measure.binning.threshold) t << "\nthreshold = " << *c.measure.binning.threshold;
   std::vector<std::string> dirs;
   for (auto d : c.directions) dirs.emplace_back(ablation::to_string(d));
-  t << "\nestimator = " << info::to_string(c.measure.estimator)
+  t << "\nestimator = " << info::to_string(c.measure.estimator);
+  // Only when set, so that the configs (and hashes) of earlier studies stay as they were.
+  if (c.measure.mi_null_permutations > 0) t << "\nmi_null = " << c.measure.mi_null_permutations;
+  t
     << "\n[ablation]\nquantities = " << join(c.quantities) << "\ndirections = " << join(dirs)
     << "\nscopes = " << (c.scopes.empty() ? std::string("all") : join(c.scopes))
     << "\nrandom = " << c.random << "\nablate_to = " << ablation::to_string(c.ablate_to)
