@@ -36,6 +36,10 @@ QUANTITY_AXIS = {
     "activation_variance": "activation variance [act. units²]",
     "outgoing_l1": "L1 norm of outgoing weights",
     "outgoing_l2": "L2 norm of outgoing weights",
+    "kl_selectivity_corrected": "KL selectivity, bias-corrected [bits]",
+    "mutual_information_null_mean": "I(T;Y) under label permutation, mean [bits]",
+    "mutual_information_null_q95": "I(T;Y) under label permutation, 95th pct. [bits]",
+    "mutual_information_null_p": "permutation p-value of I(T;Y)",
     "accuracy_drop": "accuracy drop [percentage points]",
 }
 DAMAGE = "accuracy_drop"

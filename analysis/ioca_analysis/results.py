@@ -37,7 +37,9 @@ DIRECTIONS = ("ascending", "descending")
 CANONICAL_QUANTITIES = (
     "entropy", "mutual_information", "kl_selectivity", "selectivity_index",
     "mean_activation", "mean_abs_activation", "activation_variance",
-    "outgoing_l1", "outgoing_l2", "single_damage",
+    "outgoing_l1", "outgoing_l2", "kl_selectivity_corrected",
+    "mutual_information_null_mean", "mutual_information_null_q95",
+    "mutual_information_null_p", "single_damage",
 )
 # Datasets of /measures/layers/K that are not per-neuron quantities to analyse.
 NON_QUANTITY_MEASURES = frozenset({

@@ -50,15 +50,54 @@ struct JointHistogram {
 // What the histogram gives. Miller–Madow adds (m-1)/(2 N ln 2) to each entropy term
 // (m = occupied bins, N = samples of that term), so I = H(T) - sum_y p(y) H(T|Y=y) with
 // corrected terms. KL selectivity is always the plug-in divergence (Miller–Madow corrects
-// entropies, not divergences). Classes absent from the split are left out of the maximum;
-// kl_selectivity_class is -1 when no class is present.
+// entropies, not divergences); kl_selectivity_corrected is the maximum over classes of the
+// bias-corrected divergences of class_divergences (whatever the estimator). Classes absent
+// from the split are left out of the maxima; kl_selectivity_class is -1 when no class is
+// present.
 struct HistogramQuantities {
   double entropy = 0.0;
   double mutual_information = 0.0;
   double kl_selectivity = 0.0;
   std::int64_t kl_selectivity_class = -1;
+  double kl_selectivity_corrected = 0.0;
 };
 HistogramQuantities quantities(const JointHistogram& h, Estimator estimator);
+
+// I(T;Y) in bits of a [bins, classes] table with the given estimator (as quantities()).
+double mutual_information_bits(const JointHistogram& h, Estimator estimator);
+
+// D(P_{T|Y=y} || P_T) in bits for one class y, plug-in and with its first-order bias
+// removed. With class counts n_y fixed (N = sum n_y), counts c_ty, c_t = sum_y c_ty, m_y
+// the occupied bins of class y and W_t = sum_y' c_ty' (1 - c_ty'/n_y'), the plug-in
+// divergence has expectation D + b_y + O(1/n^2), b_y in nats =
+//     (m_y - 1)/(2 n_y)                                  [from -H(P_{T|y}), Miller–Madow]
+//   - sum_t c_ty (1 - c_ty/n_y) / (n_y c_t)              [covariance of P_{T|y} and P_T]
+//   + sum_t (c_ty/n_y) W_t / (2 c_t^2)                    [curvature of log P_T]
+// (sums over bins with c_ty > 0; the true probabilities replaced by the observed ones).
+// corrected = plugin - b_y / ln 2; it may be negative. When T is independent of Y,
+// b_y = (m - 1)(1/n_y - 1/N)/2. An absent class (n_y = 0) gives NaN for both.
+struct ClassDivergence {
+  double plugin = 0.0, corrected = 0.0;
+};
+std::vector<ClassDivergence> class_divergences(const JointHistogram& h);
+
+// Label-permutation null of I(T;Y). Permuting the labels keeps every neuron's bin counts
+// c_t and the class counts n_y, and makes its table a uniformly random one with those
+// margins; so permutation k is drawn once, as a random arrangement z_k of the class labels
+// over N positions (Fisher–Yates, Rng(derive_seed(seed, {k}))), and each neuron gets the
+// table of z_k against its samples sorted by bin: bin t takes positions
+// [c_0 + ... + c_{t-1}, c_0 + ... + c_t). With prefix counts of z_k this costs
+// O(bins x classes) per neuron and permutation; no per-sample data is needed.
+// For each neuron: the mean of the K null values, their 95th percentile (the
+// ceil(0.95 K)-th smallest) and the permutation p-value (1 + #{k : I_k >= I - 1e-12}) / (K + 1).
+// counts: [neurons, bins, classes], every neuron with the same class counts. The same
+// seed gives the same bits for any number of OpenMP threads.
+struct NullDistribution {
+  std::vector<double> mean, q95, p;
+};
+NullDistribution mutual_information_null(const std::int64_t* counts, std::size_t neurons,
+                                         int bins, int classes, Estimator estimator,
+                                         int permutations, std::uint64_t seed);
 
 // Entropy in bits of a vector of counts.
 double entropy_bits(const std::int64_t* counts, std::size_t n, Estimator estimator);
@@ -79,6 +118,10 @@ struct LayerMeasures {
   std::vector<std::int64_t> kl_selectivity_class;
   std::vector<double> mean_activation, mean_abs_activation, activation_variance;
   std::vector<double> outgoing_l1, outgoing_l2;
+  std::vector<double> kl_selectivity_corrected;
+  // The label-permutation null of mutual_information (empty unless mi_null_permutations > 0).
+  std::vector<double> mutual_information_null_mean, mutual_information_null_q95,
+      mutual_information_null_p;
   std::vector<double> bin_low, bin_high;  // the range binned (uniform rules), per neuron
   std::vector<std::int32_t> bins_used;    // occupied bins
   int histogram_bins = 0;                 // bins per neuron, zero bin included
@@ -88,6 +131,8 @@ struct LayerMeasures {
 struct MeasureOptions {
   BinningOptions binning;
   Estimator estimator = Estimator::plugin;
+  int mi_null_permutations = 0;     // K label permutations for the MI null (0: none)
+  std::uint64_t mi_null_seed = 0;   // their seed (mutual_information_null)
   std::size_t chunk_rows = 1024;  // samples per forward chunk (bounds memory)
   bool keep_histograms = false;   // keep every (bin, class) count in LayerMeasures
   // Activations are kept between the two passes up to this size (else computed twice).
@@ -97,6 +142,7 @@ struct MeasureOptions {
 struct MeasureTimings {
   double statistics_seconds = 0.0;  // forward passes, ranges, sums, quantile edges
   double histogram_seconds = 0.0;   // the (bin, class) counting pass
+  double null_seconds = 0.0;        // the MI permutation null (mi_null_permutations > 0)
   bool activations_cached = false;
 };
 
@@ -107,7 +153,10 @@ struct Measures {
 };
 
 // Names of the per-neuron double quantities, in file order, and a lookup by name.
+// Optional quantities may be absent (empty): kl_selectivity_corrected from files of ioca
+// versions before it, the mutual_information_null_* ones unless the null was asked for.
 const std::vector<std::string>& quantity_names();
+bool optional_quantity(std::string_view name);
 const std::vector<double>& quantity(const LayerMeasures& m, std::string_view name);
 std::vector<double>& quantity(LayerMeasures& m, std::string_view name);
 

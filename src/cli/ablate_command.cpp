@@ -280,6 +280,13 @@ std::optional<io::MeasuresFile> read_measures(const AblateArgs& a, const nn::Mlp
   if (a.measures.empty()) return std::nullopt;
   io::MeasuresFile m = io::load_measures(a.measures);
   check_measures(m, a.measures, net, a.model);
+  // An optional quantity the file lacks: say so before any work.
+  for (const auto& q : a.by)
+    if (is_measured_quantity(q) && info::quantity(m.measures.layers.at(0), q).empty())
+      throw FileError(a.measures, "has no /layers/0/" + q +
+                                      (q.rfind("mutual_information_null", 0) == 0
+                                           ? " (measure with --mi-null K to order by it)"
+                                           : " (written by an earlier ioca; measure again)"));
   return m;
 }
 

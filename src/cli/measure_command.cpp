@@ -23,6 +23,10 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
       "binary binning threshold (default 0 for relu/tanh, 0.5 for sigmoid)")(
       "zero-bin", po::bool_switch(), "give exact zeros a bin of their own (the ReLU spike)")(
       "estimator", po::value<std::string>()->default_value("plugin"), "plugin | miller-madow")(
+      "mi-null", po::value<int>()->default_value(0),
+      "K label permutations: each neuron's MI against chance (null mean, 95th percentile, "
+      "p-value); 0 for none")(
+      "mi-null-seed", po::value<long long>()->default_value(0), "seed of those permutations")(
       "out", po::value<std::string>(), "measures file to write (HDF5)")(
       "save-histograms", po::bool_switch(),
       "also store each neuron's (bin, class) counts, /layers/K/histogram [n, bins, classes]")(
@@ -50,6 +54,12 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
   }
   a.options.binning.zero_bin = vm["zero-bin"].as<bool>();
   a.options.estimator = info::parse_estimator(vm["estimator"].as<std::string>());
+  a.options.mi_null_permutations = vm["mi-null"].as<int>();
+  if (a.options.mi_null_permutations < 0 || a.options.mi_null_permutations > 100000)
+    throw UsageError("--mi-null must be between 0 and 100000");
+  const long long null_seed = vm["mi-null-seed"].as<long long>();
+  if (null_seed < 0) throw UsageError("--mi-null-seed must be >= 0");
+  a.options.mi_null_seed = static_cast<std::uint64_t>(null_seed);
   if (vm.count("out")) a.out = vm["out"].as<std::string>();
   a.print = vm["print"].as<bool>();
   a.options.keep_histograms = vm["save-histograms"].as<bool>();
@@ -61,21 +71,22 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
 namespace {
 
 void print_summary(const info::Measures& m) {
-  std::printf("%-6s %-22s %12s %12s %12s\n", "layer", "quantity", "min", "median", "max");
+  std::printf("%-6s %-28s %12s %12s %12s\n", "layer", "quantity", "min", "median", "max");
   for (std::size_t l = 0; l < m.layers.size(); ++l) {
     for (const auto& name : info::quantity_names()) {
       std::vector<double> v = info::quantity(m.layers[l], name);
+      if (v.empty()) continue;  // an optional quantity not measured
       std::sort(v.begin(), v.end());
       const double median =
           v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-      std::printf("%-6zu %-22s %12.5g %12.5g %12.5g\n", l, name.c_str(), v.front(), median,
+      std::printf("%-6zu %-28s %12.5g %12.5g %12.5g\n", l, name.c_str(), v.front(), median,
                   v.back());
     }
     const auto& cls = m.layers[l].kl_selectivity_class;
     std::vector<int> per_class(static_cast<std::size_t>(m.classes), 0);
     for (auto c : cls)
       if (c >= 0) ++per_class[static_cast<std::size_t>(c)];
-    std::printf("%-6zu %-22s", l, "kl_selectivity_class");
+    std::printf("%-6zu %-28s", l, "kl_selectivity_class");
     for (int c : per_class) std::printf(" %d", c);
     std::printf("  (neurons per most-selective class)\n");
   }

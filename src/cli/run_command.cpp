@@ -94,7 +94,9 @@ po::options_description study_options() {
           "measure.bins", s("30"), "bins per neuron; a list measures under each")(
           "measure.zero_bin", s("false"), "exact zeros get their own bin")(
           "measure.threshold", po::value<double>(), "binary binning threshold")(
-          "measure.estimator", s("plugin"), "plugin | miller-madow; a list measures under each")
+          "measure.estimator", s("plugin"), "plugin | miller-madow; a list measures under each")(
+          "measure.mi_null", po::value<int>()->default_value(0),
+          "label permutations for each neuron's MI null (0: none)")
       // ablation
       ("ablation.quantities", s("entropy, mutual_information, kl_selectivity"),
        "quantities to order by (any measure, or single_damage)")(
@@ -260,6 +262,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   binning.zero_bin = yes(vm, "measure.zero_bin");
   if (vm.count("measure.threshold"))
     binning.threshold = static_cast<float>(vm["measure.threshold"].as<double>());
+  const int mi_null = bounded<int>(vm, "measure.mi_null", 0, 100'000);
   for (const auto& rule_name : binnings) {
     const auto rule = info::parse_binning(rule_name);
     const bool binary = rule == info::Binning::binary;
@@ -270,6 +273,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
         setting.options.binning.rule = rule;
         setting.options.binning.bins = bin_counts[b];
         setting.options.estimator = info::parse_estimator(e);
+        setting.options.mi_null_permutations = mi_null;
         setting.name = study::setting_name(setting.options);
         for (const auto& other : c.measure_settings)
           if (other.name == setting.name)  // "uniform" and "uniform" spelt differently
@@ -285,6 +289,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     if (q != "single_damage" && std::find(names.begin(), names.end(), q) == names.end())
       throw UsageError("unknown quantity '" + q +
                        "' in --ablation.quantities (valid: " + join(names) + ", single_damage)");
+    if (q.rfind("mutual_information_null", 0) == 0 && c.measure.mi_null_permutations == 0)
+      throw UsageError("--ablation.quantities names '" + q + "' but measure.mi_null is 0");
     if (std::count(c.quantities.begin(), c.quantities.end(), q) > 1)
       throw UsageError("--ablation.quantities names '" + q + "' twice");
   }
@@ -354,7 +360,10 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   if (c.measure.binning.threshold) t << "\nthreshold = " << *c.measure.binning.threshold;
   std::vector<std::string> dirs;
   for (auto d : c.directions) dirs.emplace_back(ablation::to_string(d));
-  t << "\nestimator = " << join(resolved_estimators)
+  t << "\nestimator = " << join(resolved_estimators);
+  // Only when set, so that the configs (and hashes) of earlier studies stay as they were.
+  if (c.measure.mi_null_permutations > 0) t << "\nmi_null = " << c.measure.mi_null_permutations;
+  t
     << "\n[ablation]\nquantities = " << join(c.quantities) << "\ndirections = " << join(dirs)
     << "\nscopes = " << (c.scopes.empty() ? std::string("all") : join(c.scopes))
     << "\nrandom = " << c.random << "\nablate_to = " << ablation::to_string(c.ablate_to)

@@ -31,6 +31,9 @@ void check_options(const nn::Mlp& net, const data::Dataset& split, const Measure
   if (o.binning.threshold && !std::isfinite(*o.binning.threshold))
     throw Error("--threshold must be a finite number");
   if (o.chunk_rows == 0) throw std::logic_error("chunk_rows must be > 0");
+  if (o.mi_null_permutations < 0 || o.mi_null_permutations > 100000)
+    throw Error("--mi-null must be between 0 and 100000, not " +
+                std::to_string(o.mi_null_permutations));
 }
 
 }  // namespace
@@ -39,8 +42,14 @@ const std::vector<std::string>& quantity_names() {
   static const std::vector<std::string> names{
       "entropy",         "mutual_information",  "kl_selectivity",      "selectivity_index",
       "mean_activation", "mean_abs_activation", "activation_variance", "outgoing_l1",
-      "outgoing_l2"};
+      "outgoing_l2",     "kl_selectivity_corrected", "mutual_information_null_mean",
+      "mutual_information_null_q95", "mutual_information_null_p"};
   return names;
+}
+
+bool optional_quantity(std::string_view name) {
+  return name == "kl_selectivity_corrected" || name == "mutual_information_null_mean" ||
+         name == "mutual_information_null_q95" || name == "mutual_information_null_p";
 }
 
 std::vector<double>& quantity(LayerMeasures& m, std::string_view name) {
@@ -57,6 +66,10 @@ const std::vector<double>& quantity(const LayerMeasures& m, std::string_view nam
   if (name == "activation_variance") return m.activation_variance;
   if (name == "outgoing_l1") return m.outgoing_l1;
   if (name == "outgoing_l2") return m.outgoing_l2;
+  if (name == "kl_selectivity_corrected") return m.kl_selectivity_corrected;
+  if (name == "mutual_information_null_mean") return m.mutual_information_null_mean;
+  if (name == "mutual_information_null_q95") return m.mutual_information_null_q95;
+  if (name == "mutual_information_null_p") return m.mutual_information_null_p;
   throw Error("unknown quantity '" + std::string(name) + "'");
 }
 
@@ -328,7 +341,8 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
     const std::size_t base = offset[static_cast<std::size_t>(l)];
     for (auto* v : {&L.entropy, &L.mutual_information, &L.kl_selectivity, &L.selectivity_index,
                     &L.mean_activation, &L.mean_abs_activation, &L.activation_variance,
-                    &L.outgoing_l1, &L.outgoing_l2, &L.bin_low, &L.bin_high})
+                    &L.outgoing_l1, &L.outgoing_l2, &L.bin_low, &L.bin_high,
+                    &L.kl_selectivity_corrected})
       v->assign(width, 0.0);
     L.kl_selectivity_class.assign(width, -1);
     L.bins_used.assign(width, 0);
@@ -355,6 +369,7 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
       L.mutual_information[j] = q.mutual_information;
       L.kl_selectivity[j] = q.kl_selectivity;
       L.kl_selectivity_class[j] = q.kl_selectivity_class;
+      L.kl_selectivity_corrected[j] = q.kl_selectivity_corrected;
       for (int t = 0; t < bins; ++t) {
         std::int64_t occupied = 0;
         for (std::size_t y = 0; y < classes; ++y) occupied += jh.at(t, static_cast<int>(y));
@@ -384,6 +399,19 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
       L.outgoing_l2[j] = std::sqrt(l2);
       L.bin_low[j] = bin_low[k];
       L.bin_high[j] = bin_high[k];
+    }
+    if (o.mi_null_permutations > 0) {
+      const auto null_start = std::chrono::steady_clock::now();
+      // Every layer with the same permutations (the seed does not depend on the layer).
+      NullDistribution null = mutual_information_null(
+          counts.data() + base * static_cast<std::size_t>(bins) * classes, width, bins,
+          static_cast<int>(classes), o.estimator, o.mi_null_permutations, o.mi_null_seed);
+      L.mutual_information_null_mean = std::move(null.mean);
+      L.mutual_information_null_q95 = std::move(null.q95);
+      L.mutual_information_null_p = std::move(null.p);
+      if (timings)
+        timings->null_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - null_start).count();
     }
   }
   return m;

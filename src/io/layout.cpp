@@ -1,5 +1,6 @@
 #include "io/layout.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -94,7 +95,8 @@ void add_measures(Record& r, const std::string& prefix, const info::Measures& m,
     const std::string g = prefix + "/layers/" + std::to_string(k);
     const std::uint64_t n = L.entropy.size();
     for (const auto& name : info::quantity_names())
-      r.add(g + "/" + name, info::quantity(L, name), {n});
+      if (!info::optional_quantity(name) || !info::quantity(L, name).empty())
+        r.add(g + "/" + name, info::quantity(L, name), {n});
     r.add(g + "/bin_low", L.bin_low, {n});
     r.add(g + "/bin_high", L.bin_high, {n});
     r.add(g + "/kl_selectivity_class", L.kl_selectivity_class, {n});
@@ -111,8 +113,15 @@ info::Measures measures_from_record(const Record& r, const std::string& prefix, 
   for (int k = 0; k < hidden_layers; ++k) {
     const std::string g = prefix + "/layers/" + std::to_string(k);
     info::LayerMeasures L;
-    for (const auto& name : info::quantity_names())
-      info::quantity(L, name) = r.find(g + "/" + name).values<double>();
+    for (const auto& name : info::quantity_names()) {
+      const std::string path = g + "/" + name;
+      // An optional quantity may be absent (a checkpoint of an earlier ioca, no MI null).
+      if (info::optional_quantity(name) &&
+          std::none_of(r.datasets.begin(), r.datasets.end(),
+                       [&](const DatasetEntry& d) { return d.path == path; }))
+        continue;
+      info::quantity(L, name) = r.find(path).values<double>();
+    }
     L.kl_selectivity_class = r.find(g + "/kl_selectivity_class").values<std::int64_t>();
     m.layers.push_back(std::move(L));
   }
@@ -128,6 +137,10 @@ Attributes measure_attributes(const info::MeasureOptions& o, const std::string& 
                {"split", split},
                {"model_fingerprint", model_fingerprint}};
   if (o.binning.threshold) a["threshold"] = static_cast<double>(*o.binning.threshold);
+  if (o.mi_null_permutations > 0) {
+    a["mi_null_permutations"] = static_cast<std::int64_t>(o.mi_null_permutations);
+    a["mi_null_seed"] = static_cast<std::int64_t>(o.mi_null_seed);
+  }
   return a;
 }
 

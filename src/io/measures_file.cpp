@@ -43,7 +43,11 @@ MeasuresFile load_measures(const std::string& path) {
     std::size_t width = 0;
     bool first = true;
     for_each_double(L, [&](const std::string& name, std::vector<double>& v) {
-      if (!h5::exists(g.id(), name)) throw FileError(path, "missing dataset " + where + "/" + name);
+      if (!h5::exists(g.id(), name)) {
+        // Optional quantities stay empty: files of earlier ioca versions, no MI null.
+        if (info::optional_quantity(name)) return;
+        throw FileError(path, "missing dataset " + where + "/" + name);
+      }
       auto a = h5::read_double_dataset(f, g.id(), name);
       if (a.dims.size() != 1) throw FileError(path, where + "/" + name + " must be 1-D");
       if (first) width = a.data.size();

@@ -40,7 +40,13 @@ std::vector<double> order_values(const Prepared& p, const ablation::Scope& scope
       v.push_back(p.single_accuracy_drop.at(l).at(j));
       continue;
     }
-    v.push_back(info::quantity(p.measures.layers.at(l), quantity).at(j));
+    const auto& values = info::quantity(p.measures.layers.at(l), quantity);
+    if (values.empty())
+      throw FileError(source, "has no /layers/" + std::to_string(l) + "/" + quantity +
+                                  (quantity.rfind("mutual_information_null", 0) == 0
+                                       ? " (measure with --mi-null K to order by it)"
+                                       : " (written by an earlier ioca; measure again)"));
+    v.push_back(values.at(j));
     if (std::isnan(v.back()))
       throw FileError(source, "/layers/" + std::to_string(l) + "/" + quantity +
                                   " is NaN for neuron " + std::to_string(j) +

@@ -166,7 +166,10 @@ void Calibration::add_results_size(const NetworkSpec& n, const nn::Mlp& net, Cos
   for (int l = 0; l < H; ++l) {
     const double w = net.out_size(l);
     for (double k = 0; k < measure_settings(c_); ++k) {  // the measures of every setting
-      for (std::size_t q = 0; q < info::quantity_names().size() + 2; ++q) add(w, 8);  // + bin range
+      for (const auto& q : info::quantity_names())  // the MI null only when asked for
+        if (q.rfind("mutual_information_null", 0) != 0 || c_.measure.mi_null_permutations > 0)
+          add(w, 8);
+      for (int q = 0; q < 2; ++q) add(w, 8);  // bin_low, bin_high
       for (int q = 0; q < 2; ++q) add(w, 8);  // kl_selectivity_class, bins_used (int64)
     }
     if (wants_single(c_))

@@ -1,5 +1,6 @@
 // Throughput of the measure pass: (sample x neuron) histogram updates per second and the
-// wall time of the whole measure step (median of 7 runs).
+// wall time of the whole measure step (median of 7 runs), and the cost of the MI
+// permutation null.
 // Run: build/tests/ioca_bench_measure [model.h5 [mnist-data-dir]]
 // Without arguments: a 784-200-200-10 ReLU network with random weights on 10,000
 // synthetic samples of 784 features (the measure pass does not care what the weights are).
@@ -54,6 +55,23 @@ int main(int argc, char** argv) {
         "= %.0f million updates/s\n",
         std::string(info::to_string(rule)).c_str(), split.samples, neurons, seconds[3],
         histogram_seconds[3], updates / histogram_seconds[3] / 1e6);
+  }
+  // The MI permutation null (--mi-null K) on top of the uniform measure step.
+  for (int K : {100, 1000}) {
+    info::MeasureOptions options;
+    options.mi_null_permutations = K;
+    std::vector<double> null_seconds;
+    for (int trial = 0; trial < 3; ++trial) {
+      info::MeasureTimings timings;
+      const auto m = info::measure(net, split, options, &timings);
+      null_seconds.push_back(timings.null_seconds);
+      if (m.layers.empty()) return 1;
+    }
+    std::sort(null_seconds.begin(), null_seconds.end());
+    std::printf("mi-null  K = %d permutations of %zu samples x %zu neurons (30 bins): %.4f s "
+                "(median of 3), %.1f us per permutation and layer of 200\n",
+                K, split.samples, neurons, null_seconds[1],
+                null_seconds[1] / K * 1e6 * 200.0 / static_cast<double>(neurons));
   }
   std::printf("threads %d, kernels %s\n", max_threads(), std::string(kernel_isa()).c_str());
 }

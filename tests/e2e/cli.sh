@@ -77,6 +77,31 @@ h5ls -r "$tmp/meas.h5" | grep -q "/layers/1/kl_selectivity_class" && pass "measu
 OMP_NUM_THREADS=1 "$ioca" measure --model "$tmp/m.h5" --out "$tmp/meas1.h5" --binning quantile 2>/dev/null
 OMP_NUM_THREADS=2 "$ioca" measure --model "$tmp/m.h5" --out "$tmp/meas2.h5" --binning quantile 2>/dev/null
 h5diff "$tmp/meas1.h5" "$tmp/meas2.h5" >/dev/null && pass "measure: 1 and 2 threads give identical files" || fail "measure differs between 1 and 2 threads"
+# The MI permutation null: its datasets and attributes, the same bits for 1 and 2 threads,
+# and a seed that matters.
+OMP_NUM_THREADS=1 "$ioca" measure --model "$tmp/m.h5" --out "$tmp/null1.h5" --mi-null 40 2>/dev/null
+OMP_NUM_THREADS=2 "$ioca" measure --model "$tmp/m.h5" --out "$tmp/null2.h5" --mi-null 40 2>/dev/null
+"$ioca" measure --model "$tmp/m.h5" --out "$tmp/null3.h5" --mi-null 40 --mi-null-seed 3 2>/dev/null
+h5diff "$tmp/null1.h5" "$tmp/null2.h5" >/dev/null && pass "measure --mi-null: 1 and 2 threads give identical files" || fail "measure --mi-null differs between 1 and 2 threads"
+h5diff -q "$tmp/null1.h5" "$tmp/null3.h5" /layers/0/mutual_information_null_mean /layers/0/mutual_information_null_mean >/dev/null \
+  && fail "another --mi-null-seed gave the same null" || pass "another --mi-null-seed gives another null"
+/usr/bin/python3 - "$tmp/null1.h5" "$tmp/meas.h5" <<'PY' && pass "measures: kl_selectivity_corrected, and the null only with --mi-null" || fail "measures with --mi-null"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as f, h5py.File(sys.argv[2]) as g:
+    assert f.attrs["mi_null_permutations"] == 40 and f.attrs["mi_null_seed"] == 0
+    assert "mi_null_permutations" not in g.attrs
+    for k in ("0", "1"):
+        L = f["layers"][k]
+        p = L["mutual_information_null_p"][:]
+        assert np.all((p >= 1 / 41 - 1e-15) & (p <= 1)), p
+        assert np.all(L["mutual_information_null_q95"][:] >= L["mutual_information_null_mean"][:] - 1e-12)
+        assert np.all(L["kl_selectivity_corrected"][:] <= L["kl_selectivity"][:] + 1e-12)
+        assert "mutual_information_null_p" not in g["layers"][k] and "kl_selectivity_corrected" in g["layers"][k]
+PY
+expect_status 0 "ablate by the corrected KL and the null p-value" "$ioca" ablate --model "$tmp/m.h5" --measures "$tmp/null1.h5" --by kl_selectivity_corrected,mutual_information_null_p --random 0 --out "$tmp/abl-null.h5"
+expect_status 2 "ablate by the null of measures without it" "$ioca" ablate --model "$tmp/m.h5" --measures "$tmp/meas.h5" --by mutual_information_null_mean --random 0 --out "$tmp/bad.h5"
+grep -q "mi-null" "$tmp/err" && pass "the error says to measure with --mi-null" || fail "error: $(cat "$tmp/err")"
+expect_status 2 "measure --mi-null -1" "$ioca" measure --model "$tmp/m.h5" --mi-null -1 --print
 expect_status 2 "measure without --out or --print" "$ioca" measure --model "$tmp/m.h5"
 expect_status 2 "measure --bins 1" "$ioca" measure --model "$tmp/m.h5" --bins 1 --print
 expect_status 2 "measure unknown binning" "$ioca" measure --model "$tmp/m.h5" --binning kmeans --print

@@ -222,6 +222,7 @@ info::Measures naive_measure(const nn::Mlp& net, const data::Dataset& d,
       L.mutual_information.push_back(q.mutual_information);
       L.kl_selectivity.push_back(q.kl_selectivity);
       L.kl_selectivity_class.push_back(q.kl_selectivity_class);
+      L.kl_selectivity_corrected.push_back(q.kl_selectivity_corrected);
       double mean = 0, var = 0;
       for (float v : column) mean += v;
       mean /= static_cast<double>(d.samples);
@@ -270,6 +271,8 @@ TEST_CASE("the chunked measure pass equals the naive reference for every rule", 
                 REQUIRE(F.mutual_information[j] == Approx(R.mutual_information[j]).margin(1e-12));
                 REQUIRE(F.kl_selectivity[j] == Approx(R.kl_selectivity[j]).margin(1e-12));
                 REQUIRE(F.kl_selectivity_class[j] == R.kl_selectivity_class[j]);
+                REQUIRE(F.kl_selectivity_corrected[j] ==
+                        Approx(R.kl_selectivity_corrected[j]).margin(1e-12));
                 REQUIRE(F.mean_activation[j] == Approx(R.mean_activation[j]).margin(1e-9));
                 REQUIRE(F.activation_variance[j] ==
                         Approx(R.activation_variance[j]).epsilon(1e-9).margin(1e-12));
@@ -284,6 +287,7 @@ TEST_CASE("measure is bitwise identical for 1 and 2 threads", "[info]") {
   const auto net = nn::make_mlp(16, {64, 32}, nn::Activation::relu, 4, 9);
   info::MeasureOptions o;
   o.chunk_rows = 300;
+  o.mi_null_permutations = 25;  // the permutation null too
   const int saved = omp_get_max_threads();
   omp_set_num_threads(1);
   const auto a = info::measure(net, d, o);
@@ -294,6 +298,8 @@ TEST_CASE("measure is bitwise identical for 1 and 2 threads", "[info]") {
     for (const auto& name : info::quantity_names()) {
       const auto& x = info::quantity(a.layers[l], name);
       const auto& y = info::quantity(b.layers[l], name);
+      REQUIRE(x.size() == a.layers[l].entropy.size());
+      REQUIRE(y.size() == x.size());
       REQUIRE(std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0);
     }
 }
@@ -344,5 +350,281 @@ TEST_CASE("measure on a one-sample split and with a class absent", "[info]") {
     REQUIRE(m1.layers[0].entropy[j] == 0.0);
     REQUIRE(m1.layers[0].mutual_information[j] == 0.0);
     REQUIRE(m1.layers[0].activation_variance[j] == 0.0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bias-corrected KL selectivity and the MI permutation null.
+
+namespace {
+
+// A [bins, classes] histogram of n_y[y] samples of class y, T drawn from q[y] (a
+// distribution over the bins) with rng.
+JointHistogram sample_hist(const std::vector<std::vector<double>>& q,
+                           const std::vector<std::int64_t>& ny, Rng& rng) {
+  const auto C = q.size(), B = q[0].size();
+  JointHistogram h = make_hist(static_cast<int>(B), static_cast<int>(C),
+                               std::vector<std::int64_t>(B * C, 0));
+  for (std::size_t y = 0; y < C; ++y)
+    for (std::int64_t i = 0; i < ny[y]; ++i) {
+      double u = rng.uniform_double(), acc = 0.0;
+      std::size_t t = 0;
+      while (t + 1 < B && u >= (acc += q[y][t])) ++t;
+      ++h.counts[t * C + y];
+    }
+  return h;
+}
+
+// D(q || p) in bits of two distributions.
+double kl(const std::vector<double>& q, const std::vector<double>& p) {
+  double d = 0.0;
+  for (std::size_t t = 0; t < q.size(); ++t)
+    if (q[t] > 0) d += q[t] * std::log2(q[t] / p[t]);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("corrected KL: exact on a product table, zero for a dead neuron or one class",
+          "[info]") {
+  // A product table: the plug-in divergences are 0 and the correction is exactly the
+  // independence bias (m - 1)(1/n_y - 1/N)/(2 ln 2).
+  const std::vector<std::int64_t> pt{3, 1, 4, 1, 5}, py{2, 7, 1};
+  std::vector<std::int64_t> c;
+  for (auto a : pt)
+    for (auto b : py) c.push_back(a * b);
+  const auto d = info::class_divergences(make_hist(5, 3, c));
+  const double N = 14.0 * 10.0;
+  for (std::size_t y = 0; y < 3; ++y) {
+    const double ny = 14.0 * static_cast<double>(py[y]);
+    REQUIRE(d[y].plugin == Approx(0.0).margin(1e-14));
+    REQUIRE(d[y].corrected ==
+            Approx(-4.0 * (1.0 / ny - 1.0 / N) / (2.0 * std::log(2.0))).epsilon(1e-12));
+  }
+  const auto dead = info::quantities(make_hist(3, 2, {5, 7, 0, 0, 0, 0}), Estimator::plugin);
+  REQUIRE(dead.kl_selectivity_corrected == 0.0);
+  const auto one = info::class_divergences(make_hist(3, 2, {5, 0, 7, 0, 1, 0}));
+  REQUIRE(one[0].plugin == 0.0);
+  REQUIRE(one[0].corrected == Approx(0.0).margin(1e-15));
+  REQUIRE(std::isnan(one[1].plugin));
+  REQUIRE(std::isnan(one[1].corrected));
+  const auto empty = info::quantities(make_hist(2, 2, {0, 0, 0, 0}), Estimator::plugin);
+  REQUIRE(empty.kl_selectivity_corrected == 0.0);
+}
+
+TEST_CASE("corrected KL: unbiased when T is independent of Y, the plug-in is not", "[info]") {
+  // T independent of Y: every true D(P_T|y || P_T) is 0. 10 bins, 4 classes of 500.
+  const std::vector<double> p{0.2, 0.15, 0.15, 0.1, 0.1, 0.08, 0.08, 0.06, 0.05, 0.03};
+  const std::vector<std::vector<double>> q(4, p);
+  const std::vector<std::int64_t> ny(4, 500);
+  const double predicted = 9.0 * (1.0 / 500 - 1.0 / 2000) / (2.0 * std::log(2.0));
+  Rng rng(2024);
+  double plugin = 0, corrected = 0, plugin_max = 0, corrected_max = 0;
+  const int reps = 2000;
+  for (int r = 0; r < reps; ++r) {
+    const auto h = sample_hist(q, ny, rng);
+    for (const auto& d : info::class_divergences(h)) {
+      plugin += d.plugin;
+      corrected += d.corrected;
+    }
+    const auto qq = info::quantities(h, Estimator::plugin);
+    plugin_max += qq.kl_selectivity;
+    corrected_max += qq.kl_selectivity_corrected;
+  }
+  plugin /= 4.0 * reps;
+  corrected /= 4.0 * reps;
+  plugin_max /= reps;
+  corrected_max /= reps;
+  INFO("predicted bias " << predicted << " plug-in " << plugin << " corrected " << corrected
+                         << " max: plug-in " << plugin_max << " corrected " << corrected_max);
+  // One class's divergence has sd ~ 0.0046 bits here: over 8,000 the mean is good to 1e-4.
+  REQUIRE(plugin == Approx(predicted).epsilon(0.03));
+  REQUIRE(std::abs(corrected) < 0.03 * predicted);
+  // The maximum over classes keeps part of the bias (the largest of 4 noisy values).
+  REQUIRE(corrected_max < plugin_max - 0.9 * predicted);
+  REQUIRE(corrected_max > 0.0);
+}
+
+TEST_CASE("corrected KL converges to the closed form, and is closer at moderate N", "[info]") {
+  // Three classes with known P_T|y over 6 bins (one with an empty bin); equal class counts,
+  // so P_T is their average and D(P_T|y || P_T) is known exactly.
+  const std::vector<std::vector<double>> q{{0.4, 0.3, 0.1, 0.1, 0.05, 0.05},
+                                           {0.1, 0.1, 0.3, 0.3, 0.2, 0.0},
+                                           {0.05, 0.15, 0.2, 0.2, 0.2, 0.2}};
+  std::vector<double> p(6, 0.0);
+  for (const auto& qy : q)
+    for (std::size_t t = 0; t < 6; ++t) p[t] += qy[t] / 3.0;
+  std::vector<double> truth;
+  for (const auto& qy : q) truth.push_back(kl(qy, p));
+  Rng rng(7);
+  // Moderate N: 60 samples per class, averaged over 3,000 histograms.
+  std::vector<double> plugin(3, 0.0), corrected(3, 0.0);
+  const int reps = 3000;
+  for (int r = 0; r < reps; ++r) {
+    const auto d = info::class_divergences(sample_hist(q, {60, 60, 60}, rng));
+    for (std::size_t y = 0; y < 3; ++y) {
+      plugin[y] += d[y].plugin / reps;
+      corrected[y] += d[y].corrected / reps;
+    }
+  }
+  for (std::size_t y = 0; y < 3; ++y) {
+    INFO("class " << y << " truth " << truth[y] << " plug-in " << plugin[y] << " corrected "
+                  << corrected[y]);
+    REQUIRE(std::abs(corrected[y] - truth[y]) < 0.25 * std::abs(plugin[y] - truth[y]));
+  }
+  // Large N: one histogram of 2,000,000 per class gives the closed form (its sd here is
+  // about 1e-3 bits; the bias left is 1e-6).
+  const auto big = sample_hist(q, {2000000, 2000000, 2000000}, rng);
+  const auto d = info::class_divergences(big);
+  for (std::size_t y = 0; y < 3; ++y) {
+    REQUIRE(d[y].corrected == Approx(truth[y]).margin(4e-3));
+    REQUIRE(std::abs(d[y].corrected - d[y].plugin) < 1e-5);
+  }
+  REQUIRE(info::quantities(big, Estimator::plugin).kl_selectivity_corrected ==
+          Approx(*std::max_element(truth.begin(), truth.end())).margin(4e-3));
+}
+
+TEST_CASE("MI null: the exact permutation distribution of a 2x2 table", "[info]") {
+  // 6 samples, 3 in each bin and each class: the (0, 0) count k of a permuted table is
+  // hypergeometric, P(k) = C(3,k) C(3,3-k) / 20, and I = 1 bit for k = 0, 3 (p = 0.1),
+  // 1 - H2(1/3) for k = 1, 2. The observed table (k = 3) has p-value 0.1.
+  const auto h = make_hist(2, 2, {3, 0, 0, 3});
+  const double low = 1.0 + (1.0 / 3) * std::log2(1.0 / 3) + (2.0 / 3) * std::log2(2.0 / 3);
+  const double exact_mean = 0.1 * 1.0 + 0.9 * low;
+  const int K = 20000;
+  const auto null =
+      info::mutual_information_null(h.counts.data(), 1, 2, 2, Estimator::plugin, K, 11);
+  // sd of one null value: sqrt(0.1 * 0.9) * (1 - low) = 0.276; SE over 20,000 = 0.002.
+  REQUIRE(null.mean[0] == Approx(exact_mean).margin(0.008));
+  REQUIRE(null.q95[0] == Approx(1.0).epsilon(1e-12));
+  REQUIRE(null.p[0] == Approx(0.1).margin(0.008));
+  // The same for the Miller–Madow estimator (every column has 1 or 2 occupied bins).
+  const auto mm =
+      info::mutual_information_null(h.counts.data(), 1, 2, 2, Estimator::miller_madow, 2000, 11);
+  REQUIRE(mm.p[0] == Approx(0.1).margin(0.03));
+}
+
+TEST_CASE("MI null: p uniform for neurons independent of the label, minimal when informative",
+          "[info]") {
+  // 400 neurons over the same 600 labels (3 classes of 200), 8 bins; the last one copies
+  // the label into its bin.
+  const std::size_t neurons = 400, B = 8, C = 3;
+  const std::vector<double> p{0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05};
+  const std::vector<std::vector<double>> q(C, p);
+  Rng rng(31);
+  std::vector<std::int64_t> counts;
+  for (std::size_t k = 0; k + 1 < neurons; ++k) {
+    const auto h = sample_hist(q, {200, 200, 200}, rng);
+    counts.insert(counts.end(), h.counts.begin(), h.counts.end());
+  }
+  std::vector<std::int64_t> informative(B * C, 0);
+  for (std::size_t y = 0; y < C; ++y) informative[y * C + y] = 200;
+  counts.insert(counts.end(), informative.begin(), informative.end());
+  const int K = 199;
+  const auto null = info::mutual_information_null(counts.data(), neurons, static_cast<int>(B),
+                                                  static_cast<int>(C), Estimator::plugin, K, 5);
+  double mean_p = 0, below_05 = 0, mi = 0, null_mean = 0;
+  for (std::size_t k = 0; k + 1 < neurons; ++k) {
+    mean_p += null.p[k];
+    below_05 += null.p[k] <= 0.05;
+    JointHistogram h = make_hist(static_cast<int>(B), static_cast<int>(C),
+                                 std::vector<std::int64_t>(counts.begin() + static_cast<std::ptrdiff_t>(k * B * C),
+                                                           counts.begin() + static_cast<std::ptrdiff_t>((k + 1) * B * C)));
+    mi += info::mutual_information_bits(h, Estimator::plugin);
+    null_mean += null.mean[k];
+    REQUIRE(null.q95[k] >= null.mean[k]);
+  }
+  const double m = static_cast<double>(neurons - 1);
+  INFO("mean p " << mean_p / m << ", p <= 0.05: " << below_05 / m << ", mean MI " << mi / m
+                 << ", mean null mean " << null_mean / m);
+  REQUIRE(mean_p / m == Approx(0.5).margin(0.04));      // sd of the mean: 0.29/sqrt(399)
+  REQUIRE(below_05 / m == Approx(0.05).margin(0.035));  // sd: 0.011
+  REQUIRE(mi / m == Approx(null_mean / m).epsilon(0.05));
+  REQUIRE(null.p[neurons - 1] == 1.0 / (K + 1));
+  REQUIRE(null.q95[neurons - 1] < 0.1);
+}
+
+TEST_CASE("MI null: the same bits for 1 and 2 threads, and measure stores it per layer", "[info]") {
+  const auto d = testing::gaussian_blobs(2000, 10, 4, 12, 0.4f);
+  const auto net = nn::make_mlp(10, {24, 8}, nn::Activation::tanh, 4, 3);
+  info::MeasureOptions o;
+  o.mi_null_permutations = 50;
+  o.mi_null_seed = 9;
+  o.keep_histograms = true;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto a = info::measure(net, d, o);
+  omp_set_num_threads(2);
+  const auto b = info::measure(net, d, o);
+  omp_set_num_threads(saved);
+  for (std::size_t l = 0; l < 2; ++l) {
+    const auto& A = a.layers[l];
+    const auto& Bl = b.layers[l];
+    const std::size_t w = A.entropy.size();
+    REQUIRE(A.mutual_information_null_p.size() == w);
+    REQUIRE(std::memcmp(A.mutual_information_null_mean.data(),
+                        Bl.mutual_information_null_mean.data(), w * sizeof(double)) == 0);
+    REQUIRE(std::memcmp(A.mutual_information_null_q95.data(), Bl.mutual_information_null_q95.data(),
+                        w * sizeof(double)) == 0);
+    REQUIRE(std::memcmp(A.mutual_information_null_p.data(), Bl.mutual_information_null_p.data(),
+                        w * sizeof(double)) == 0);
+    // The null of the stored histograms, computed alone, is the same.
+    const auto direct = info::mutual_information_null(A.histograms.data(), w, A.histogram_bins, 4,
+                                                      Estimator::plugin, 50, 9);
+    REQUIRE(direct.mean == A.mutual_information_null_mean);
+    REQUIRE(direct.p == A.mutual_information_null_p);
+    for (std::size_t j = 0; j < w; ++j) {
+      REQUIRE(A.mutual_information_null_p[j] >= 1.0 / 51);
+      REQUIRE(A.mutual_information_null_p[j] <= 1.0);
+    }
+  }
+  info::MeasureOptions none;
+  REQUIRE(info::measure(net, d, none).layers[0].mutual_information_null_mean.empty());
+}
+
+TEST_CASE("MI null equals a naive reference of the permutations it specifies", "[info]") {
+  // The reference: per permutation, the labels shuffled as info.hpp says, each neuron's
+  // samples laid out sorted by bin, the table counted sample by sample, I by quantities().
+  Rng rng(77);
+  const int B = 7, C = 3, K = 40;
+  const std::vector<std::int64_t> ny{50, 30, 20};
+  std::vector<std::int64_t> counts;
+  for (int k = 0; k < 5; ++k) {
+    std::vector<std::vector<double>> q(C, std::vector<double>(B));
+    for (auto& qy : q) {
+      double z = 0;
+      for (auto& x : qy) z += x = rng.below(3) == 0 ? 0.0 : rng.uniform_double();
+      for (auto& x : qy) x = z > 0 ? x / z : 1.0 / B;
+    }
+    const auto h = sample_hist(q, ny, rng);
+    counts.insert(counts.end(), h.counts.begin(), h.counts.end());
+  }
+  for (auto est : {Estimator::plugin, Estimator::miller_madow}) {
+    const auto null = info::mutual_information_null(counts.data(), 5, B, C, est, K, 3);
+    for (std::size_t k = 0; k < 5; ++k) {
+      const std::vector<std::int64_t> table(counts.begin() + static_cast<std::ptrdiff_t>(k * B * C),
+                                            counts.begin() + static_cast<std::ptrdiff_t>((k + 1) * B * C));
+      std::vector<int> bin_of;  // samples sorted by bin
+      for (int t = 0; t < B; ++t)
+        for (int y = 0; y < C; ++y)
+          bin_of.insert(bin_of.end(), static_cast<std::size_t>(table[static_cast<std::size_t>(t * C + y)]), t);
+      const double observed = info::mutual_information_bits(make_hist(B, C, table), est);
+      double sum = 0;
+      int at_least = 0;
+      for (int r = 0; r < K; ++r) {
+        std::vector<std::int32_t> z;
+        for (int y = 0; y < C; ++y) z.insert(z.end(), static_cast<std::size_t>(ny[static_cast<std::size_t>(y)]), y);
+        Rng perm(derive_seed(3, {static_cast<std::uint64_t>(r)}));
+        shuffle(z, perm);
+        std::vector<std::int64_t> c(static_cast<std::size_t>(B * C), 0);
+        for (std::size_t i = 0; i < z.size(); ++i)
+          ++c[static_cast<std::size_t>(bin_of[i] * C + z[i])];
+        const double v = info::mutual_information_bits(make_hist(B, C, c), est);
+        sum += v;
+        at_least += v >= observed - 1e-12;
+      }
+      REQUIRE(null.mean[k] == Approx(sum / K).margin(1e-12));
+      REQUIRE(null.p[k] == Approx(static_cast<double>(1 + at_least) / (K + 1)).margin(1e-15));
+    }
   }
 }
