@@ -24,6 +24,18 @@ from scipy import stats as sst
 EXACT_MAX_N = 12
 
 
+def _curve(ablated, accuracy, n):
+    """A curve's x (ablated) and y (accuracy) as flat float arrays, and its n (default the
+    last ablated count), for `auc` and `partial_auc`."""
+    x = np.asarray(ablated, dtype=float).reshape(-1)
+    y = np.asarray(accuracy, dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"ablated has {x.size} points but accuracy has {y.size}")
+    if n is None:
+        n = x[-1] if x.size else 0
+    return x, y, n
+
+
 def auc(ablated, accuracy, n: Optional[int] = None) -> float:
     """Trapezoid area under accuracy against x = ablated / n.
 
@@ -32,12 +44,7 @@ def auc(ablated, accuracy, n: Optional[int] = None) -> float:
     custom order) integrates over the x it covers. NaN when any accuracy is NaN, when
     fewer than two points are given or n is not positive.
     """
-    x = np.asarray(ablated, dtype=float).reshape(-1)
-    y = np.asarray(accuracy, dtype=float).reshape(-1)
-    if x.shape != y.shape:
-        raise ValueError(f"ablated has {x.size} points but accuracy has {y.size}")
-    if n is None:
-        n = x[-1] if x.size else 0
+    x, y, n = _curve(ablated, accuracy, n)
     if x.size < 2 or not n or n <= 0 or not np.all(np.isfinite(y)):
         return float("nan")
     if np.any(np.diff(x) < 0):
@@ -65,12 +72,7 @@ def partial_auc(ablated, accuracy, n: Optional[int] = None, fraction: float = 1.
     """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction {fraction} is not in (0, 1]")
-    x = np.asarray(ablated, dtype=float).reshape(-1)
-    y = np.asarray(accuracy, dtype=float).reshape(-1)
-    if x.shape != y.shape:
-        raise ValueError(f"ablated has {x.size} points but accuracy has {y.size}")
-    if n is None:
-        n = x[-1] if x.size else 0
+    x, y, n = _curve(ablated, accuracy, n)
     if x.size < 2 or not n or n <= 0:
         return float("nan")
     if np.any(np.diff(x) < 0):

@@ -12,6 +12,18 @@
 namespace ioca::cli {
 namespace {
 
+// A whole decimal integer, or -1 when the text is not one (or is negative): the list items
+// of a study config that are counts or seeds.
+long long whole_number(const std::string& text) {
+  std::size_t used = 0;
+  long long v = -1;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+  }
+  return used == text.size() ? v : -1;
+}
+
 // "a, b ,c" into its items; empty text gives no items.
 std::vector<std::string> items(const std::string& text, const std::string& option) {
   std::vector<std::string> out;
@@ -177,13 +189,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   }
   c.seeds.clear();
   for (const auto& s : items(vm["network.seeds"].as<std::string>(), "network.seeds")) {
-    std::size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(s, &used);
-    } catch (const std::exception&) {
-    }
-    if (v < 0 || used != s.size())
+    const long long v = whole_number(s);
+    if (v < 0)
       throw UsageError("--network.seeds: '" + s + "' is not a seed >= 0");
     c.seeds.push_back(static_cast<std::uint64_t>(v));
   }
@@ -198,13 +205,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
       c.split_seeds = c.seeds;
     } else {
       for (const auto& s : items(c.split_seeds_text, "data.split_seeds")) {
-        std::size_t used = 0;
-        long long v = -1;
-        try {
-          v = std::stoll(s, &used);
-        } catch (const std::exception&) {
-        }
-        if (v < 0 || used != s.size())
+        const long long v = whole_number(s);
+        if (v < 0)
           throw UsageError("--data.split_seeds: '" + s + "' is not a seed >= 0 (or give 'seed')");
         c.split_seeds.push_back(static_cast<std::uint64_t>(v));
       }
@@ -248,13 +250,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   if (estimators.empty()) throw UsageError("--measure.estimator is empty");
   std::vector<int> bin_counts;
   for (const auto& b : bins) {
-    std::size_t used = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(b, &used);
-    } catch (const std::exception&) {
-    }
-    if (used != b.size() || v < 2 || v > 100'000)  // as ioca measure --bins
+    const long long v = whole_number(b);
+    if (v < 2 || v > 100'000)  // as ioca measure --bins
       throw UsageError("--measure.bins must be between 2 and 100000, not " + b);
     bin_counts.push_back(static_cast<int>(v));
   }
