@@ -6,13 +6,14 @@
 // With counts c_aby of the pair's cells, c_ab = sum_y c_aby, n_y the class counts and
 // S(c) = sum c log2 c over a set of counts,
 //   I(Ti,Tj;Y) = H(Ti,Tj) + H(Y) - H(Ti,Tj,Y) = log2 N + (S(c_aby) - S(c_ab) - S(n_y)) / N.
+#include "info/pairs.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "info/pairs.hpp"
 #include "ioca/core.hpp"
 
 namespace ioca::info {
@@ -56,9 +57,12 @@ struct Scratch {
 }  // namespace
 
 const std::vector<std::string>& pair_quantity_names() {
-  static const std::vector<std::string> names{"joint_mutual_information", "redundancy",
-                                              "unique_first",  "unique_second",
-                                              "synergy",       "co_information"};
+  static const std::vector<std::string> names{"joint_mutual_information",
+                                              "redundancy",
+                                              "unique_first",
+                                              "unique_second",
+                                              "synergy",
+                                              "co_information"};
   return names;
 }
 
@@ -113,7 +117,8 @@ LayerPairs pair_decomposition(const LayerBins& layer, const std::vector<std::int
   std::vector<std::int64_t> class_count(C, 0);
   for (const std::int32_t y : labels) ++class_count[static_cast<std::size_t>(y)];
   double class_terms = 0.0;  // S(n_y)
-  for (std::size_t y = 0; y < C; ++y) class_terms += xlogx[static_cast<std::size_t>(class_count[y])];
+  for (std::size_t y = 0; y < C; ++y)
+    class_terms += xlogx[static_cast<std::size_t>(class_count[y])];
   const double total = static_cast<double>(N), log2_total = std::log2(total);
 
   // Each neuron: its (bin, class) table gives I(T;Y) (the measures' own computation) and

@@ -39,7 +39,8 @@ info::LayerPairs read_pairs(const std::string& path, const h5::File& f, hid_t la
   p.second = ints("second");
   for (std::size_t i = 0, k = 0; i < width; ++i)
     for (std::size_t j = i + 1; j < width; ++j, ++k)
-      if (p.first[k] != static_cast<std::int64_t>(i) || p.second[k] != static_cast<std::int64_t>(j))
+      if (p.first[k] != static_cast<std::int64_t>(i) ||
+          p.second[k] != static_cast<std::int64_t>(j))
         throw FileError(path, at + "first, second: pair " + std::to_string(k) + " is not (" +
                                   std::to_string(i) + ", " + std::to_string(j) + ")");
   for (const auto& name : info::pair_quantity_names()) {

@@ -100,7 +100,8 @@ int main() {
   double worst = 0.0;
   const auto t = Clock::now();
   for (std::size_t p = 0; p < subset; ++p) {
-    const auto i = static_cast<std::size_t>(fast.first[p]), j = static_cast<std::size_t>(fast.second[p]);
+    const auto i = static_cast<std::size_t>(fast.first[p]),
+               j = static_cast<std::size_t>(fast.second[p]);
     const testing::NaivePair r = testing::naive_pair(columns[i], columns[j], labels);
     for (const auto& [x, y] : {std::pair{r.joint, fast.joint_mutual_information[p]},
                                {r.redundancy, fast.redundancy[p]},

@@ -251,8 +251,8 @@ TEST_CASE("measure --pairs: every layer's pairs equal the naive reference on bin
     const auto net = nn::make_mlp(10, {9, 6}, act, 4, 8);
     nn::Activations acts;
     nn::forward(net, d.x.data(), static_cast<int>(d.samples), acts);
-    for (auto rule : {info::Binning::uniform, info::Binning::uniform_layer,
-                      info::Binning::quantile, info::Binning::binary})
+    for (auto rule : {info::Binning::uniform, info::Binning::uniform_layer, info::Binning::quantile,
+                      info::Binning::binary})
       for (bool zero_bin : {false, true})
         for (auto est : {info::Estimator::plugin, info::Estimator::miller_madow}) {
           info::MeasureOptions o;
@@ -292,8 +292,9 @@ TEST_CASE("measure --pairs: every layer's pairs equal the naive reference on bin
               info::JointHistogram h;
               h.bins = L.histogram_bins;
               h.classes = 4;
-              const auto from = L.histograms.begin() +
-                                static_cast<std::ptrdiff_t>(i * static_cast<std::size_t>(h.bins) * 4);
+              const auto from =
+                  L.histograms.begin() +
+                  static_cast<std::ptrdiff_t>(i * static_cast<std::size_t>(h.bins) * 4);
               h.counts.assign(from, from + h.bins * 4);
               const double plugin = info::mutual_information_bits(h, info::Estimator::plugin);
               REQUIRE(L.pairs->redundancy[k] + L.pairs->unique_first[k] ==
