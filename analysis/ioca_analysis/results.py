@@ -178,6 +178,47 @@ class Curve:
         return self.ablated / float(self.n) if self.n > 0 else self.ablated.astype(float)
 
 
+PAIR_QUANTITIES = ("joint_mutual_information", "redundancy", "unique_first", "unique_second",
+                   "synergy", "co_information")
+
+
+@dataclass
+class Pairs:
+    """The partial information decomposition of every pair of neurons of a hidden layer
+    (`measures/layers/K/pairs`, measure.pairs = true; README.md, "Pairs of neurons"), in
+    bits, plug-in: pair k is neurons (first[k], second[k]), in the order (0, 1), (0, 2), ...,
+    (n-2, n-1); redundancy (Williams and Beer's I_min) + unique_first = the first neuron's
+    plug-in I(T;Y), and redundancy + unique_first + unique_second + synergy =
+    joint_mutual_information = I(Ti,Tj;Y); co_information = redundancy - synergy."""
+    first: np.ndarray
+    second: np.ndarray
+    joint_mutual_information: np.ndarray
+    redundancy: np.ndarray
+    unique_first: np.ndarray
+    unique_second: np.ndarray
+    synergy: np.ndarray
+    co_information: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.first.size)
+
+    def matrix(self, quantity: str, n: Optional[int] = None) -> np.ndarray:
+        """A quantity as a symmetric [n, n] matrix (NaN on the diagonal); unique_first and
+        unique_second give the unique information of the row's neuron: M[i, j] is what i
+        alone knows in the pair (i, j)."""
+        if n is None:
+            n = int(max(self.second.max(initial=-1), self.first.max(initial=-1)) + 1)
+        m = np.full((n, n), np.nan)
+        if quantity in ("unique_first", "unique_second"):
+            m[self.first, self.second] = self.unique_first
+            m[self.second, self.first] = self.unique_second
+        else:
+            values = getattr(self, quantity)
+            m[self.first, self.second] = values
+            m[self.second, self.first] = values
+        return m
+
+
 @dataclass
 class Condition:
     """Networks that differ only by seed: same data set, activation and hidden widths."""
@@ -365,6 +406,35 @@ class Network:
                     raise self._error(f"measures/layers/{layer}/{quantity}",
                                       f"expected 1-D, found shape {a.shape}")
             self._cache[key] = a
+        return self._cache[key]
+
+    def pairs(self, layer: int) -> Optional[Pairs]:
+        """The pair decomposition of hidden layer `layer` (`measures/layers/K/pairs`), or
+        None when the network was measured without measure.pairs."""
+        key = ("pairs", layer)
+        if key in self._cache:
+            return self._cache[key]
+        where = f"measures/layers/{layer}/pairs"
+        if self._subgroup(where) is None:
+            self._cache[key] = None
+            return None
+        arrays = {}
+        for name in ("first", "second") + PAIR_QUANTITIES:
+            a = self._dataset(f"{where}/{name}")
+            if a is None:
+                raise self._error(f"{where}/{name}", "is missing")
+            if a.ndim != 1:
+                raise self._error(f"{where}/{name}", f"expected 1-D, found shape {a.shape}")
+            arrays[name] = a.astype(np.int64 if name in ("first", "second") else float)
+        size = arrays["first"].size
+        for name, a in arrays.items():
+            if a.size != size:
+                raise self._error(f"{where}/{name}", f"has {a.size} pairs but first has {size}")
+        width = self.hidden[layer] if layer < len(self.hidden) else None
+        if width is not None and size != width * (width - 1) // 2:
+            raise self._error(where, f"has {size} pairs, but layer {layer} has {width} neurons "
+                              f"({width * (width - 1) // 2} pairs)")
+        self._cache[key] = Pairs(**arrays)
         return self._cache[key]
 
     # -- single-neuron damage -------------------------------------------------------------

@@ -112,6 +112,48 @@ double kl_divergence_bits(const std::int64_t* p, const std::int64_t* q, std::siz
 // used as they are. A zero denominator (a dead neuron) gives 0.
 double selectivity_index(const std::vector<double>& class_means, const std::vector<bool>& present);
 
+// Partial information decomposition (PID) of every pair of neurons (Ti, Tj) of a layer about
+// the class Y, from the joint (bin_i, bin_j, class) histogram of the binned outputs, in bits,
+// always plug-in (maximum-likelihood), whatever the measures' estimator:
+//   joint_mutual_information = I(Ti,Tj;Y)
+//   redundancy    = I_min of Williams & Beer, "Nonnegative Decomposition of Multivariate
+//                   Information", arXiv:1004.2515 (2010): sum_y p(y) min(I_spec(y;Ti),
+//                   I_spec(y;Tj)), with I_spec(y;T) = sum_t p(t|y) log2(p(y|t)/p(y))
+//   unique_first  = I(Ti;Y) - redundancy,   unique_second = I(Tj;Y) - redundancy
+//   synergy       = I(Ti,Tj;Y) - I(Ti;Y) - I(Tj;Y) + redundancy
+//   co_information = I(Ti;Y) + I(Tj;Y) - I(Ti,Tj;Y) (= redundancy - synergy)
+// I(Ti;Y) is the plug-in mutual information of the neuron's own (bin, class) table, the same
+// bits as mutual_information_bits(h, Estimator::plugin) and so as the measures' plug-in
+// mutual_information: redundancy + unique_first = I(Ti;Y) and the four parts sum to
+// joint_mutual_information, up to rounding. The pairs of a layer of width n are
+// (0,1), (0,2), ..., (0,n-1), (1,2), ..., (n-2,n-1): P = n(n-1)/2, pair (i, j) at
+// i(2n-i-1)/2 + j-i-1.
+struct LayerPairs {
+  std::vector<std::int64_t> first, second;
+  std::vector<double> joint_mutual_information, redundancy, unique_first, unique_second, synergy,
+      co_information;
+  std::size_t size() const { return first.size(); }
+};
+
+// Names of the float64 pair quantities, in file order, and a lookup by name.
+const std::vector<std::string>& pair_quantity_names();
+const std::vector<double>& pair_quantity(const LayerPairs& p, std::string_view name);
+std::vector<double>& pair_quantity(LayerPairs& p, std::string_view name);
+
+// The bin of every sample for each neuron of a layer: codes[neuron * samples + sample], each
+// in [0, bins). 16 bits per value, so at most 65,536 bins.
+struct LayerBins {
+  std::size_t neurons = 0, samples = 0;
+  int bins = 0;
+  std::vector<std::uint16_t> codes;
+};
+
+// The decomposition of every pair of a layer from its bins and the samples' labels (classes
+// in [0, classes)). Each pair is computed by one thread in a fixed order of operations, so
+// the bits do not depend on the number of OpenMP threads.
+LayerPairs pair_decomposition(const LayerBins& layer, const std::vector<std::int32_t>& labels,
+                              int classes);
+
 // The quantities of one hidden layer, one entry per neuron.
 struct LayerMeasures {
   std::vector<double> entropy, mutual_information, kl_selectivity, selectivity_index;
@@ -126,6 +168,7 @@ struct LayerMeasures {
   std::vector<std::int32_t> bins_used;    // occupied bins
   int histogram_bins = 0;                 // bins per neuron, zero bin included
   std::vector<std::int64_t> histograms;   // [neuron, bin, class], when kept
+  std::optional<LayerPairs> pairs;        // the pair decomposition, when asked for
 };
 
 struct MeasureOptions {
@@ -135,6 +178,9 @@ struct MeasureOptions {
   std::uint64_t mi_null_seed = 0;   // their seed (mutual_information_null)
   std::size_t chunk_rows = 1024;  // samples per forward chunk (bounds memory)
   bool keep_histograms = false;   // keep every (bin, class) count in LayerMeasures
+  // The pair decomposition of every hidden layer (LayerMeasures::pairs). Keeps the bin of
+  // every sample (2 bytes per sample and hidden neuron) from the histogram pass.
+  bool pairs = false;
   // Activations are kept between the two passes up to this size (else computed twice).
   std::size_t activation_cache_bytes = std::size_t{1} << 30;
 };
@@ -143,6 +189,7 @@ struct MeasureTimings {
   double statistics_seconds = 0.0;  // forward passes, ranges, sums, quantile edges
   double histogram_seconds = 0.0;   // the (bin, class) counting pass
   double null_seconds = 0.0;        // the MI permutation null (mi_null_permutations > 0)
+  double pairs_seconds = 0.0;       // the pair decompositions (pairs)
   bool activations_cached = false;
 };
 
@@ -160,7 +207,8 @@ bool optional_quantity(std::string_view name);
 const std::vector<double>& quantity(const LayerMeasures& m, std::string_view name);
 std::vector<double>& quantity(LayerMeasures& m, std::string_view name);
 
-// Two passes over the split in chunks: statistics and ranges, then histograms. Memory is
+// Two passes over the split in chunks: statistics and ranges, then histograms (and with
+// options.pairs each sample's bins, then the pair decomposition of each layer). Memory is
 // bounded by the chunk size plus activation_cache_bytes (the cached activations, or
 // without the cache the values of the neurons whose quantile edges are being found; at
 // least one neuron's values). Deterministic for any number of OpenMP threads.

@@ -27,6 +27,9 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
       "K label permutations: each neuron's MI against chance (null mean, 95th percentile, "
       "p-value); 0 for none")(
       "mi-null-seed", po::value<long long>()->default_value(0), "seed of those permutations")(
+      "pairs", po::bool_switch(),
+      "also decompose the information of every pair of neurons of a layer about the class "
+      "(redundancy, unique, synergy; plug-in), /layers/K/pairs/")(
       "out", po::value<std::string>(), "measures file to write (HDF5)")(
       "save-histograms", po::bool_switch(),
       "also store each neuron's (bin, class) counts, /layers/K/histogram [n, bins, classes]")(
@@ -63,6 +66,7 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
   if (vm.count("out")) a.out = vm["out"].as<std::string>();
   a.print = vm["print"].as<bool>();
   a.options.keep_histograms = vm["save-histograms"].as<bool>();
+  a.options.pairs = vm["pairs"].as<bool>();
   a.options.activation_cache_bytes = memory_budget_bytes(vm);
   if (a.out.empty() && !a.print) throw UsageError("give --out FILE, --print, or both");
   return a;
@@ -70,17 +74,49 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
 
 namespace {
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// One line per layer: medians of the decomposition and the pairs with the most redundancy
+// and the most synergy (the first such pair in pair order).
+void print_pairs(const info::Measures& m) {
+  for (std::size_t l = 0; l < m.layers.size(); ++l) {
+    if (!m.layers[l].pairs) continue;
+    const info::LayerPairs& p = *m.layers[l].pairs;
+    if (p.size() == 0) {
+      std::printf("%-6zu pairs: none (one neuron)\n", l);
+      continue;
+    }
+    const auto top = [&](const std::vector<double>& v) {
+      return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+    };
+    const std::size_t r = top(p.redundancy), s = top(p.synergy);
+    std::printf(
+        "%-6zu pairs: %zu, median bits: joint MI %.4g, redundancy %.4g, unique %.4g, synergy "
+        "%.4g; most redundant (%lld, %lld) %.4g, most synergistic (%lld, %lld) %.4g\n",
+        l, p.size(), median(p.joint_mutual_information), median(p.redundancy),
+        median([&] {
+          std::vector<double> u = p.unique_first;
+          u.insert(u.end(), p.unique_second.begin(), p.unique_second.end());
+          return u;
+        }()),
+        median(p.synergy), static_cast<long long>(p.first[r]), static_cast<long long>(p.second[r]),
+        p.redundancy[r], static_cast<long long>(p.first[s]), static_cast<long long>(p.second[s]),
+        p.synergy[s]);
+  }
+}
+
 void print_summary(const info::Measures& m) {
   std::printf("%-6s %-28s %12s %12s %12s\n", "layer", "quantity", "min", "median", "max");
   for (std::size_t l = 0; l < m.layers.size(); ++l) {
     for (const auto& name : info::quantity_names()) {
-      std::vector<double> v = info::quantity(m.layers[l], name);
+      const std::vector<double>& v = info::quantity(m.layers[l], name);
       if (v.empty()) continue;  // an optional quantity not measured
-      std::sort(v.begin(), v.end());
-      const double median =
-          v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-      std::printf("%-6zu %-28s %12.5g %12.5g %12.5g\n", l, name.c_str(), v.front(), median,
-                  v.back());
+      std::printf("%-6zu %-28s %12.5g %12.5g %12.5g\n", l, name.c_str(),
+                  *std::min_element(v.begin(), v.end()), median(v),
+                  *std::max_element(v.begin(), v.end()));
     }
     const auto& cls = m.layers[l].kl_selectivity_class;
     std::vector<int> per_class(static_cast<std::size_t>(m.classes), 0);
@@ -90,6 +126,7 @@ void print_summary(const info::Measures& m) {
     for (int c : per_class) std::printf(" %d", c);
     std::printf("  (neurons per most-selective class)\n");
   }
+  print_pairs(m);
 }
 
 }  // namespace

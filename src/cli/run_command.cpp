@@ -108,7 +108,10 @@ po::options_description study_options() {
           "measure.threshold", po::value<double>(), "binary binning threshold")(
           "measure.estimator", s("plugin"), "plugin | miller-madow; a list measures under each")(
           "measure.mi_null", po::value<int>()->default_value(0),
-          "label permutations for each neuron's MI null (0: none)")
+          "label permutations for each neuron's MI null (0: none)")(
+          "measure.pairs", s("false"),
+          "decompose the information of every pair of neurons of a layer (redundancy, unique, "
+          "synergy), under every measure setting")
       // ablation
       ("ablation.quantities", s("entropy, mutual_information, kl_selectivity"),
        "quantities to order by (any measure, or single_damage)")(
@@ -260,6 +263,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   if (vm.count("measure.threshold"))
     binning.threshold = static_cast<float>(vm["measure.threshold"].as<double>());
   const int mi_null = bounded<int>(vm, "measure.mi_null", 0, 100'000);
+  const bool pairs = yes(vm, "measure.pairs");
   for (const auto& rule_name : binnings) {
     const auto rule = info::parse_binning(rule_name);
     const bool binary = rule == info::Binning::binary;
@@ -271,6 +275,10 @@ study::StudyConfig read_study(const po::variables_map& vm) {
         setting.options.binning.bins = bin_counts[b];
         setting.options.estimator = info::parse_estimator(e);
         setting.options.mi_null_permutations = mi_null;
+        setting.options.pairs = pairs;
+        if (pairs && setting.options.binning.rule != info::Binning::binary &&
+            setting.options.binning.bins + (binning.zero_bin ? 1 : 0) > 65536)
+          throw UsageError("--measure.pairs works with at most 65536 bins (zero bin included)");
         setting.name = study::setting_name(setting.options);
         for (const auto& other : c.measure_settings)
           if (other.name == setting.name)  // "uniform" and "uniform" spelt differently
@@ -360,6 +368,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   t << "\nestimator = " << join(resolved_estimators);
   // Only when set, so that the configs (and hashes) of earlier studies stay as they were.
   if (c.measure.mi_null_permutations > 0) t << "\nmi_null = " << c.measure.mi_null_permutations;
+  if (c.measure.pairs) t << "\npairs = true";
   t
     << "\n[ablation]\nquantities = " << join(c.quantities) << "\ndirections = " << join(dirs)
     << "\nscopes = " << (c.scopes.empty() ? std::string("all") : join(c.scopes))

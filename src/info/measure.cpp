@@ -34,6 +34,9 @@ void check_options(const nn::Mlp& net, const data::Dataset& split, const Measure
   if (o.mi_null_permutations < 0 || o.mi_null_permutations > 100000)
     throw Error("--mi-null must be between 0 and 100000, not " +
                 std::to_string(o.mi_null_permutations));
+  if (o.pairs && total_bins(o.binning) > 65536)  // each sample's bin is kept in 16 bits
+    throw Error("--pairs works with at most 65536 bins (zero bin included), not " +
+                std::to_string(total_bins(o.binning)));
 }
 
 }  // namespace
@@ -77,16 +80,21 @@ namespace {
 
 // Counts (bin, class) for the rows of one chunk of one layer into h, with bin_of(k, a) the
 // bin of value a of neuron k. Sample-major order: consecutive updates hit other neurons.
+// With codes (the layer's LayerBins::codes, samples per neuron, the chunk's first row at
+// first_row), each bin is kept too.
 template <class BinOf>
 void histogram_rows(const float* a, std::size_t rows, std::size_t width, const std::int32_t* y,
                     std::size_t base, std::size_t bins, std::size_t classes, BinOf bin_of,
-                    std::int64_t* h) {
+                    std::int64_t* h, std::uint16_t* codes, std::size_t samples,
+                    std::size_t first_row) {
   for (std::size_t r = 0; r < rows; ++r) {
     const auto cls = static_cast<std::size_t>(y[r]);
     const float* row = a + r * width;
     for (std::size_t j = 0; j < width; ++j) {
       const std::size_t k = base + j;
-      ++h[(k * bins + static_cast<std::size_t>(bin_of(k, row[j]))) * classes + cls];
+      const auto bin = static_cast<std::size_t>(bin_of(k, row[j]));
+      ++h[(k * bins + bin) * classes + cls];
+      if (codes) codes[j * samples + first_row + r] = static_cast<std::uint16_t>(bin);
     }
   }
 }
@@ -262,6 +270,17 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
   // per-thread histograms summed at the end are deterministic.
   const int threads = max_threads();
   const std::size_t hist_size = neurons * static_cast<std::size_t>(bins) * classes;
+  // With pairs, every sample's bin of every neuron, layer by layer (chunks write their own
+  // samples, so the codes do not depend on the threads either).
+  std::vector<LayerBins> layer_bins(o.pairs ? static_cast<std::size_t>(hidden) : 0);
+  for (std::size_t l = 0; l < layer_bins.size(); ++l) {
+    LayerBins& lb = layer_bins[l];
+    lb.neurons = offset[l + 1] - offset[l];
+    lb.samples = n;
+    lb.bins = bins;
+    reserve_large(lb.codes, lb.neurons * n);
+    lb.codes.resize(lb.neurons * n);
+  }
   std::vector<std::vector<std::int64_t>> hist(static_cast<std::size_t>(threads));
   ExceptionCollector errors;
 #pragma omp parallel num_threads(threads)
@@ -284,13 +303,15 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
           const auto B = static_cast<std::size_t>(bins);
           const float t = threshold[static_cast<std::size_t>(l)];
           const bool zb = b.zero_bin;
+          std::uint16_t* codes =
+              o.pairs ? layer_bins[static_cast<std::size_t>(l)].codes.data() : nullptr;
           if (b.rule == Binning::binary) {
             histogram_rows(
                 a, rows, width, y, base, B, classes,
                 [&](std::size_t, float v) {
                   return zb && v == 0.0f ? zero_index : (v > t ? 1 : 0);
                 },
-                h.data());
+                h.data(), codes, n, lo);
           } else if (quantile) {
             histogram_rows(
                 a, rows, width, y, base, B, classes,
@@ -300,7 +321,7 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
                                                                              edges[k].end(), v) -
                                                             edges[k].begin());
                 },
-                h.data());
+                h.data(), codes, n, lo);
           } else {
             // Bins of a whole row at once (vectorised), then the counting.
             row_bins.resize(width);
@@ -310,6 +331,9 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
               std::int64_t* hk = h.data() + base * B * classes + static_cast<std::size_t>(y[r]);
               for (std::size_t j = 0; j < width; ++j)
                 ++hk[(j * B + static_cast<std::size_t>(row_bins[j])) * classes];
+              if (codes)
+                for (std::size_t j = 0; j < width; ++j)
+                  codes[j * n + lo + r] = static_cast<std::uint16_t>(row_bins[j]);
             }
           }
         }
@@ -412,6 +436,15 @@ Measures measure(const nn::Mlp& net, const data::Dataset& split, const MeasureOp
       if (timings)
         timings->null_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - null_start).count();
+    }
+    if (o.pairs) {
+      const auto pairs_start = std::chrono::steady_clock::now();
+      LayerBins& lb = layer_bins[static_cast<std::size_t>(l)];
+      L.pairs = pair_decomposition(lb, split.y, static_cast<int>(classes));
+      std::vector<std::uint16_t>().swap(lb.codes);  // done with this layer's bins
+      if (timings)
+        timings->pairs_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - pairs_start).count();
     }
   }
   return m;

@@ -105,6 +105,14 @@ void add_measures(Record& r, const std::string& prefix, const info::Measures& m,
       r.add(
           g + "/histogram", L.histograms,
           {n, static_cast<std::uint64_t>(L.histogram_bins), static_cast<std::uint64_t>(m.classes)});
+    if (L.pairs) {
+      const info::LayerPairs& p = *L.pairs;
+      const std::uint64_t P = p.size();
+      r.add(g + "/pairs/first", p.first, {P});
+      r.add(g + "/pairs/second", p.second, {P});
+      for (const auto& name : info::pair_quantity_names())
+        r.add(g + "/pairs/" + name, info::pair_quantity(p, name), {P});
+    }
   }
 }
 

@@ -18,11 +18,13 @@ void add_model(Record& r, const std::string& prefix, const nn::Mlp& net,
 nn::Mlp model_from_record(const Record& r, const std::string& prefix);
 
 // <prefix>/layers/K/<quantity> float64 [n_K], kl_selectivity_class and bins_used int64,
-// histogram int64 [n_K, bins, classes] when kept; on <prefix>: ioca_measures_format,
-// samples, classes, units and `attributes` (measure_attributes and more).
+// histogram int64 [n_K, bins, classes] when kept, with pairs <prefix>/layers/K/pairs/
+// {first, second} int64 [P] and each pair quantity float64 [P]; on <prefix>:
+// ioca_measures_format, samples, classes, units and `attributes` (measure_attributes and
+// more).
 void add_measures(Record& r, const std::string& prefix, const info::Measures& m,
                   const Attributes& attributes);
-// Per-neuron quantities by name (only what ordering and ablation need).
+// Per-neuron quantities by name (only what ordering and ablation need; not the pairs).
 info::Measures measures_from_record(const Record& r, const std::string& prefix, int hidden_layers);
 
 // <prefix>/information_plane/{entropy, mutual_information} float64 [H], @units.

@@ -17,6 +17,41 @@ void for_each_double(Layer& L, F&& f) {
   f("bin_high", L.bin_high);
 }
 
+// /layers/K/pairs (measure --pairs): every dataset there, each of P = n(n-1)/2 entries.
+info::LayerPairs read_pairs(const std::string& path, const h5::File& f, hid_t layer,
+                            const std::string& where, std::size_t width) {
+  h5::Handle g = h5::open_group(f, layer, "pairs");
+  const std::string at = where + "/pairs/";
+  const std::size_t P = width * (width - (width > 0 ? 1 : 0)) / 2;
+  const auto check = [&](const std::string& name, std::size_t size, std::size_t dims) {
+    if (dims != 1 || size != P)
+      throw FileError(path, at + name + " must be 1-D with " + std::to_string(P) +
+                                " entries (the pairs of " + std::to_string(width) + " neurons)");
+  };
+  const auto ints = [&](const std::string& name) {
+    if (!h5::exists(g.id(), name)) throw FileError(path, "missing dataset " + at + name);
+    auto a = h5::read_int_dataset(f, g.id(), name);
+    check(name, a.data.size(), a.dims.size());
+    return std::move(a.data);
+  };
+  info::LayerPairs p;
+  p.first = ints("first");
+  p.second = ints("second");
+  for (std::size_t i = 0, k = 0; i < width; ++i)
+    for (std::size_t j = i + 1; j < width; ++j, ++k)
+      if (p.first[k] != static_cast<std::int64_t>(i) ||
+          p.second[k] != static_cast<std::int64_t>(j))
+        throw FileError(path, at + "first, second: pair " + std::to_string(k) + " is not (" +
+                                  std::to_string(i) + ", " + std::to_string(j) + ")");
+  for (const auto& name : info::pair_quantity_names()) {
+    if (!h5::exists(g.id(), name)) throw FileError(path, "missing dataset " + at + name);
+    auto a = h5::read_double_dataset(f, g.id(), name);
+    check(name, a.data.size(), a.dims.size());
+    info::pair_quantity(p, name) = std::move(a.data);
+  }
+  return p;
+}
+
 }  // namespace
 
 void save_measures(const std::string& path, const info::Measures& m, const Attributes& attributes) {
@@ -66,6 +101,7 @@ MeasuresFile load_measures(const std::string& path) {
       auto used = h5::read_int_dataset(f, g.id(), "bins_used");
       L.bins_used.assign(used.data.begin(), used.data.end());
     }
+    if (h5::exists(g.id(), "pairs")) L.pairs = read_pairs(path, f, g.id(), where, width);
     out.measures.layers.push_back(std::move(L));
   }
   out.measures.samples = static_cast<std::size_t>(attribute_int(out.attributes, "samples", 0));

@@ -171,6 +171,10 @@ void Calibration::add_results_size(const NetworkSpec& n, const nn::Mlp& net, Cos
           add(w, 8);
       for (int q = 0; q < 2; ++q) add(w, 8);  // bin_low, bin_high
       for (int q = 0; q < 2; ++q) add(w, 8);  // kl_selectivity_class, bins_used (int64)
+      if (c_.measure.pairs) {  // first, second (int64) and 6 float64 pair quantities
+        const double pairs = w * (w - 1) / 2;
+        for (std::size_t q = 0; q < 2 + info::pair_quantity_names().size(); ++q) add(pairs, 8);
+      }
     }
     if (wants_single(c_))
       for (int q = 0; q < 2; ++q) add(w, 8);  // accuracy_drop, loss_increase

@@ -247,6 +247,7 @@ measures("class-as-float", lambda f: replace(f, "layers/1/kl_selectivity_class",
 measures("no-fingerprint", lambda f: f.attrs.__delitem__("model_fingerprint"))
 measures("missing-layer", lambda f: f.__delitem__("layers/1"))
 measures("entropy-2d", lambda f: replace(f, "layers/0/entropy", np.zeros((8, 1))))
+measures("pairs-short", lambda f: f.create_dataset("layers/0/pairs/first", data=np.zeros(3, np.int64)))
 shutil.copy(os.path.join(t, "m.h5"), os.path.join(t, "measures", "a-model-file.h5"))
 
 # --- Config files.
@@ -338,7 +339,7 @@ check "model-missing" 2 "models/none.h5" - evaluate --model "$tmp/models/none.h5
 section "Measures files (ioca ablate --measures)"
 check "measures-from-another-model" 2 "$tmp/ms2.h5" "$tmp/meas-out.h5" ablate --model "$m" --measures "$tmp/ms2.h5" \
   "${ablate_fast[@]}" --out "$tmp/meas-out.h5"
-for c in nan-entropy short-quantity class-as-float no-fingerprint missing-layer entropy-2d a-model-file; do
+for c in nan-entropy short-quantity class-as-float no-fingerprint missing-layer entropy-2d pairs-short a-model-file; do
   f=$tmp/measures/$c.h5
   check "measures-$c" 2 "$f" "$tmp/meas-out.h5" ablate --model "$m" --measures "$f" "${ablate_fast[@]}" --out "$tmp/meas-out.h5"
 done
@@ -377,6 +378,7 @@ check "cli-negative-memory-budget" 2 "--memory-budget" "$tmp/cli-out.h5" measure
 check "cli-absurd-memory-budget" 2 "--memory-budget" "$tmp/cli-out.h5" ablate --model "$m" --measures "$ms" \
   --memory-budget 99999999999 --out "$tmp/cli-out.h5"
 check "cli-too-many-bins" 2 "--bins" "$tmp/cli-out.h5" measure --model "$m" --bins 100001 --out "$tmp/cli-out.h5"
+check "cli-pairs-too-many-bins" 2 "--pairs" "$tmp/cli-out.h5" measure --model "$m" --bins 70000 --pairs --out "$tmp/cli-out.h5"
 check "cli-validation-too-large" 2 "validation size" "$tmp/cli-out.h5" train --dataset synthetic --synthetic-samples 600 \
   --synthetic-features 16 --validation-size 600 --quiet --out "$tmp/cli-out.h5"
 check "cli-placeholder-value" 2 "--epochs" "$tmp/cli-out.h5" train "${syn[@]}" --epochs '%value%' --out "$tmp/cli-out.h5"
