@@ -61,8 +61,9 @@ double masked_forward(const ExactNet& en, const float* x,
 
 // Whether a row's arg-max is closer to a tie than the engines' rounding differences can
 // reach: the two largest logits within 1e-6 (1 + |largest|). The fast engine's logits differ
-// from the naive engine's by double rounding, and at most by a float step of an activation
-// downstream, so an arg-max it finds with a larger margin is the naive engine's too. A fast
+// from the naive engine's by double rounding (~1e-16 relative), or, where that moves an
+// activation across a float rounding boundary, by one float step of it (~6e-8 of a term),
+// so an arg-max found with a larger margin is the naive engine's too. A fast
 // engine recomputes a near-tied row with masked_forward (this happens when, say, every
 // neuron feeding the logits is silenced and equal output biases tie exactly).
 bool near_tie(const double* logits, int classes);

@@ -14,8 +14,8 @@ struct SetDamage {
   double intact_loss = 0.0;
 };
 
-// Every set holds the same number of distinct neurons of one hidden layer (checked by the
-// callers). naive: the cumulative curve of each set (as an order) at 0 and all of its
+// Every set holds the same number of distinct neurons of one hidden layer (std::logic_error
+// otherwise). naive: the cumulative curve of each set (as an order) at 0 and all of its
 // neurons; fast: each set applied to the cached intact state, the next layer's
 // pre-activation updated by one rank-1 term per neuron whose value changes, in set order,
 // and the layers above recomputed; a row whose arg-max is near a tie (near_tie) is
