@@ -246,6 +246,7 @@ void add_pair_interaction(Record& r, const std::string& prefix,
     const std::size_t Q = s.pairs.size();
     if (s.group.size() != Q || s.redundancy.size() != Q || s.synergy.size() != Q)
       throw std::logic_error("add_pair_interaction: a selection's columns differ in length");
+    if (Q == 0) continue;  // a layer without pairs (one neuron) gets no group
     const auto slice = [&](const std::vector<double>& v) {
       return std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(at),
                                  v.begin() + static_cast<std::ptrdiff_t>(at + Q));

@@ -432,6 +432,7 @@ TEST_CASE("pair interaction layout: every column, the interactions, a file round
     }
     selections.push_back(select(c, 4, 11, l));
   }
+  selections.push_back(select(Candidates{}, 4, 11, 2));  // no pairs: no group
   std::vector<NeuronPair> pairs;
   for (const auto& s : selections) pairs.insert(pairs.end(), s.pairs.begin(), s.pairs.end());
   const PairDamage together = pair_damage(net, d, values, pairs, {});
@@ -440,7 +441,7 @@ TEST_CASE("pair interaction layout: every column, the interactions, a file round
   io::Record r;
   r.key = "test";
   io::add_pair_interaction(r, "", selections, together, alone);
-  REQUIRE(r.datasets.size() == 18);
+  REQUIRE(r.datasets.size() == 18);  // 9 per layer with pairs
   const auto path = [](int l, const char* name) {
     return "/pair_interaction/layers/" + std::to_string(l) + "/" + name;
   };
@@ -475,6 +476,7 @@ TEST_CASE("pair interaction layout: every column, the interactions, a file round
   std::map<std::string, io::AttributeValue> attributes;
   for (const auto& a : r.attributes) attributes[a.path + "@" + a.name] = a.value;
   REQUIRE(std::get<std::int64_t>(attributes.at("/pair_interaction/layers/1@count")) == 4);
+  REQUIRE(attributes.count("/pair_interaction/layers/2@count") == 0);
   REQUIRE(std::get<std::string>(attributes.at("/pair_interaction/layers/0@groups")) ==
           "redundant,synergistic,random");
 
