@@ -483,7 +483,7 @@ TEST_CASE("pair interaction layout: every column, the interactions, a file round
   // The same through a file.
   const auto file =
       std::filesystem::temp_directory_path() /
-      ("ioca_test_pairs_" +
+      ("ioca_test_pair_damage_" +
        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ".h5");
   io::write_record_file(file.string(), r);
   {

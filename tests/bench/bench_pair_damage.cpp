@@ -3,7 +3,7 @@
 // interaction_pairs from every pair of the layer with stand-in redundancy and synergy values
 // (seeded uniform: the selection's cost, not its meaning, is measured here), zero ablation,
 // the 10,000 test images.
-// Run: build/tests/ioca_bench_pairs MODEL.h5 [MNIST_DIR] [N]
+// Run: build/tests/ioca_bench_pair_damage MODEL.h5 [MNIST_DIR] [N]
 // Prints the selection time, the fast engine's wall time (median of 3) next to single-neuron
 // damage, the naive engine's time per pair measured on a sample and extrapolated, their
 // ratio, and on the sample whether the accuracies agree bit for bit and how far the losses
@@ -30,7 +30,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: ioca_bench_pairs MODEL.h5 [MNIST_DIR] [PAIRS_PER_GROUP]\n");
+    std::fprintf(stderr, "usage: ioca_bench_pair_damage MODEL.h5 [MNIST_DIR] [PAIRS_PER_GROUP]\n");
     return 2;
   }
   const auto model = io::load_model(argv[1]);
