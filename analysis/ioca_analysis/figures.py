@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from . import stats  # noqa: E402
-from .results import Condition, Results  # noqa: E402
+from .results import PAIR_GROUPS, Condition, Results  # noqa: E402
 from .tables import condition_orders, condition_quantities, condition_scopes  # noqa: E402
 
 DPI = 100
@@ -364,6 +364,78 @@ def damage_scatter(cond: Condition, layer: int, outdir: str) -> Optional[Figure]
 
 
 # -------------------------------------------------------------------------------------------
+# Pairwise ablation interaction.
+
+GROUP_COLORS = {"redundant": "tab:blue", "synergistic": "tab:red", "random": "0.45"}
+
+
+def pair_interaction(cond: Condition, outdir: str) -> Optional[Figure]:
+    """One panel per hidden layer: accuracy interaction of each group's pairs (box and
+    points, pairs of all seeds pooled) and the mean over seeds with its 95% CI."""
+    layers = sorted({k for n in cond.networks for k in n.pair_interaction_layers()})
+    if not layers:
+        return None
+    fig, axes, cols = _subplots(len(layers), 3, 3.8, 2.8, left=0.95, wspace=0.45,
+                                bottom=1.0)
+    jitter = np.random.default_rng(0)  # fixed: the same file for the same results
+    G = len(PAIR_GROUPS)
+    for ax, layer in zip(axes, layers):
+        pooled = [[] for _ in PAIR_GROUPS]
+        per_seed = [[] for _ in PAIR_GROUPS]  # each seed's mean
+        for net in cond.networks:
+            pairs = net.pair_interaction(layer)
+            if pairs is None:
+                continue
+            x = 100 * pairs["accuracy_interaction"]
+            for g in range(G):
+                v = x[(pairs["group"] == g) & np.isfinite(x)]
+                pooled[g].append(v)
+                if v.size:
+                    per_seed[g].append(float(v.mean()))
+        data = [np.concatenate(p) if p else np.zeros(0) for p in pooled]
+        shown = [g for g in range(G) if data[g].size]
+        if shown:
+            ax.boxplot([data[g] for g in shown], positions=shown, widths=0.5,
+                       showfliers=False, medianprops={"color": "k"})
+        for g in shown:
+            color = GROUP_COLORS[PAIR_GROUPS[g]]
+            ax.scatter(g + jitter.uniform(-0.18, 0.18, data[g].size), data[g], s=6,
+                       alpha=0.35, color=color, lw=0, zorder=2)
+            means = np.array(per_seed[g])
+            mean, lo, hi = stats.mean_ci_band(means[:, None])
+            ax.errorbar(g + 0.34, mean[0], yerr=[[mean[0] - lo[0]], [hi[0] - mean[0]]],
+                        fmt="D", color=color, markeredgecolor="k", ms=5, capsize=3,
+                        zorder=3)
+        ax.axhline(0.0, color="k", lw=0.8, ls=":")
+        ax.set_xticks(range(G))
+        ax.set_xticklabels(PAIR_GROUPS)
+        ax.set_xlim(-0.6, G - 0.3)
+        ax.set_title(f"layer{layer}", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    for i, ax in enumerate(axes):
+        if i % cols == 0:
+            ax.set_ylabel("interaction: accuracy drop\ntogether − apart [pp]", fontsize=8.5)
+    seeds = len(cond.networks)
+    handles = [Patch(facecolor="white", edgecolor="k", label="pairs of all seeds: box "
+                     "(quartiles, median, whiskers 1.5 IQR) and points"),
+               Line2D([], [], marker="D", ls="", color="0.5", markeredgecolor="k",
+                      label="mean over seeds of each seed's mean"
+                      + (", 95% CI" if seeds > 1 else ""))]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8.5, frameon=False)
+    title = f"Pair ablation interaction — {cond.label} ({_seed_text(cond)})"
+    fig.suptitle(title, fontsize=11)
+    name = _save(fig, outdir, f"interaction_{cond.slug}.png")
+    caption = ("Each point is a pair of neurons of one hidden layer, ablated together: y = its "
+               "interaction, the test-accuracy drop of the pair minus the drops of its two "
+               "neurons ablated alone, in percentage points (> 0: together costs more than "
+               "apart). Groups: the pairs of largest redundancy, of largest synergy, and "
+               "pairs drawn at random, of every seed; the box gives quartiles and median. "
+               "The diamond beside each group is the mean over seeds of each seed's mean "
+               "interaction, with its 95% t confidence interval (none with one seed).")
+    return Figure(name, title, caption, cond.label, "interaction")
+
+
+# -------------------------------------------------------------------------------------------
 # Information plane.
 
 LAYER_MARKERS = "osD^v<>pPX*h"
@@ -457,6 +529,9 @@ def all_figures(results: Results, outdir: str, per_class_order: Sequence[str],
             f = damage_scatter(cond, layer, outdir)
             if f:
                 figs.append(f)
+        f = pair_interaction(cond, outdir)
+        if f:  # (silently absent without pairwise ablation)
+            figs.append(f)
     f = information_plane(results, outdir)
     if f:  # (its absence is already noted per condition)
         figs.append(f)

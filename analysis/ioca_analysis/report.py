@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import List, Optional, Tuple
 
 from . import __version__, stats
-from .results import Results, scope_sort_key
-from .tables import PARTIAL_FRACTIONS, Tables, compute, fraction_key
+from .results import PAIR_GROUPS, Results, scope_sort_key
+from .tables import PARTIAL_FRACTIONS, VERDICT_LEVEL, Tables, compute, fraction_key
 
 DEFAULT_PER_CLASS_ORDER = ("network", "mutual_information", "descending")
 
@@ -118,6 +118,22 @@ CAPTIONS = {
                 "paired test across seeds of difference = 0, with Holm and BH adjusted p. The "
                 "0–50% and 0–25% columns give the same over the first 50% and 25% of the "
                 "ablations (partial AUCs as in the AUC table).",
+    "interaction": "Pairs of neurons of one hidden layer ablated together: the pairs of "
+                   "largest redundancy, the pairs of largest synergy (of the decomposition of "
+                   "I(Ti,Tj;Y)) and pairs drawn at random. Interaction = damage({i,j}) − "
+                   "damage({i}) − damage({j}), damage = test-accuracy drop, in percentage "
+                   "points: > 0, the pair together costs more than its neurons apart; < 0, "
+                   "less. Per seed, the mean interaction of each group's pairs; cells: mean ± "
+                   "sd over seeds. Redundant − random and synergistic − random are paired by "
+                   "seed, with a two-sided paired test and Holm and BH adjusted p (in the "
+                   f"report's families). Verdicts, at level {VERDICT_LEVEL:g} on the "
+                   "BH-adjusted p: 'redundant less harmful together' is yes when the redundant "
+                   "pairs' interaction is significantly below the random pairs', no when "
+                   "significantly above, undecided otherwise; 'synergistic more harmful "
+                   "together' is yes when the synergistic pairs' is significantly above the "
+                   "random pairs', no when below. (Neurons that stand in for each other lose "
+                   "little apart and much together, which gives interaction > 0: that reading "
+                   "of redundancy expects 'no' in the first verdict.)",
 }
 P_NOTE = ("p-values are two-sided. With n seeds the exact sign-flip test (used for "
           "2 ≤ n ≤ {m}; Wilcoxon signed-rank above) cannot go below 2/2^n: 0.5 for n = 2, "
@@ -138,12 +154,22 @@ FAMILY_NOTE = {
 def p_note(t: Tables, options: Options) -> str:
     m = sum(f["tests"] for f in t.p_families)
     family = FAMILY_NOTE[options.p_family].format(m=m, k=len(t.p_families))
+    if t.interaction:
+        family += (" The pair-interaction tests (redundant − random, synergistic − random) "
+                   "belong to the family too" + (" of their own table." if options.p_family ==
+                                                 "table" else "."))
     return P_NOTE.format(m=options.exact_max_n) + " " + family + (
         " Tests without a p-value (n/a) are not counted.")
 
 
 def _range_label(f: float) -> str:
     return f"0–{100 * f:g}%"
+
+
+def _pp(summary) -> str:
+    """A summary of accuracy fractions in percentage points, signed, mean ± sd."""
+    scaled = {"mean": 100 * summary["mean"], "sd": 100 * summary["sd"], "n": summary["n"]}
+    return fmt_mean_sd(scaled, 3, True)
 
 
 def _p_cells(test) -> List[str]:
@@ -277,6 +303,27 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                                        for c in ("asc − desc", "p", "Holm", "BH")]
                                     + [HOLDS_COLUMN],
                                     rows, cond, CAPTIONS["asc_desc"]))
+    for cond in conditions:
+        rows = []
+        for r in [r for r in t.interaction if r["condition"] == cond]:
+            counts = sorted({e["pairs"][g] for e in r["per_seed"] for g in PAIR_GROUPS})
+            row = [f"layer{r['layer']}", str(r["redundant_minus_random"]["n"]),
+                   "/".join(str(c) for c in counts) or "n/a"]
+            row += [_pp(r["accuracy_interaction"][g]) for g in PAIR_GROUPS]
+            row += [_pp(r["redundant_minus_random"]), r["redundant_test"]["test"]]
+            row += _p_cells(r["redundant_test"])
+            row += [_pp(r["synergistic_minus_random"])] + _p_cells(r["synergistic_test"])
+            row += [r["verdict_redundant"], r["verdict_synergistic"]]
+            rows.append(row)
+        if rows:
+            out.append(DisplayTable("interaction", f"Pair ablation interaction — {cond}",
+                                    ["layer", "n", "pairs per group", "redundant [pp]",
+                                     "synergistic [pp]", "random [pp]",
+                                     "redundant − random [pp]", "test", "p", "Holm", "BH",
+                                     "synergistic − random [pp]", "p", "Holm", "BH",
+                                     "redundant less harmful together",
+                                     "synergistic more harmful together"],
+                                    rows, cond, CAPTIONS["interaction"]))
     return out
 
 
@@ -326,13 +373,21 @@ def _grouped(dts: List[DisplayTable], kind: str) -> List[DisplayTable]:
     return [d for d in dts if d.kind == kind]
 
 
+# The report's sections in order; "interaction" only where a network has pair_interaction.
+KINDS = ("overview", "spearman", "auc", "asc_desc", "interaction")
+SECTION_TITLES = {"overview": "Conditions", "spearman": "Spearman ρ with single-neuron damage",
+                  "auc": "Area under the ablation curves",
+                  "asc_desc": "Ascending − descending AUC",
+                  "interaction": "Redundancy, synergy and ablation interaction"}
+
+
 def summary_text(results: Results, t: Tables, options: Options = Options()) -> str:
     dts = display_tables(t)
     parts = ["ioca results summary", "===================="]
     parts += [f"{k:15} {v}" for k, v in _header_lines(results)]
     if t.notes:
         parts += ["", "Notes (absent content is skipped):"] + [f"  - {n}" for n in t.notes]
-    for kind in ("overview", "spearman", "auc", "asc_desc"):
+    for kind in KINDS:
         for d in _grouped(dts, kind):
             parts += ["", render_text(d)]
     parts += ["", p_note(t, options), holds_note(t)]
@@ -345,13 +400,11 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
     parts += [f"- **{k}**: {v}" for k, v in _header_lines(results)]
     if t.notes:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in t.notes]
-    titles = {"overview": "Conditions", "spearman": "Spearman ρ with single-neuron damage",
-              "auc": "Area under the ablation curves", "asc_desc": "Ascending − descending AUC"}
-    for kind in ("overview", "spearman", "auc", "asc_desc"):
+    for kind in KINDS:
         group = _grouped(dts, kind)
         if not group:
             continue
-        parts += ["", f"## {titles[kind]}", "", CAPTIONS[kind]]
+        parts += ["", f"## {SECTION_TITLES[kind]}", "", CAPTIONS[kind]]
         for d in group:
             if d.condition:
                 parts += ["", f"### {d.condition}"]
@@ -387,8 +440,9 @@ def report_html(results: Results, t: Tables, figs, options: Options) -> str:
            '<dl class="meta">']
     out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _header_lines(results)]
     out.append("</dl>")
-    toc = [("conditions", "Conditions"), ("spearman", "Spearman ρ with single-neuron damage"),
-           ("auc", "Area under the ablation curves"), ("asc_desc", "Ascending − descending AUC")]
+    toc = [("conditions", "Conditions")] + [(k, SECTION_TITLES[k]) for k in KINDS[1:4]]
+    if _grouped(dts, "interaction"):  # (no section at all without pairwise ablation)
+        toc.append(("interaction", SECTION_TITLES["interaction"]))
     out.append("<p>Contents: " + " · ".join(
         f'<a href="#{k}">{e(v)}</a>' for k, v in toc) + ' · <a href="#figures">Figures</a></p>')
     if t.notes:
@@ -432,7 +486,8 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
                     "partial_fractions": list(PARTIAL_FRACTIONS)},
         "notes": t.notes,
         "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
-        "random_auc": t.random_auc, "asc_desc": t.asc_desc, "p_families": t.p_families,
+        "random_auc": t.random_auc, "asc_desc": t.asc_desc, "interaction": t.interaction,
+        "p_families": t.p_families,
         "holds": {"settings": (t.holds or {}).get("settings", []),
                   "level": (t.holds or {}).get("level"),
                   **{kind: [{"key": list(key), "k": k}
@@ -455,6 +510,12 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
             "family": "name of the test's family: 'report' (all tests of the report) or "
                       "'<table>/<condition>' (--p-family table)",
             "holds": holds_note(t),
+            "interaction": "per condition and hidden layer with pair_interaction: per seed "
+                           "the mean accuracy_interaction (damage together minus damage of "
+                           "each neuron apart, accuracy fraction) and loss_interaction (nats) "
+                           "of the redundant, synergistic and random pairs; "
+                           "<group>_minus_random per seed and its paired test; verdicts "
+                           f"at BH-adjusted p <= {VERDICT_LEVEL} (yes, no, undecided)",
         },
     })
 

@@ -47,6 +47,13 @@ NON_QUANTITY_MEASURES = frozenset({
 })
 # Children of /ablation/<scope> that are not ordered-by-quantity curves.
 NON_QUANTITY_SCOPE_CHILDREN = frozenset({"random", "custom"})
+# pair_interaction/layers/K (docs/study.md): the pair groups in the order of their numbers,
+# the datasets, which of them must be there, and which hold integers.
+PAIR_GROUPS = ("redundant", "synergistic", "random")
+PAIR_COLUMNS = ("first", "second", "group", "accuracy_drop", "loss_increase",
+                "accuracy_interaction", "loss_interaction", "redundancy", "synergy")
+PAIR_REQUIRED = frozenset({"first", "second", "group", "accuracy_interaction"})
+PAIR_INTEGER = frozenset({"first", "second", "group"})
 # Quantities whose values do not depend on the measure setting (binning, bins, estimator);
 # every other measured quantity does (docs/study.md, "Measure settings").
 BINNING_INDEPENDENT = frozenset({
@@ -455,6 +462,52 @@ class Network:
     def loss_increase(self, layer: int) -> Optional[np.ndarray]:
         a = self._dataset(f"single_neuron/layers/{layer}/loss_increase")
         return None if a is None else a.astype(float).reshape(-1)
+
+    # -- pairwise ablation ---------------------------------------------------------------
+    @property
+    def has_pair_interaction(self) -> bool:
+        return bool(self.pair_interaction_layers())
+
+    def pair_interaction_layers(self) -> List[int]:
+        """Hidden layers with a `pair_interaction/layers/K` group."""
+        g = self._subgroup("pair_interaction/layers")
+        if g is None:
+            return []
+        return sorted(int(k) for k in g.keys() if k.isdigit())
+
+    def pair_interaction(self, layer: int) -> Optional[Dict[str, np.ndarray]]:
+        """The pairs of hidden layer `layer` ablated together (docs/study.md): a dict of
+        [Q] arrays, `first`, `second`, `group` (int: PAIR_GROUPS[group] names it) and the
+        floats `accuracy_drop`, `loss_increase`, `accuracy_interaction`,
+        `loss_interaction`, `redundancy`, `synergy` (those of them the file holds; the
+        first four are required). None when the layer has no such group."""
+        key = ("pair_interaction", layer)
+        if key in self._cache:
+            return self._cache[key]
+        where = f"pair_interaction/layers/{layer}"
+        if self._subgroup(where) is None:
+            self._cache[key] = None
+            return None
+        out: Dict[str, np.ndarray] = {}
+        for name in PAIR_COLUMNS:
+            a = self._dataset(f"{where}/{name}")
+            if a is None:
+                if name in PAIR_REQUIRED:
+                    raise self._error(where, f"has no dataset {name}")
+                continue
+            if a.ndim != 1:
+                raise self._error(f"{where}/{name}", f"expected 1-D, found shape {a.shape}")
+            out[name] = a.astype(np.int64 if name in PAIR_INTEGER else float)
+        sizes = {a.size for a in out.values()}
+        if len(sizes) > 1:
+            raise self._error(where, "its datasets differ in length ("
+                              + ", ".join(f"{k} {v.size}" for k, v in out.items()) + ")")
+        bad = out["group"][(out["group"] < 0) | (out["group"] >= len(PAIR_GROUPS))]
+        if bad.size:
+            raise self._error(f"{where}/group", f"holds {int(bad[0])}, not a group "
+                              f"(0 to {len(PAIR_GROUPS) - 1})")
+        self._cache[key] = out
+        return out
 
     # -- information plane ---------------------------------------------------------------
     @property

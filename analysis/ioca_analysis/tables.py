@@ -9,6 +9,11 @@ carry the same numbers over the first 50% and 25% of the ablations under "partia
 (keys "0.5", "0.25"). `adjust_p_values` adds Holm and Benjamini–Hochberg adjusted
 p-values ("p_holm", "p_bh") to every test over a family of tests: the whole report
 (default) or one displayed table.
+
+Pair interaction (`interaction_rows`): per condition and layer with pairwise ablation, the
+mean interaction of the redundant, synergistic and random pairs per seed, the paired
+differences redundant − random and synergistic − random, their tests (in the same families)
+and verdicts (`add_interaction_verdicts`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from . import stats
-from .results import Condition, Network, Results, quantity_sort_key, scope_sort_key
+from .results import (PAIR_GROUPS, Condition, Network, Results, quantity_sort_key,
+                      scope_sort_key)
 
 
 @dataclass
@@ -33,6 +39,8 @@ class Tables:
     p_families: List[Dict] = field(default_factory=list)
     # "holds in k of K settings" of every gap and correlation (settings_holds).
     holds: Dict = field(default_factory=dict)
+    # Pairwise ablation interaction per condition and layer (interaction_rows).
+    interaction: List[Dict] = field(default_factory=list)
 
 
 def _summary(values) -> Dict:
@@ -286,25 +294,110 @@ def add_partial_asc_desc(auc_table: List[Dict], asc_desc_table: List[Dict],
                                    "test": stats.paired_test(diffs, exact_max_n).as_dict()}
 
 
+# -------------------------------------------------------------------------------------------
+# Pairwise ablation: redundancy, synergy and interaction (analysis/README.md).
+
+# The verdicts' level, applied to the BH-adjusted p of the report's family.
+VERDICT_LEVEL = 0.05
+# The two comparisons with the random pairs: (key, group, the sign the hypothesis expects).
+INTERACTION_COMPARISONS = (("redundant", "redundant", -1.0), ("synergistic", "synergistic", 1.0))
+
+
+def _group_means(pairs: Dict, column: str) -> Dict[str, float]:
+    """Mean of one column over each group's pairs (NaN for a group without pairs)."""
+    out = {}
+    for g, name in enumerate(PAIR_GROUPS):
+        values = pairs.get(column)
+        chosen = values[pairs["group"] == g] if values is not None else np.zeros(0)
+        chosen = chosen[np.isfinite(chosen)]
+        out[name] = float(chosen.mean()) if chosen.size else float("nan")
+    return out
+
+
+def interaction_rows(results: Results, exact_max_n: int = stats.EXACT_MAX_N) -> List[Dict]:
+    """Per condition and hidden layer with `pair_interaction`: the mean interaction
+    (damage together − damage apart) of each group's pairs per seed, summarised over seeds,
+    and the paired differences redundant − random and synergistic − random with their test
+    across seeds. Verdicts are added by `add_interaction_verdicts` once p is adjusted."""
+    rows = []
+    for cond in results.conditions:
+        layers = sorted({k for net in cond.networks for k in net.pair_interaction_layers()})
+        for layer in layers:
+            entries = []
+            for net in cond.networks:
+                pairs = net.pair_interaction(layer)
+                if pairs is None:
+                    continue
+                accuracy = _group_means(pairs, "accuracy_interaction")
+                loss = _group_means(pairs, "loss_interaction")
+                entries.append({
+                    "seed": net.seed, "network": net.name,
+                    "pairs": {name: int(np.count_nonzero(pairs["group"] == g))
+                              for g, name in enumerate(PAIR_GROUPS)},
+                    "accuracy_interaction": accuracy, "loss_interaction": loss,
+                    **{f"{key}_minus_random": accuracy[group] - accuracy["random"]
+                       for key, group, _ in INTERACTION_COMPARISONS},
+                })
+            row = {"condition": cond.label, "layer": layer, "per_seed": entries,
+                   "accuracy_interaction": {name: _summary([e["accuracy_interaction"][name]
+                                                            for e in entries])
+                                            for name in PAIR_GROUPS},
+                   "loss_interaction": {name: _summary([e["loss_interaction"][name]
+                                                        for e in entries])
+                                        for name in PAIR_GROUPS}}
+            for key, _, _ in INTERACTION_COMPARISONS:
+                diffs = [e[f"{key}_minus_random"] for e in entries]
+                row[f"{key}_minus_random"] = _summary(diffs)
+                row[f"{key}_test"] = stats.paired_test(diffs, exact_max_n).as_dict()
+            rows.append(row)
+    return rows
+
+
+def interaction_verdict(difference: float, p, expected_sign: float,
+                        level: float = VERDICT_LEVEL) -> str:
+    """"yes" when the mean difference has the expected sign and p <= level, "no" when it
+    has the other sign and p <= level, "undecided" otherwise (p n/a or above the level)."""
+    if p is None or not np.isfinite(p) or p > level or not np.isfinite(difference) \
+            or difference == 0:
+        return "undecided"
+    return "yes" if np.sign(difference) == expected_sign else "no"
+
+
+def add_interaction_verdicts(rows: List[Dict], level: float = VERDICT_LEVEL):
+    """Give each interaction row "verdict_redundant" (redundant pairs less harmful together
+    than random ones) and "verdict_synergistic" (synergistic pairs more harmful together),
+    from its BH-adjusted p (adjust_p_values must have run)."""
+    for row in rows:
+        for key, _, sign in INTERACTION_COMPARISONS:
+            test = row[f"{key}_test"]
+            row[f"verdict_{key}"] = interaction_verdict(row[f"{key}_minus_random"]["mean"],
+                                                        test.get("p_bh"), sign, level)
+
+
 # Families of tests for the multiple-comparison adjustment.
 P_FAMILIES = ("report", "table")
 
 
 def report_tests(t: Tables):
     """Every paired test of the report as (table kind, condition, test dict): gap to random
-    (AUC table) and asc − desc, over the full range and each partial range."""
+    (AUC table) and asc − desc, over the full range and each partial range, and the pair
+    interaction's redundant − random and synergistic − random."""
     for kind, table, key in (("auc", t.auc, "gap_test"), ("asc_desc", t.asc_desc, "test")):
         for row in table:
             yield kind, row["condition"], row[key]
             for part in row.get("partial", {}).values():
                 yield kind, row["condition"], part[key]
+    for row in t.interaction:
+        for key, _, _ in INTERACTION_COMPARISONS:
+            yield "interaction", row["condition"], row[f"{key}_test"]
 
 
 def adjust_p_values(t: Tables, family: str = "report") -> List[Dict]:
     """Add "p_holm", "p_bh" and "family" to every test of `report_tests`.
 
     family "report": one family of all tests with a p-value in the report (every condition,
-    both tables, full and partial ranges). "table": one family per displayed table, i.e.
+    the AUC and asc − desc tables over full and partial ranges, and the pair-interaction
+    table when there is one). "table": one family per displayed table, i.e.
     per (table kind, condition). Tests without a p-value (n/a) are not counted and get
     NaN. Returns (and stores in t.p_families) one record per family: name and size m.
     """
@@ -431,6 +524,8 @@ def compute(results: Results, exact_max_n: int = stats.EXACT_MAX_N,
     t = Tables(overview=overview_rows(results), spearman=spearman_rows(results),
                auc=auc, random_auc=random_auc, asc_desc=asc_desc,
                notes=absence_notes(results),
-               holds=settings_holds(results, exact_max_n=exact_max_n))
+               holds=settings_holds(results, exact_max_n=exact_max_n),
+               interaction=interaction_rows(results, exact_max_n))
     adjust_p_values(t, p_family)
+    add_interaction_verdicts(t.interaction)
     return t

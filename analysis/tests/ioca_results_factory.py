@@ -427,3 +427,50 @@ def as_version(path, version):
         convert_to_v2(path, packed)
         packed.replace(path)
     return path
+
+
+# -- pairwise ablation ----------------------------------------------------------------------
+
+PAIR_GROUPS = ("redundant", "synergistic", "random")
+
+
+def add_pair_interaction(path, effects, count=5, noise=0.002, layers=None):
+    """Add `pair_interaction/layers/K/` (docs/study.md) to every network of the format-1
+    file `path`: per hidden layer, `count` pairs in each group (redundant, synergistic,
+    random, numbered 0, 1, 2), with accuracy_interaction = effects[group] + a seeded
+    N(0, noise²) draw per pair, so a test can plant a difference between the groups.
+    Returns {net name: {layer: dict of the arrays written}}."""
+    written = {}
+    with h5py.File(path, "r+") as f:
+        for name, g in f["networks"].items():
+            rng = np.random.default_rng(zlib.crc32(("pairs/" + name).encode()))
+            widths = [int(w) for w in g["hidden_widths"][()]]
+            written[name] = {}
+            for k, n in enumerate(widths):
+                if layers is not None and k not in layers:
+                    continue
+                candidates = [(i, j) for i in range(n) for j in range(i + 1, n)]
+                picks = [candidates[int(rng.integers(len(candidates)))]
+                         for _ in range(3 * count)]
+                group = np.repeat(np.arange(3, dtype=np.int64), count)
+                interaction = (np.asarray(effects, dtype=float)[group]
+                               + noise * rng.standard_normal(group.size))
+                single = rng.uniform(0, 0.02, size=group.size)
+                arrays = {
+                    "first": np.array([p[0] for p in picks], dtype=np.int64),
+                    "second": np.array([p[1] for p in picks], dtype=np.int64),
+                    "group": group,
+                    "accuracy_drop": single + interaction,
+                    "loss_increase": 3 * (single + interaction),
+                    "accuracy_interaction": interaction,
+                    "loss_interaction": 3 * interaction,
+                    "redundancy": rng.uniform(0, 1, group.size),
+                    "synergy": rng.uniform(0, 1, group.size),
+                }
+                lg = g.create_group(f"pair_interaction/layers/{k}")
+                for key, values in arrays.items():
+                    lg.create_dataset(key, data=values)
+                lg.attrs["count"] = np.int64(count)
+                lg.attrs["groups"] = ",".join(PAIR_GROUPS)
+                written[name][k] = arrays
+    return written

@@ -113,6 +113,78 @@ struct SingleDamage {
 SingleDamage single_neuron_damage(const nn::Mlp& net, const data::Dataset& test,
                                   const AblationValues& values, const SweepOptions& options);
 
+// Two distinct neurons of one hidden layer, ablated together.
+struct NeuronPair {
+  int layer = 0;
+  int first = 0;
+  int second = 0;
+  bool operator==(const NeuronPair&) const = default;
+};
+
+// Damage of ablating each pair's two neurons together: intact minus ablated accuracy and
+// ablated minus intact loss, per pair. What the naive engine reports is the cumulative
+// curve of the order {first, second} at 0 and 2 neurons; the fast engine applies the pair to
+// the cached intact state as a rank-2 update of the next layer's pre-activation (only the
+// samples whose value of either neuron changes) and recomputes the layers above; a sample
+// whose two largest logits are within rounding of a tie is recomputed in full, as the naive
+// engine does. Like single-neuron damage (the same engine, one neuron at a time): the
+// accuracies are the same bits in both engines, the losses differ only by double rounding
+// (~1e-17 nats), and neither depends on the number of threads. Throws ioca::Error for a pair
+// outside the network or of one neuron twice.
+struct PairDamage {
+  std::vector<double> accuracy_drop;  // [pairs]
+  std::vector<double> loss_increase;  // [pairs]
+  double intact_accuracy = 0.0;
+  double intact_loss = 0.0;
+};
+PairDamage pair_damage(const nn::Mlp& net, const data::Dataset& test, const AblationValues& values,
+                       const std::vector<NeuronPair>& pairs, const SweepOptions& options);
+
+// Interaction of each pair: damage({i, j}) - damage({i}) - damage({j}), for accuracy and for
+// loss. > 0: the pair together costs more than the sum of its neurons apart. `together` is
+// pair_damage of `pairs`, `alone` the single-neuron damage of the same network and values.
+struct PairInteraction {
+  std::vector<double> accuracy;  // [pairs]
+  std::vector<double> loss;      // [pairs]
+};
+PairInteraction pair_interaction(const std::vector<NeuronPair>& pairs, const PairDamage& together,
+                                 const SingleDamage& alone);
+
+// Which question a selected pair answers: among the most redundant pairs of its layer, the
+// most synergistic, or drawn at random (the baseline). The file stores the number.
+enum class PairGroup { redundant = 0, synergistic = 1, random = 2 };
+inline constexpr const char* pair_group_names = "redundant,synergistic,random";
+
+// Pairs of one hidden layer selected for pairwise ablation, in groups: first the `count`
+// pairs of largest redundancy (in decreasing redundancy), then the `count` of largest
+// synergy (decreasing), then `count` distinct pairs drawn uniformly at random (in the order
+// drawn); each group holds min(count, P) of the P candidates. A pair may be in several
+// groups and is then listed in each. `redundancy` and `synergy` are the candidates' values,
+// copied for every selected pair.
+struct PairSelection {
+  int layer = 0;
+  std::int64_t count = 0;          // pairs in each group
+  std::vector<NeuronPair> pairs;   // [3 count]
+  std::vector<PairGroup> group;    // [3 count]
+  std::vector<double> redundancy;  // [3 count]
+  std::vector<double> synergy;     // [3 count]
+};
+// The candidates are the P pairs (first[p], second[p]) of hidden layer `layer` with their
+// redundancy and synergy (e.g. every pair of the layer, from a decomposition of I(Ti,Tj;Y)).
+// Ties in redundancy or synergy are broken by a seeded random permutation of the candidates,
+// never by their position: Rng(derive_seed(seed, {hash_name("pairs"), layer,
+// hash_name("redundant")})) (and "synergistic") shuffles the candidates before a stable sort
+// by decreasing value; the random group is the first min(count, P) candidates of the shuffle
+// by Rng(derive_seed(seed, {hash_name("pairs"), layer, hash_name("random")})), so one base
+// seed (a network's ablation seed, say) serves every layer. Throws
+// ioca::Error for a negative count, NaN values, or a candidate that names one neuron twice
+// or a negative index.
+PairSelection interaction_pairs(int layer, const std::vector<std::int64_t>& first,
+                                const std::vector<std::int64_t>& second,
+                                const std::vector<double>& redundancy,
+                                const std::vector<double>& synergy, std::int64_t count,
+                                std::uint64_t seed);
+
 // Evenly spaced recording points: 0, then `steps` points up to n (all of 0..n when
 // steps >= n).
 std::vector<std::int64_t> even_points(std::int64_t n, std::int64_t steps);

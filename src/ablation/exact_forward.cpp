@@ -51,6 +51,46 @@ double row_loss(const double* logits, int classes, int label, int& predicted) {
   return softmax_cross_entropy(logits, classes, label, &predicted);
 }
 
+ForwardRows::ForwardRows(const ExactNet& en)
+    : input(en.input_width()),
+      a(static_cast<std::size_t>(en.layers())),
+      z(static_cast<std::size_t>(en.layers())) {
+  for (int l = 0; l < en.layers(); ++l) {
+    a[static_cast<std::size_t>(l)].resize(en.width(l));
+    z[static_cast<std::size_t>(l)].resize(en.width(l));
+  }
+}
+
+double masked_forward(const ExactNet& en, const float* x,
+                      const std::vector<std::vector<std::uint8_t>>& ablated, int label,
+                      ForwardRows& rows, int& predicted) {
+  const int L = en.layers();
+  en.input_row(x, rows.input.data());
+  const float* in = rows.input.data();
+  for (int l = 0; l < L; ++l) {
+    const auto ul = static_cast<std::size_t>(l);
+    en.affine(l, in, rows.z[ul].data());
+    if (l + 1 < L) {
+      en.activate(l, rows.z[ul].data(), rows.a[ul].data(), ablated[ul].data());
+      in = rows.a[ul].data();
+    }
+  }
+  return row_loss(rows.z.back().data(), en.classes(), label, predicted);
+}
+
+bool near_tie(const double* logits, int classes) {
+  double top = -std::numeric_limits<double>::infinity(), second = top;
+  for (int c = 0; c < classes; ++c) {
+    if (logits[c] > top) {
+      second = top;
+      top = logits[c];
+    } else if (logits[c] > second) {
+      second = logits[c];
+    }
+  }
+  return top - second <= 1e-6 * (1.0 + std::abs(top));
+}
+
 std::vector<std::int64_t> points_for(std::size_t n, const SweepOptions& options) {
   std::vector<std::int64_t> points;
   if (options.record_at.empty()) {

@@ -45,6 +45,29 @@ class ExactNet {
 // Cross-entropy (nats) of a row of double logits, and its arg-max (first maximum).
 double row_loss(const double* logits, int classes, int label, int& predicted);
 
+// Scratch rows of one full forward pass (the input and every layer), reused across samples.
+struct ForwardRows {
+  explicit ForwardRows(const ExactNet& en);
+  std::vector<float> input;
+  std::vector<std::vector<float>> a;
+  std::vector<std::vector<double>> z;
+};
+// The naive engine's arithmetic for one sample x: a full forward pass in which the neurons
+// marked in `ablated` (one flag per neuron of each hidden layer) are set to their value.
+// Returns the loss and the arg-max in `predicted`.
+double masked_forward(const ExactNet& en, const float* x,
+                      const std::vector<std::vector<std::uint8_t>>& ablated, int label,
+                      ForwardRows& rows, int& predicted);
+
+// Whether a row's arg-max is closer to a tie than the engines' rounding differences can
+// reach: the two largest logits within 1e-6 (1 + |largest|). The fast engine's logits differ
+// from the naive engine's by double rounding (~1e-16 relative), or, where that moves an
+// activation across a float rounding boundary, by one float step of it (~6e-8 of a term),
+// so an arg-max found with a larger margin is the naive engine's too. A fast
+// engine recomputes a near-tied row with masked_forward (this happens when, say, every
+// neuron feeding the logits is silenced and equal output biases tie exactly).
+bool near_tie(const double* logits, int classes);
+
 // Per-chunk results at each recorded point: loss sum and correct count per class.
 struct PointTotals {
   std::vector<double> loss_sum;                // [points]

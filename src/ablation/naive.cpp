@@ -13,7 +13,7 @@ std::vector<Curve> run_naive(const nn::Mlp& net, const data::Dataset& test,
   check_sweep_inputs(net, test, values, orders);
   const ExactNet en(net, values);
   const std::size_t chunk = options.chunk_rows;
-  const int classes = en.classes(), L = en.layers();
+  const int classes = en.classes();
   const auto C = static_cast<std::size_t>(classes);
   const RecordingPlan plan = plan_recording(orders, options, classes);
   const auto& points = plan.points;
@@ -34,13 +34,7 @@ std::vector<Curve> run_naive(const nn::Mlp& net, const data::Dataset& test,
       std::vector<std::vector<std::uint8_t>> ablated(static_cast<std::size_t>(en.hidden()));
       for (int l = 0; l < en.hidden(); ++l)
         ablated[static_cast<std::size_t>(l)].assign(en.width(l), 0);
-      std::vector<float> input(en.input_width());
-      std::vector<std::vector<float>> a(static_cast<std::size_t>(L));
-      std::vector<std::vector<double>> z(static_cast<std::size_t>(L));
-      for (int l = 0; l < L; ++l) {
-        a[static_cast<std::size_t>(l)].resize(en.width(l));
-        z[static_cast<std::size_t>(l)].resize(en.width(l));
-      }
+      ForwardRows scratch(en);
       std::size_t applied = 0;
       for (std::size_t p = 0; p < points[o].size(); ++p) {
         for (; applied < static_cast<std::size_t>(points[o][p]); ++applied) {
@@ -50,19 +44,9 @@ std::vector<Curve> run_naive(const nn::Mlp& net, const data::Dataset& test,
         // A full masked forward pass of every sample of the chunk.
         double loss = 0.0;
         for (std::size_t r = 0; r < rows; ++r) {
-          en.input_row(test.row(lo + r), input.data());
-          const float* in = input.data();
-          for (int l = 0; l < L; ++l) {
-            const auto ul = static_cast<std::size_t>(l);
-            en.affine(l, in, z[ul].data());
-            if (l + 1 < L) {
-              en.activate(l, z[ul].data(), a[ul].data(), ablated[ul].data());
-              in = a[ul].data();
-            }
-          }
           int predicted = 0;
           const int label = test.y[lo + r];
-          loss += row_loss(z.back().data(), classes, label, predicted);
+          loss += masked_forward(en, test.row(lo + r), ablated, label, scratch, predicted);
           if (predicted == label) ++t.correct_by_class[p * C + static_cast<std::size_t>(label)];
         }
         t.loss_sum[p] = loss;

@@ -241,4 +241,50 @@ void add_single_damage(Record& r, const std::string& prefix, const ablation::Sin
   }
 }
 
+void add_pair_interaction(Record& r, const std::string& prefix,
+                          const std::vector<ablation::PairSelection>& selections,
+                          const ablation::PairDamage& together,
+                          const ablation::SingleDamage& alone) {
+  std::size_t total = 0;
+  for (const auto& s : selections) total += s.pairs.size();
+  if (together.accuracy_drop.size() != total || together.loss_increase.size() != total)
+    throw std::logic_error("add_pair_interaction: one pair damage per selected pair");
+  std::size_t at = 0;  // the first pair of this selection in `together`
+  for (const auto& s : selections) {
+    const std::size_t Q = s.pairs.size();
+    if (s.group.size() != Q || s.redundancy.size() != Q || s.synergy.size() != Q)
+      throw std::logic_error("add_pair_interaction: a selection's columns differ in length");
+    if (Q == 0) continue;  // a layer without pairs (one neuron) gets no group
+    const auto slice = [&](const std::vector<double>& v) {
+      return std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(at),
+                                 v.begin() + static_cast<std::ptrdiff_t>(at + Q));
+    };
+    ablation::PairDamage own;
+    own.accuracy_drop = slice(together.accuracy_drop);
+    own.loss_increase = slice(together.loss_increase);
+    const ablation::PairInteraction interaction = ablation::pair_interaction(s.pairs, own, alone);
+    std::vector<std::int64_t> first, second, group;
+    for (std::size_t q = 0; q < Q; ++q) {
+      if (s.pairs[q].layer != s.layer)
+        throw std::logic_error("add_pair_interaction: a pair outside its selection's layer");
+      first.push_back(s.pairs[q].first);
+      second.push_back(s.pairs[q].second);
+      group.push_back(static_cast<std::int64_t>(s.group[q]));
+    }
+    const std::string g = prefix + "/pair_interaction/layers/" + std::to_string(s.layer);
+    r.add(g + "/first", first, {Q});
+    r.add(g + "/second", second, {Q});
+    r.add(g + "/group", group, {Q});
+    r.add(g + "/accuracy_drop", own.accuracy_drop, {Q});
+    r.add(g + "/loss_increase", own.loss_increase, {Q});
+    r.add(g + "/accuracy_interaction", interaction.accuracy, {Q});
+    r.add(g + "/loss_interaction", interaction.loss, {Q});
+    r.add(g + "/redundancy", s.redundancy, {Q});
+    r.add(g + "/synergy", s.synergy, {Q});
+    r.attribute(g, "count", s.count);
+    r.attribute(g, "groups", std::string(ablation::pair_group_names));
+    at += Q;
+  }
+}
+
 }  // namespace ioca::io

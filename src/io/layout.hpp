@@ -38,5 +38,16 @@ void add_ablation_curves(Record& r, const std::string& prefix, const AblationRes
 // <prefix>/single_neuron/layers/K/{accuracy_drop, loss_increase}, @intact_accuracy and
 // @intact_loss on <prefix>/single_neuron.
 void add_single_damage(Record& r, const std::string& prefix, const ablation::SingleDamage& d);
+// <prefix>/pair_interaction/layers/K/ for each selection (hidden layer K = its layer): int64
+// [Q] first, second, group (0 redundant, 1 synergistic, 2 random); float64 [Q] accuracy_drop
+// and loss_increase (of the pair), accuracy_interaction and loss_interaction
+// (ablation::pair_interaction against `alone`), redundancy, synergy; attributes count (pairs
+// per group) and groups ("redundant,synergistic,random"); nothing for a selection without
+// pairs. `together` is the pair damage of the selections' pairs in order, one selection
+// after another.
+void add_pair_interaction(Record& r, const std::string& prefix,
+                          const std::vector<ablation::PairSelection>& selections,
+                          const ablation::PairDamage& together,
+                          const ablation::SingleDamage& alone);
 
 }  // namespace ioca::io
