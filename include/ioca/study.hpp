@@ -67,6 +67,9 @@ struct StudyConfig {
   ablation::AblateTo ablate_to = ablation::AblateTo::zero;
   std::int64_t steps = 0;
   bool single = true;
+  // Pairs per group and hidden layer ablated together (ablation::interaction_pairs on the
+  // first measure setting's pairs); 0: none. Needs measure.pairs and single.
+  std::int64_t pair_interactions = 0;
   std::size_t chunk_rows = 256;
   // Run (not part of the results: neither is in canonical_text).
   double checkpoint_interval_seconds = 60.0;

@@ -122,6 +122,9 @@ po::options_description study_options() {
           "ablation.steps", po::value<long long>()->default_value(0),
           "record at this many evenly spaced points (0: every step)")("ablation.single", s("true"),
                                                                       "single-neuron damage")(
+          "ablation.pair_interactions", po::value<long long>()->default_value(0),
+          "pairs per group (most redundant, most synergistic, random) and hidden layer ablated "
+          "together, against their single-neuron damage (0: none; needs measure.pairs)")(
           "ablation.chunk_rows", po::value<long long>()->default_value(256),
           "test samples per task")
       // run
@@ -314,6 +317,13 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   c.ablate_to = ablation::parse_ablate_to(vm["ablation.ablate_to"].as<std::string>());
   c.steps = bounded<long long>(vm, "ablation.steps", 0, INT64_MAX);
   c.single = yes(vm, "ablation.single");
+  c.pair_interactions = bounded<long long>(vm, "ablation.pair_interactions", 0, 1'000'000);
+  if (c.pair_interactions > 0 && !c.measure.pairs)
+    throw UsageError("--ablation.pair_interactions selects pairs by their redundancy and synergy: "
+                     "it needs measure.pairs = true");
+  if (c.pair_interactions > 0 && !c.single)
+    throw UsageError("--ablation.pair_interactions subtracts single-neuron damage: it needs "
+                     "ablation.single = true");
   c.chunk_rows =
       static_cast<std::size_t>(bounded<long long>(vm, "ablation.chunk_rows", 1, 1 << 24));
   c.checkpoint_interval_seconds = bounded<double>(vm, "run.checkpoint_interval", 0.0, 1e9);
@@ -375,6 +385,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     << "\nrandom = " << c.random << "\nablate_to = " << ablation::to_string(c.ablate_to)
     << "\nsteps = " << c.steps << "\nsingle = " << (c.single ? "true" : "false")
     << "\nchunk_rows = " << c.chunk_rows << "\n";
+  // Only when set, as mi_null and pairs above.
+  if (c.pair_interactions > 0) t << "pair_interactions = " << c.pair_interactions << "\n";
   c.canonical_text = t.str();
   return c;
 }

@@ -178,6 +178,10 @@ void Calibration::add_results_size(const NetworkSpec& n, const nn::Mlp& net, Cos
     }
     if (wants_single(c_))
       for (int q = 0; q < 2; ++q) add(w, 8);  // accuracy_drop, loss_increase
+    if (c_.pair_interactions > 0 && w > 1) {  // 3 groups: first, second, group + 6 float64
+      const double selected = 3 * std::min(static_cast<double>(c_.pair_interactions), w * (w - 1) / 2);
+      for (int q = 0; q < 9; ++q) add(selected, 8);
+    }
   }
   for (double k = 0; k < measure_settings(c_); ++k) add(H, 8), add(H, 8);  // information plane
   const double C = net.output_size();
@@ -244,6 +248,18 @@ Cost Calibration::network_cost(const NetworkSpec& n) {
     const data::Dataset single_rows = head(sp.test, calibration_single_rows);
     cost.single = time_call([&] { ablation::single_neuron_damage(net, single_rows, values, so); }) *
                   ratio(sp.test.samples, single_rows.samples);
+  }
+  if (c_.pair_interactions > 0) {  // as many pairs of neighbours as will be selected
+    std::vector<ablation::NeuronPair> pairs;
+    for (int l = 0; l < net.num_hidden(); ++l) {
+      const std::int64_t w = net.out_size(l);
+      const std::int64_t count = w > 1 ? 3 * std::min(c_.pair_interactions, w * (w - 1) / 2) : 0;
+      for (std::int64_t q = 0; q < count; ++q)
+        pairs.push_back({l, static_cast<int>(q % w), static_cast<int>((q + 1) % w)});
+    }
+    const data::Dataset single_rows = head(sp.test, calibration_single_rows);
+    cost.single += time_call([&] { ablation::pair_damage(net, single_rows, values, pairs, so); }) *
+                   ratio(sp.test.samples, single_rows.samples);
   }
 
   // One curve per scope (every step, or the configured points), then by curves per task.

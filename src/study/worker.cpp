@@ -161,6 +161,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
                    io::measure_attributes(config_.measure, config_.measure_split, p.fingerprint));
   io::add_information_plane(r, prefix, prep.plane);
   if (prep.single) io::add_single_damage(r, prefix, *prep.single);
+  if (config_.pair_interactions > 0) add_pair_interactions(r, n, prep, sp.test);
   // The further measure settings: measures and information plane of each, on the same split.
   const data::Dataset& estimation = pipeline::split_named(sp, config_.measure_split);
   for (std::size_t k = 1; k < config_.measure_settings.size(); ++k) {
@@ -175,6 +176,30 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
     io::add_information_plane(r, where, plane);
   }
   return r;
+}
+
+// Pairs of each hidden layer ablated together: the most redundant, the most synergistic and
+// random ones by the first measure setting's pairs, against the single-neuron damage (both
+// required by the config). Their time counts as single-neuron damage.
+void Worker::add_pair_interactions(Record& r, const NetworkSpec& n,
+                                   const pipeline::Preparation& prep, const data::Dataset& test) {
+  const auto t = Clock::now();
+  const pipeline::Prepared& p = prep.prepared;
+  const std::uint64_t seed =
+      derive_seed(n.seed, {hash_name("pair_interaction"), hash_name(p.fingerprint)});
+  std::vector<ablation::PairSelection> selections;
+  std::vector<ablation::NeuronPair> pairs;
+  for (int l = 0; l < p.net.num_hidden(); ++l) {
+    const auto& lp = p.measures.layers.at(static_cast<std::size_t>(l)).pairs;
+    if (!lp) throw std::logic_error("pair interactions without the pairs of layer " + std::to_string(l));
+    selections.push_back(ablation::interaction_pairs(l, lp->first, lp->second, lp->redundancy,
+                                                     lp->synergy, config_.pair_interactions, seed));
+    pairs.insert(pairs.end(), selections.back().pairs.begin(), selections.back().pairs.end());
+  }
+  const ablation::PairDamage together =
+      ablation::pair_damage(p.net, test, p.values, pairs, settings().sweep);
+  io::add_pair_interaction(r, prefix_of(n), selections, together, *prep.single);
+  add_seconds(&PhaseSeconds::single, seconds_since(t));
 }
 
 std::vector<Prepared> Worker::adopt(const Record& r, int index) const {

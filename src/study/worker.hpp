@@ -49,6 +49,8 @@ class Worker {
   pipeline::Settings settings() const;
   Record prepare(const NetworkSpec& n, const Task& task, const std::function<bool()>& should_stop);
   Record sweep(const NetworkSpec& n, const Task& task);
+  void add_pair_interactions(Record& r, const NetworkSpec& n, const pipeline::Preparation& prep,
+                             const data::Dataset& test);
   // The prepared network, one per measure setting (the same network, each setting's
   // measures), from the cache or the source (most recently used kept).
   std::shared_ptr<const std::vector<Prepared>> prepared(int network);
