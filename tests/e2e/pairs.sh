@@ -5,7 +5,8 @@
 # validation table (pair, expected and measured redundancy / unique / synergy) and checks
 # it. Then the file's layout and consistency, 1 and 2 threads, --print, and a study with
 # measure.pairs = true under two measure settings: its pairs equal standalone `ioca
-# measure --pairs`, and `--dry-run` announces the array bytes the run stores.
+# measure --pairs`, and `--dry-run` announces the array bytes the run stores; and a study
+# with ablation.pair_interactions (selection, interaction, dry-run bytes, bad configs).
 # usage: pairs.sh IOCA MPIEXEC
 set -uo pipefail
 ioca=$1 mpiexec=$2
@@ -152,5 +153,42 @@ PY
   pass "dry run: array bytes and arrays equal the real run's ($actual)" ||
   fail "dry run estimated '$estimated', the run holds '$actual'"
 expect_status 2 "study with measure.pairs = maybe" "$ioca" run --config study.ini --measure.pairs maybe --dry-run
+
+# ablation.pair_interactions: the most redundant pair of layer 0 is the copy (2, 3), the most
+# synergistic the XOR pair (0, 1); each interaction is the pair's damage minus its neurons'
+# single damage as stored; the dry run's bytes again equal the run's.
+pi=(run --config study.ini --measure.binning uniform --ablation.single true --ablation.pair_interactions 2)
+expect_status 2 "pair_interactions without measure.pairs" "$ioca" "${pi[@]}" --measure.pairs false --dry-run
+grep -q "needs measure.pairs = true" err && pass "the error names measure.pairs" || fail "error: $(cat err)"
+expect_status 2 "pair_interactions without single" "$ioca" "${pi[@]}" --ablation.single false --dry-run
+expect_status 0 "study --dry-run with pair_interactions" "$ioca" "${pi[@]}" --out inter.h5 --dry-run
+estimated=$(sed -n 's/^  \([0-9,]*\) bytes of array values in \([0-9,]*\) arrays.*/\1 \2/p' out | tr -d ,)
+run_ranks 2 1 "${pi[@]}" --out inter.h5 --quiet >/dev/null 2>err-inter || fail "study: $(cat err-inter)"
+run_single convert inter.h5 inter-v1.h5 --format 1 --quiet 2>err-convert || fail "convert: $(cat err-convert)"
+actual=$(/usr/bin/python3 - inter.h5 inter-v1.h5 <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[2], "r") as f:
+    net = f["networks/model0-planted"]
+    config = f.attrs["study_config"]
+    assert "pair_interactions = 2\n" in (config.decode() if isinstance(config, bytes) else config)
+    g = net["pair_interaction/layers/0"]
+    assert int(g.attrs["count"]) == 2, dict(g.attrs)
+    pairs = list(zip(g["first"][:], g["second"][:]))
+    group = list(g["group"][:])
+    assert group == [0, 0, 1, 1, 2, 2], group
+    assert pairs[0] == (2, 3) and pairs[2] == (0, 1), pairs
+    assert len(set(pairs[4:])) == 2, pairs
+    drop = net["single_neuron/layers/0/accuracy_drop"][:]
+    expected = g["accuracy_drop"][:] - drop[g["first"][:]] - drop[g["second"][:]]
+    assert np.array_equal(g["accuracy_interaction"][:], expected)
+    assert g["accuracy_drop"][0] == drop[2] > 0, (g["accuracy_drop"][:], drop)
+    assert "pair_interaction" not in net or "1" not in net["pair_interaction/layers"]  # one neuron: no pairs
+with h5py.File(sys.argv[1], "r") as f:
+    print(int(f.attrs["result_bytes"]), f["datasets/path"].shape[0])
+PY
+) && pass "pair interactions: groups, selection and interaction as stored" || fail "pair interactions"
+[ -n "$estimated" ] && [ "$estimated" = "$(echo "$actual" | tail -1)" ] &&
+  pass "dry run with pair_interactions: array bytes and arrays equal the run's" ||
+  fail "dry run estimated '$estimated', the run holds '$actual'"
 
 finish "e2e pairs"
