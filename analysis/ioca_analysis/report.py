@@ -118,6 +118,14 @@ CAPTIONS = {
                 "paired test across seeds of difference = 0, with Holm and BH adjusted p. The "
                 "0–50% and 0–25% columns give the same over the first 50% and 25% of the "
                 "ablations (partial AUCs as in the AUC table).",
+    "training_plane": "The information plane over training (train.snapshots): per hidden "
+                      "layer and snapshot epoch (0 = before training), mean ± sd over seeds "
+                      "(n) of I(X;T) and I(T;Y) of the binned layer vector and of the "
+                      "Kolchinsky–Tracey KDE upper bound at noise variance s² (its I(T;Y) is "
+                      "the difference of two such bounds, as in Saxe et al. 2018), in bits. "
+                      "'saturated' counts the seeds whose binned H(T) ≥ 0.99 log2 N (N = "
+                      "samples measured): there the binned estimate is pinned near log2 N "
+                      "by the sample size, whatever the layer does.",
 }
 P_NOTE = ("p-values are two-sided. With n seeds the exact sign-flip test (used for "
           "2 ≤ n ≤ {m}; Wilcoxon signed-rank above) cannot go below 2/2^n: 0.5 for n = 2, "
@@ -277,6 +285,22 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                                        for c in ("asc − desc", "p", "Holm", "BH")]
                                     + [HOLDS_COLUMN],
                                     rows, cond, CAPTIONS["asc_desc"]))
+    for cond in conditions:
+        rows = []
+        for r in (r for r in t.training_plane if r["condition"] == cond):
+            rows.append([f"layer{r['layer']}", str(r["epoch"]),
+                         str(r["binned_entropy"]["n"]),
+                         fmt_mean_sd(r["binned_entropy"], 3),
+                         fmt_mean_sd(r["binned_mutual_information"], 3),
+                         f"{r['saturated']}/{r['binned_entropy']['n']}",
+                         fmt_mean_sd(r["kde_upper_xt"], 3), fmt_mean_sd(r["kde_upper_ty"], 3),
+                         "/".join(str(x) for x in r["samples"]) or "n/a",
+                         "/".join(f"{x:g}" for x in r["kde_noise_variance"]) or "n/a"])
+        if rows:
+            out.append(DisplayTable("training_plane", f"Information plane over training — {cond}",
+                                    ["layer", "epoch", "n", "binned I(X;T)", "binned I(T;Y)",
+                                     "saturated", "KDE I(X;T) ≤", "KDE I(T;Y)", "N", "s²"],
+                                    rows, cond, CAPTIONS["training_plane"]))
     return out
 
 
@@ -332,7 +356,7 @@ def summary_text(results: Results, t: Tables, options: Options = Options()) -> s
     parts += [f"{k:15} {v}" for k, v in _header_lines(results)]
     if t.notes:
         parts += ["", "Notes (absent content is skipped):"] + [f"  - {n}" for n in t.notes]
-    for kind in ("overview", "spearman", "auc", "asc_desc"):
+    for kind in ("overview", "spearman", "auc", "asc_desc", "training_plane"):
         for d in _grouped(dts, kind):
             parts += ["", render_text(d)]
     parts += ["", p_note(t, options), holds_note(t)]
@@ -346,8 +370,9 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
     if t.notes:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in t.notes]
     titles = {"overview": "Conditions", "spearman": "Spearman ρ with single-neuron damage",
-              "auc": "Area under the ablation curves", "asc_desc": "Ascending − descending AUC"}
-    for kind in ("overview", "spearman", "auc", "asc_desc"):
+              "auc": "Area under the ablation curves", "asc_desc": "Ascending − descending AUC",
+              "training_plane": "Information plane over training"}
+    for kind in ("overview", "spearman", "auc", "asc_desc", "training_plane"):
         group = _grouped(dts, kind)
         if not group:
             continue
@@ -389,6 +414,8 @@ def report_html(results: Results, t: Tables, figs, options: Options) -> str:
     out.append("</dl>")
     toc = [("conditions", "Conditions"), ("spearman", "Spearman ρ with single-neuron damage"),
            ("auc", "Area under the ablation curves"), ("asc_desc", "Ascending − descending AUC")]
+    if t.training_plane:  # only in studies with snapshots
+        toc.append(("training_plane", "Information plane over training"))
     out.append("<p>Contents: " + " · ".join(
         f'<a href="#{k}">{e(v)}</a>' for k, v in toc) + ' · <a href="#figures">Figures</a></p>')
     if t.notes:
@@ -433,6 +460,7 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
         "notes": t.notes,
         "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
         "random_auc": t.random_auc, "asc_desc": t.asc_desc, "p_families": t.p_families,
+        "training_plane": t.training_plane,
         "holds": {"settings": (t.holds or {}).get("settings", []),
                   "level": (t.holds or {}).get("level"),
                   **{kind: [{"key": list(key), "k": k}
@@ -455,6 +483,10 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
             "family": "name of the test's family: 'report' (all tests of the report) or "
                       "'<table>/<condition>' (--p-family table)",
             "holds": holds_note(t),
+            "training_plane": "per condition, layer and snapshot epoch: binned_entropy "
+                              "(I(X;T)), binned_mutual_information, kde_upper_xt, kde_upper_ty "
+                              "summarised over seeds (bits); saturated = seeds with binned "
+                              "H(T) >= 0.99 log2 N",
         },
     })
 
