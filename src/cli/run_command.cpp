@@ -105,7 +105,7 @@ po::options_description study_options() {
                           "binning of the snapshots' binned estimate")(
           "train.snapshot_bins", po::value<int>()->default_value(30),
           "bins per neuron of the snapshots' binned estimate")(
-          "train.kde_noise_variance", po::value<double>()->default_value(0.1),
+          "train.kde_noise_variance", po::value<double>()->default_value(0.1, "0.1"),
           "noise variance of the snapshots' KDE upper bound")(
           "train.snapshot_samples", po::value<long long>()->default_value(0),
           "samples of measure.split the snapshots use, a seeded subset (0: all)")

@@ -38,7 +38,7 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
       "snapshot-binning", po::value<std::string>()->default_value("uniform"),
       "binning of the binned estimate: uniform | uniform-layer | quantile | binary")(
       "snapshot-bins", po::value<int>()->default_value(30), "bins per neuron of the binned estimate")(
-      "kde-noise-variance", po::value<double>()->default_value(0.1),
+      "kde-noise-variance", po::value<double>()->default_value(0.1, "0.1"),
       "noise variance s2 of the KDE upper bound")(
       "snapshot-samples", po::value<long long>()->default_value(0),
       "at most this many samples of the split, a seeded subset (0: all; the KDE costs N^2)");
