@@ -26,8 +26,8 @@ nn::Mlp train(const data::Splits& splits, const std::vector<int>& hidden, nn::Ac
               const std::function<void(const nn::EpochStats&)>& on_epoch = {});
 // The information plane over training (docs/study.md, "Information plane over training"):
 // snapshots after the given epochs (0 = before training), each on the same samples of the
-// estimation split (all of it, or max_samples of it chosen by
-// info::sample_subset(split, max_samples, derive_seed(options.seed, {hash_name("snapshot_samples")}))).
+// estimation split: all of it, or max_samples of it chosen by info::sample_subset with the
+// seed derive_seed(options.seed, {hash_name("snapshot_samples")}).
 struct Snapshots {
   std::vector<int> epochs;  // increasing, distinct, in [0, epochs]; empty: no snapshots
   std::string split = "validation";

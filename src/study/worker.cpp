@@ -113,8 +113,7 @@ pipeline::Settings Worker::settings() const {
   return s;
 }
 
-// The network of a prepare task: loaded, or trained (its attributes as `ioca train` writes
-// them, without timings: those go to /provenance).
+// The information plane over training of the study's trained networks (train.snapshots).
 pipeline::Snapshots Worker::snapshots() const {
   pipeline::Snapshots s;
   s.epochs = config_.snapshots;
@@ -124,6 +123,8 @@ pipeline::Snapshots Worker::snapshots() const {
   return s;
 }
 
+// The network of a prepare task: loaded, or trained (its attributes as `ioca train` writes
+// them, without timings: those go to /provenance).
 io::Model Worker::network(const NetworkSpec& n, const data::Splits& sp,
                           const std::function<bool()>& should_stop,
                           std::optional<info::TrainingPlane>* plane, double* snapshot_seconds) {
