@@ -224,8 +224,8 @@ struct TrainingPlane {
   std::vector<std::int64_t> epochs;    // 0 = before training, e = after e epochs
   std::vector<SnapshotLayers> points;  // one per epoch
   SnapshotOptions options;
-  std::string split;          // the split the samples come from
-  std::size_t samples = 0;    // N: the samples measured (the split, or its capped subset)
+  std::string split;        // the split the samples come from
+  std::size_t samples = 0;  // N: the samples measured (the split, or its capped subset)
 };
 
 // At most max_samples samples of d (all of them for 0 or max_samples >= d.samples): the

@@ -233,7 +233,8 @@ std::vector<int> parse_snapshot_epochs(const std::string& text, int epochs,
   std::istringstream in(text);
   while (std::getline(in, item, ',')) {
     const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    if (b == std::string::npos) throw UsageError("--" + option + " has an empty item: '" + text + "'");
+    if (b == std::string::npos)
+      throw UsageError("--" + option + " has an empty item: '" + text + "'");
     item = item.substr(b, e - b + 1);
     long long v = -1;
     std::size_t used = 0;

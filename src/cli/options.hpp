@@ -30,8 +30,7 @@ data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* model
 // whole number from 0 (before training) to `epochs`, none twice. Empty text gives none.
 // Errors name `option` and, for an epoch too late, `epochs_option`.
 std::vector<int> parse_snapshot_epochs(const std::string& text, int epochs,
-                                       const std::string& option,
-                                       const std::string& epochs_option);
+                                       const std::string& option, const std::string& epochs_option);
 
 // Checks a --split value (test, validation or train; pipeline::split_named picks it).
 std::string check_split_name(const std::string& split);

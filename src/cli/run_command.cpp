@@ -249,9 +249,11 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     for (const char* key : {"train.snapshot_binning", "train.snapshot_bins",
                             "train.kde_noise_variance", "train.snapshot_samples"})
       if (!vm[key].defaulted())
-        throw UsageError(std::string("--") + key + " needs --train.snapshots (the epochs to measure)");
+        throw UsageError(std::string("--") + key +
+                         " needs --train.snapshots (the epochs to measure)");
   } else if (!c.model_files.empty()) {
-    throw UsageError("--train.snapshots is for trained networks (model files are not trained here)");
+    throw UsageError(
+        "--train.snapshots is for trained networks (model files are not trained here)");
   }
   try {
     c.snapshot.binning.rule = info::parse_binning(vm["train.snapshot_binning"].as<std::string>());
@@ -393,8 +395,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
       << "\nkde_noise_variance = " << c.snapshot.noise_variance
       << "\nsnapshot_samples = " << c.snapshot_samples;
   }
-  t << "\n[measure]\nsplit = " << c.measure_split
-    << "\nbinning = " << join(resolved_binnings)
+  t << "\n[measure]\nsplit = " << c.measure_split << "\nbinning = " << join(resolved_binnings)
     << "\nbins = " << join(resolved_bins)
     << "\nzero_bin = " << (c.measure.binning.zero_bin ? "true" : "false");
   if (c.measure.binning.threshold) t << "\nthreshold = " << *c.measure.binning.threshold;

@@ -37,9 +37,10 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
       "the split the snapshots measure: validation | train | test")(
       "snapshot-binning", po::value<std::string>()->default_value("uniform"),
       "binning of the binned estimate: uniform | uniform-layer | quantile | binary")(
-      "snapshot-bins", po::value<int>()->default_value(30), "bins per neuron of the binned estimate")(
-      "kde-noise-variance", po::value<double>()->default_value(0.1, "0.1"),
-      "noise variance s2 of the KDE upper bound")(
+      "snapshot-bins", po::value<int>()->default_value(30),
+      "bins per neuron of the binned estimate")("kde-noise-variance",
+                                                po::value<double>()->default_value(0.1, "0.1"),
+                                                "noise variance s2 of the KDE upper bound")(
       "snapshot-samples", po::value<long long>()->default_value(0),
       "at most this many samples of the split, a seeded subset (0: all; the KDE costs N^2)");
   desc.add(plane);
@@ -90,7 +91,8 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
     throw UsageError("--snapshot-split must be test, validation or train, not '" +
                      a.snapshots.split + "'");
   try {
-    a.snapshots.options.binning.rule = info::parse_binning(vm["snapshot-binning"].as<std::string>());
+    a.snapshots.options.binning.rule =
+        info::parse_binning(vm["snapshot-binning"].as<std::string>());
   } catch (const Error& e) {
     throw UsageError(std::string("--snapshot-binning: ") + e.what());
   }
@@ -125,10 +127,9 @@ int run_train(const TrainArgs& a) {
   }
   if (parameters > 1e9)
     throw UsageError("--hidden " + widths + " gives a network of more than 1e9 parameters");
-  if (!a.snapshots.epochs.empty() &&
-      pipeline::split_named(splits, a.snapshots.split).samples == 0)
-    throw UsageError("--snapshot-split " + a.snapshots.split + ": that split of '" +
-                     load.dataset + "' is empty (see --validation-size)");
+  if (!a.snapshots.epochs.empty() && pipeline::split_named(splits, a.snapshots.split).samples == 0)
+    throw UsageError("--snapshot-split " + a.snapshots.split + ": that split of '" + load.dataset +
+                     "' is empty (see --validation-size)");
   if (!a.quiet)
     std::fprintf(
         stderr,

@@ -50,7 +50,8 @@ KdeBounds kde_upper_bounds(const float* activations, std::size_t samples, std::s
   const std::size_t row_tiles = (N + row_tile - 1) / row_tile;
   const int K = static_cast<int>(width);
   parallel_for(static_cast<std::ptrdiff_t>(row_tiles), [&](std::ptrdiff_t t) {
-    const std::size_t lo = static_cast<std::size_t>(t) * row_tile, rows = std::min(row_tile, N - lo);
+    const std::size_t lo = static_cast<std::size_t>(t) * row_tile,
+                      rows = std::min(row_tile, N - lo);
     std::vector<double> all(rows, 0.0), same(rows, 0.0);
     std::vector<double> gram(rows * column_tile);
     for (std::size_t c0 = 0; c0 < N; c0 += column_tile) {

@@ -51,9 +51,9 @@ SnapshotLayers plane_snapshot(const nn::Mlp& net, const data::Dataset& samples,
     for (int l = 0; l < H; ++l) {
       const auto width = static_cast<std::size_t>(net.out_size(l));
       const auto& a = acts.outputs[static_cast<std::size_t>(l)];
-      std::copy(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(rows * width),
-                values[static_cast<std::size_t>(l)].begin() +
-                    static_cast<std::ptrdiff_t>(lo * width));
+      std::copy(
+          a.begin(), a.begin() + static_cast<std::ptrdiff_t>(rows * width),
+          values[static_cast<std::size_t>(l)].begin() + static_cast<std::ptrdiff_t>(lo * width));
     }
   });
   for (int l = 0; l < H; ++l) {

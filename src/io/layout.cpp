@@ -173,8 +173,8 @@ void add_training_plane(Record& r, const std::string& prefix, const info::Traini
     };
     const std::string k = g + "/layers/" + std::to_string(l);
     r.add(k + "/binned_entropy", series(&info::SnapshotLayers::binned_entropy), {S});
-    r.add(k + "/binned_mutual_information", series(&info::SnapshotLayers::binned_mutual_information),
-          {S});
+    r.add(k + "/binned_mutual_information",
+          series(&info::SnapshotLayers::binned_mutual_information), {S});
     r.add(k + "/saturated", series(&info::SnapshotLayers::saturated), {S});
     r.add(k + "/kde_upper_xt", series(&info::SnapshotLayers::kde_upper_xt), {S});
     r.add(k + "/kde_upper_ty", series(&info::SnapshotLayers::kde_upper_ty), {S});

@@ -415,16 +415,16 @@ void print_snapshots(const StudyConfig& c) {
   if (c.snapshots.empty()) return;
   std::string epochs;
   for (const int e : c.snapshots) epochs += (epochs.empty() ? "" : ", ") + std::to_string(e);
-  std::printf("  information plane over training: %zu snapshots per trained network (epochs "
-              "%s) on the %s split (%s), %s binning with %d bins and the KDE bound at noise "
-              "variance %g\n",
-              c.snapshots.size(), epochs.c_str(), c.measure_split.c_str(),
-              c.snapshot_samples ? ("at most " + thousands(static_cast<double>(c.snapshot_samples)) +
-                                    " samples")
-                                       .c_str()
-                                 : "every sample",
-              std::string(info::to_string(c.snapshot.binning.rule)).c_str(),
-              c.snapshot.binning.bins, c.snapshot.noise_variance);
+  std::printf(
+      "  information plane over training: %zu snapshots per trained network (epochs "
+      "%s) on the %s split (%s), %s binning with %d bins and the KDE bound at noise "
+      "variance %g\n",
+      c.snapshots.size(), epochs.c_str(), c.measure_split.c_str(),
+      c.snapshot_samples
+          ? ("at most " + thousands(static_cast<double>(c.snapshot_samples)) + " samples").c_str()
+          : "every sample",
+      std::string(info::to_string(c.snapshot.binning.rule)).c_str(), c.snapshot.binning.bins,
+      c.snapshot.noise_variance);
 }
 
 struct Totals {

@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
   };
-  for (const std::size_t n : {std::size_t{1000}, std::size_t{2000}, std::size_t{5000},
-                              std::size_t{10000}}) {
+  for (const std::size_t n :
+       {std::size_t{1000}, std::size_t{2000}, std::size_t{5000}, std::size_t{10000}}) {
     if (n > split.samples) break;
     std::vector<std::size_t> rows(n);
     std::iota(rows.begin(), rows.end(), std::size_t{0});
@@ -98,35 +98,44 @@ int main(int argc, char** argv) {
     nn::forward(net, samples.x.data(), static_cast<int>(n), acts);
     const auto width = static_cast<std::size_t>(net.out_size(0));
     const int trials = n <= 2000 ? 5 : 3;
-    const double kde = seconds_of([&] {
-      info::kde_upper_bounds(acts.outputs[0].data(), n, width, samples.y.data(), samples.classes, 0.1);
-    }, trials);
+    const double kde = seconds_of(
+        [&] {
+          info::kde_upper_bounds(acts.outputs[0].data(), n, width, samples.y.data(),
+                                 samples.classes, 0.1);
+        },
+        trials);
     const double snapshot = seconds_of([&] { info::plane_snapshot(net, samples, {}); }, trials);
-    std::printf("snapshot N = %5zu: one snapshot of %d layers %.3f s; KDE bound of one layer of "
-                "%zu %.3f s (%.2f GFLOP/s in the Gram matrix and exponentials counted as 1)\n",
-                n, net.num_hidden(), snapshot, width, kde,
-                (2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(width) +
-                 static_cast<double>(n) * static_cast<double>(n)) / kde / 1e9);
+    std::printf(
+        "snapshot N = %5zu: one snapshot of %d layers %.3f s; KDE bound of one layer of "
+        "%zu %.3f s (%.2f GFLOP/s in the Gram matrix and exponentials counted as 1)\n",
+        n, net.num_hidden(), snapshot, width, kde,
+        (2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(width) +
+         static_cast<double>(n) * static_cast<double>(n)) /
+            kde / 1e9);
     if (n == 2000) {  // the plain double loop over pairs, for comparison
       const float* h = acts.outputs[0].data();
-      const double naive = seconds_of([&] {
-        double sum = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-          double all = 0;
-          for (std::size_t j = 0; j < n; ++j) {
-            double d2 = 0;
-            for (std::size_t k = 0; k < width; ++k) {
-              const double d = static_cast<double>(h[i * width + k]) - h[j * width + k];
-              d2 += d * d;
+      const double naive = seconds_of(
+          [&] {
+            double sum = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+              double all = 0;
+              for (std::size_t j = 0; j < n; ++j) {
+                double d2 = 0;
+                for (std::size_t k = 0; k < width; ++k) {
+                  const double d = static_cast<double>(h[i * width + k]) - h[j * width + k];
+                  d2 += d * d;
+                }
+                all += std::exp(-d2 / 0.2);
+              }
+              sum -= std::log(all / static_cast<double>(n));
             }
-            all += std::exp(-d2 / 0.2);
-          }
-          sum -= std::log(all / static_cast<double>(n));
-        }
-        if (!(sum >= 0)) std::printf("?");
-      }, 3);
-      std::printf("snapshot N = %5zu: plain double loop over pairs (I(X;T) only) %.3f s, %.1fx "
-                  "the Gram-matrix path\n", n, naive, naive / kde);
+            if (!(sum >= 0)) std::printf("?");
+          },
+          3);
+      std::printf(
+          "snapshot N = %5zu: plain double loop over pairs (I(X;T) only) %.3f s, %.1fx "
+          "the Gram-matrix path\n",
+          n, naive, naive / kde);
     }
   }
   std::printf("threads %d, kernels %s\n", max_threads(), std::string(kernel_isa()).c_str());

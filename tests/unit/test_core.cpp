@@ -165,8 +165,10 @@ TEST_CASE("float64 gemm variants agree with a naive long-double product", "[core
             const int m = s[0], n = s[1], k = s[2];
             const int lda = (ta == Trans::no ? k : m) + 3, ldb = (tb == Trans::no ? n : k) + 1,
                       ldc = n + 2;
-            const auto af = random_vector(static_cast<std::size_t>((ta == Trans::no ? m : k) * lda), 4);
-            const auto bf = random_vector(static_cast<std::size_t>((tb == Trans::no ? k : n) * ldb), 5);
+            const auto af =
+                random_vector(static_cast<std::size_t>((ta == Trans::no ? m : k) * lda), 4);
+            const auto bf =
+                random_vector(static_cast<std::size_t>((tb == Trans::no ? k : n) * ldb), 5);
             const auto cf = random_vector(static_cast<std::size_t>(m * ldc), 6);
             // Values with more bits than a float holds, so a float path would show.
             std::vector<double> a(af.begin(), af.end()), b(bf.begin(), bf.end()),
@@ -180,12 +182,14 @@ TEST_CASE("float64 gemm variants agree with a naive long-double product", "[core
               for (int j = 0; j < n; ++j) {
                 long double sum = 0;
                 for (int p = 0; p < k; ++p)
-                  sum += static_cast<long double>(ta == Trans::no ? a[static_cast<std::size_t>(i * lda + p)]
-                                                                  : a[static_cast<std::size_t>(p * lda + i)]) *
+                  sum += static_cast<long double>(ta == Trans::no
+                                                      ? a[static_cast<std::size_t>(i * lda + p)]
+                                                      : a[static_cast<std::size_t>(p * lda + i)]) *
                          (tb == Trans::no ? b[static_cast<std::size_t>(p * ldb + j)]
                                           : b[static_cast<std::size_t>(j * ldb + p)]);
                 const auto idx = static_cast<std::size_t>(i * ldc + j);
-                ref[idx] = 0.75L * sum + (beta == 0.0 ? 0.0L : beta * static_cast<long double>(c[idx]));
+                ref[idx] =
+                    0.75L * sum + (beta == 0.0 ? 0.0L : beta * static_cast<long double>(c[idx]));
               }
             tables[t]->gemm_f64(ta, tb, m, n, k, 0.75, a.data(), lda, b.data(), ldb, beta, c.data(),
                                 ldc);

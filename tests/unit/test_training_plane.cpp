@@ -47,7 +47,8 @@ info::KdeBounds naive_kde(const std::vector<float>& h, std::size_t n, std::size_
   return {static_cast<double>(xt * bits), static_cast<double>((xt - conditional) * bits)};
 }
 
-std::vector<float> random_points(std::size_t n, std::size_t width, float spread, std::uint64_t seed) {
+std::vector<float> random_points(std::size_t n, std::size_t width, float spread,
+                                 std::uint64_t seed) {
   Rng rng(seed);
   std::vector<float> v(n * width);
   for (auto& x : v) x = spread * static_cast<float>(rng.normal());
@@ -56,7 +57,8 @@ std::vector<float> random_points(std::size_t n, std::size_t width, float spread,
 
 std::vector<std::int32_t> round_robin_labels(std::size_t n, int classes) {
   std::vector<std::int32_t> y(n);
-  for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(classes));
+  for (std::size_t i = 0; i < n; ++i)
+    y[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(classes));
   return y;
 }
 
@@ -103,13 +105,15 @@ TEST_CASE("KDE bound: identical points give 0, far-apart points log2 N and H(Y)"
   const auto y = round_robin_labels(n, 3);
   std::vector<float> same(n * width);
   for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t k = 0; k < width; ++k) same[i * width + k] = 0.25f * static_cast<float>(k) - 0.5f;
+    for (std::size_t k = 0; k < width; ++k)
+      same[i * width + k] = 0.25f * static_cast<float>(k) - 0.5f;
   const auto zero = info::kde_upper_bounds(same.data(), n, width, y.data(), 3, 0.1);
   CHECK(zero.xt == Approx(0.0).margin(1e-12));
   CHECK(zero.ty == Approx(0.0).margin(1e-12));
 
   std::vector<float> apart(n * width, 0.0f);
-  for (std::size_t i = 0; i < n; ++i) apart[i * width + i % width] = 1000.0f * static_cast<float>(i + 1);
+  for (std::size_t i = 0; i < n; ++i)
+    apart[i * width + i % width] = 1000.0f * static_cast<float>(i + 1);
   const auto far = info::kde_upper_bounds(apart.data(), n, width, y.data(), 3, 0.1);
   CHECK(far.xt == Approx(std::log2(60.0)).epsilon(1e-14));
   CHECK(far.ty == Approx(std::log2(3.0)).epsilon(1e-12));  // equal classes: H(Y)
@@ -132,7 +136,8 @@ TEST_CASE("KDE bound: two points at distance d give -log2((1 + exp(-d^2/(2 s2)))
       const std::vector<float> h{0.5f, -1.0f, 2.0f, 0.5f + step, -1.0f + step, 2.0f + step};
       double d2 = 0;
       for (int k = 0; k < 3; ++k) {
-        const double diff = static_cast<double>(h[static_cast<std::size_t>(3 + k)]) - h[static_cast<std::size_t>(k)];
+        const double diff = static_cast<double>(h[static_cast<std::size_t>(3 + k)]) -
+                            h[static_cast<std::size_t>(k)];
         d2 += diff * diff;
       }
       const auto b = info::kde_upper_bounds(h.data(), 2, 3, y.data(), 2, s2);
@@ -173,8 +178,8 @@ TEST_CASE("KDE bound: the Gram-matrix path equals a naive double loop, any threa
     float spread;
     double s2;
   };
-  for (const Case& c : {Case{1300, 20, 0.3f, 0.1}, Case{300, 5, 1.0f, 0.5}, Case{257, 64, 0.05f, 0.1},
-                        Case{1, 3, 1.0f, 0.1}}) {
+  for (const Case& c : {Case{1300, 20, 0.3f, 0.1}, Case{300, 5, 1.0f, 0.5},
+                        Case{257, 64, 0.05f, 0.1}, Case{1, 3, 1.0f, 0.1}}) {
     const std::size_t n = c.n, width = c.width;
     const double s2 = c.s2;
     const auto h = random_points(n, width, c.spread, n + width);
@@ -309,8 +314,8 @@ TEST_CASE("snapshots: the trained network is the same bits, epoch 0 is the untra
 
     // Epoch 0: information_plane and the KDE bound of the untrained network, on the
     // documented samples.
-    const nn::Mlp untrained = nn::make_mlp(12, hidden, nn::Activation::tanh, 3,
-                                           derive_seed(t.seed, {hash_name("init")}));
+    const nn::Mlp untrained =
+        nn::make_mlp(12, hidden, nn::Activation::tanh, 3, derive_seed(t.seed, {hash_name("init")}));
     const data::Dataset samples = info::sample_subset(
         sp.validation, cap, derive_seed(t.seed, {hash_name("snapshot_samples")}));
     info::MeasureOptions m;
