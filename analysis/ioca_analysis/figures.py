@@ -502,6 +502,115 @@ def information_plane(results: Results, outdir: str) -> Optional[Figure]:
 
 
 # -------------------------------------------------------------------------------------------
+# Information plane over training.
+
+ACTIVATION_COLORS = {"relu": "tab:blue", "tanh": "tab:orange", "sigmoid": "tab:green"}
+LAYER_STYLES = ("-", "--", ":", "-.")
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
+
+
+def training_plane(results: Results, outdir: str) -> List[Figure]:
+    """Per data set and hidden widths: the snapshots of the information plane over
+    training, one panel per estimator (binning, KDE), one line per network and hidden layer
+    through its snapshots in epoch order; colour = activation, line style = layer."""
+    groups = {}
+    for cond in results.conditions:
+        nets = [n for n in cond.networks if n.training_plane() is not None]
+        if nets:
+            groups.setdefault((cond.dataset, cond.hidden), []).append((cond, nets))
+    figs = []
+    for (dataset, hidden), conds in groups.items():
+        widths = "x".join(str(w) for w in hidden) or "none"
+        fig, axes, _ = _subplots(2, 2, 4.6, 3.9, right=2.6, wspace=0.9)
+        estimators = (("binned_entropy", "binned_mutual_information",
+                       "binning: I(X;T) = H(T) of the binned layer"),
+                      ("kde_upper_xt", "kde_upper_ty", "KDE upper bound (noise variance s²)"))
+        samples, classes, variances, saturated_any = set(), set(), set(), False
+        handles, layers_seen = [], 0
+        cmap = plt.get_cmap("tab10")
+        for ci, (cond, nets) in enumerate(conds):
+            color = ACTIVATION_COLORS.get(cond.activation, cmap((ci + 3) % 10))
+            for net in nets:
+                p = net.training_plane()
+                if p.samples:
+                    samples.add(p.samples)
+                if net.classes:
+                    classes.add(net.classes)
+                variances.add(p.kde_noise_variance)
+                layers_seen = max(layers_seen, p.layers)
+                for k in range(p.layers):
+                    style = LAYER_STYLES[k % len(LAYER_STYLES)]
+                    for ax, (xq, yq, _) in zip(axes, estimators):
+                        x, y = getattr(p, xq)[k], getattr(p, yq)[k]
+                        ax.plot(x, y, color=color, ls=style, lw=1.1, alpha=0.75, marker=".",
+                                ms=4)
+                        # The start (the first snapshot): a ring.
+                        ax.scatter(x[:1], y[:1], s=46, facecolor="none", edgecolor=color,
+                                   linewidth=1.3, zorder=4)
+                        if xq == "binned_entropy" and p.saturated[k].any():
+                            saturated_any = True
+                            sat = p.saturated[k]
+                            ax.scatter(x[sat], y[sat], marker="x", s=36, color="crimson",
+                                       linewidth=1.3, zorder=5)
+            handles.append(Line2D([], [], color=color, lw=1.5,
+                                  label=f"{cond.activation} ({_count(len(nets), 'seed')})"))
+        for k in range(layers_seen):
+            handles.append(Line2D([], [], color="0.4", ls=LAYER_STYLES[k % len(LAYER_STYLES)],
+                                  label=f"layer{k}"))
+        handles.append(Line2D([], [], color="0.4", marker="o", markerfacecolor="none", ls="",
+                              label="first snapshot"))
+        if saturated_any:
+            handles.append(Line2D([], [], color="crimson", marker="x", ls="",
+                                  label="saturated: H(T) ≥ 0.99 log2 N"))
+        for ax, (_, _, title) in zip(axes, estimators):
+            if len(samples) == 1:
+                ax.axvline(math.log2(next(iter(samples))), color="k", ls="--", lw=0.8)
+            if len(classes) == 1:
+                ax.axhline(math.log2(next(iter(classes))), color="k", ls=":", lw=0.8)
+            # The whole plane from 0, so that trajectories pinned at the ceilings (log2 N,
+            # H(Y)) show as such instead of filling the panel with their last digits.
+            ax.ticklabel_format(useOffset=False)
+            ax.set_xlim(0, max(ax.get_xlim()[1], 0.5) * 1.04)
+            ax.set_ylim(0, max(ax.get_ylim()[1], 0.5) * 1.04)
+            ax.set_xlabel("I(X;T) [bits]")
+            ax.set_ylabel("I(T;Y) [bits]")
+            ax.set_title(title, fontsize=10)
+            ax.grid(alpha=0.3)
+        if len(samples) == 1:
+            handles.append(Line2D([], [], color="k", ls="--", lw=0.8,
+                                  label=f"log2({next(iter(samples))} samples)"))
+        if len(classes) == 1:
+            handles.append(Line2D([], [], color="k", ls=":", lw=0.8,
+                                  label=f"log2({next(iter(classes))} classes)"))
+        axes[1].legend(handles=handles, fontsize=8, loc="center left",
+                       bbox_to_anchor=(1.03, 0.5), frameon=False)
+        s2 = ", ".join(f"{v:g}" for v in sorted(v for v in variances if math.isfinite(v)))
+        title = f"Information plane over training — {dataset}-{widths}"
+        fig.suptitle(title + (f" (s² = {s2})" if s2 else ""), fontsize=11)
+        name = _save(fig, outdir, f"training_plane_{_slug(dataset + '-' + widths)}.png")
+        caption = ("Each line follows one hidden layer of one network (one line per seed) "
+                   "through its snapshots during training in epoch order, starting at the "
+                   "ring (the first snapshot, epoch 0 = before training); colour = "
+                   "activation, line style = layer. Left: the binned layer vector, x = H(T) "
+                   "= I(X;T), y = I(T;Y). Right: the Kolchinsky–Tracey KDE upper bound on "
+                   "I(X;T) of the layer plus Gaussian noise of variance s², and the same "
+                   "difference for I(T;Y) (Saxe et al. 2018). Dashed: log2 of the samples "
+                   "measured, the most either x can reach; dotted: log2 of the classes. "
+                   "When s² is small against the layer's squared distances between samples "
+                   "(wide layers), the KDE bound too sits at log2 N: then every sample is "
+                   "its own mixture component and the bound says as little as a saturated "
+                   "binning. "
+                   "Crosses mark saturated binned points (H(T) ≥ 0.99 log2 N: nearly every "
+                   "sample has a pattern of its own, so the binned estimate there reflects "
+                   "the sample size, not compression or its absence).")
+        figs.append(Figure(name, title, caption, None, "training_plane"))
+    return figs
+
+
+# -------------------------------------------------------------------------------------------
 
 def all_figures(results: Results, outdir: str, per_class_order: Sequence[str],
                 per_class_seed=None) -> Tuple[List[Figure], List[str]]:
@@ -535,4 +644,5 @@ def all_figures(results: Results, outdir: str, per_class_order: Sequence[str],
     f = information_plane(results, outdir)
     if f:  # (its absence is already noted per condition)
         figs.append(f)
+    figs.extend(training_plane(results, outdir))
     return figs, notes

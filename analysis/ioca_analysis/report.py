@@ -134,6 +134,14 @@ CAPTIONS = {
                    "random pairs', no when below. (Neurons that stand in for each other lose "
                    "little apart and much together, which gives interaction > 0: that reading "
                    "of redundancy expects 'no' in the first verdict.)",
+    "training_plane": "The information plane over training (train.snapshots): per hidden "
+                      "layer and snapshot epoch (0 = before training), mean ± sd over seeds "
+                      "(n) of I(X;T) and I(T;Y) of the binned layer vector and of the "
+                      "Kolchinsky–Tracey KDE upper bound at noise variance s² (its I(T;Y) is "
+                      "the difference of two such bounds, as in Saxe et al. 2018), in bits. "
+                      "'saturated' counts the seeds whose binned H(T) ≥ 0.99 log2 N (N = "
+                      "samples measured): there the binned estimate is pinned near log2 N "
+                      "by the sample size, whatever the layer does.",
 }
 P_NOTE = ("p-values are two-sided. With n seeds the exact sign-flip test (used for "
           "2 ≤ n ≤ {m}; Wilcoxon signed-rank above) cannot go below 2/2^n: 0.5 for n = 2, "
@@ -324,6 +332,20 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                                      "redundant less harmful together",
                                      "synergistic more harmful together"],
                                     rows, cond, CAPTIONS["interaction"]))
+        for r in (r for r in t.training_plane if r["condition"] == cond):
+            rows.append([f"layer{r['layer']}", str(r["epoch"]),
+                         str(r["binned_entropy"]["n"]),
+                         fmt_mean_sd(r["binned_entropy"], 3),
+                         fmt_mean_sd(r["binned_mutual_information"], 3),
+                         f"{r['saturated']}/{r['binned_entropy']['n']}",
+                         fmt_mean_sd(r["kde_upper_xt"], 3), fmt_mean_sd(r["kde_upper_ty"], 3),
+                         "/".join(str(x) for x in r["samples"]) or "n/a",
+                         "/".join(f"{x:g}" for x in r["kde_noise_variance"]) or "n/a"])
+        if rows:
+            out.append(DisplayTable("training_plane", f"Information plane over training — {cond}",
+                                    ["layer", "epoch", "n", "binned I(X;T)", "binned I(T;Y)",
+                                     "saturated", "KDE I(X;T) ≤", "KDE I(T;Y)", "N", "s²"],
+                                    rows, cond, CAPTIONS["training_plane"]))
     return out
 
 
@@ -374,11 +396,12 @@ def _grouped(dts: List[DisplayTable], kind: str) -> List[DisplayTable]:
 
 
 # The report's sections in order; "interaction" only where a network has pair_interaction.
-KINDS = ("overview", "spearman", "auc", "asc_desc", "interaction")
+KINDS = ("overview", "spearman", "auc", "asc_desc", "interaction", "training_plane")
 SECTION_TITLES = {"overview": "Conditions", "spearman": "Spearman ρ with single-neuron damage",
                   "auc": "Area under the ablation curves",
                   "asc_desc": "Ascending − descending AUC",
-                  "interaction": "Redundancy, synergy and ablation interaction"}
+                  "interaction": "Redundancy, synergy and ablation interaction",
+                  "training_plane": "Information plane over training"}
 
 
 def summary_text(results: Results, t: Tables, options: Options = Options()) -> str:
@@ -443,6 +466,8 @@ def report_html(results: Results, t: Tables, figs, options: Options) -> str:
     toc = [("conditions", "Conditions")] + [(k, SECTION_TITLES[k]) for k in KINDS[1:4]]
     if _grouped(dts, "interaction"):  # (no section at all without pairwise ablation)
         toc.append(("interaction", SECTION_TITLES["interaction"]))
+    if t.training_plane:  # only in studies with snapshots
+        toc.append(("training_plane", SECTION_TITLES["training_plane"]))
     out.append("<p>Contents: " + " · ".join(
         f'<a href="#{k}">{e(v)}</a>' for k, v in toc) + ' · <a href="#figures">Figures</a></p>')
     if t.notes:
@@ -488,6 +513,7 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
         "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
         "random_auc": t.random_auc, "asc_desc": t.asc_desc, "interaction": t.interaction,
         "p_families": t.p_families,
+        "training_plane": t.training_plane,
         "holds": {"settings": (t.holds or {}).get("settings", []),
                   "level": (t.holds or {}).get("level"),
                   **{kind: [{"key": list(key), "k": k}
@@ -516,6 +542,10 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
                            "of the redundant, synergistic and random pairs; "
                            "<group>_minus_random per seed and its paired test; verdicts "
                            f"at BH-adjusted p <= {VERDICT_LEVEL} (yes, no, undecided)",
+            "training_plane": "per condition, layer and snapshot epoch: binned_entropy "
+                              "(I(X;T)), binned_mutual_information, kde_upper_xt, kde_upper_ty "
+                              "summarised over seeds (bits); saturated = seeds with binned "
+                              "H(T) >= 0.99 log2 N",
         },
     })
 

@@ -226,6 +226,36 @@ class Pairs:
         return m
 
 
+TRAINING_PLANE_QUANTITIES = ("binned_entropy", "binned_mutual_information", "saturated",
+                             "kde_upper_xt", "kde_upper_ty")
+
+
+@dataclass
+class TrainingPlane:
+    """The information plane over training of one network (docs/study.md, "Information
+    plane over training"): snapshots after `epochs` [S] (0 = before training), and per hidden
+    layer K (lists indexed by K) arrays [S] in bits: `binned_entropy` = I(X;T) and
+    `binned_mutual_information` = I(T;Y) of the binned layer, `saturated` (bool: binned
+    H(T) >= 0.99 log2 samples), `kde_upper_xt` (the Kolchinsky–Tracey upper bound on
+    I(X;T) at noise variance `kde_noise_variance`) and `kde_upper_ty` (the same difference
+    for I(T;Y)). `samples` is N, the samples measured; `split` their split."""
+    epochs: np.ndarray
+    binned_entropy: List[np.ndarray]
+    binned_mutual_information: List[np.ndarray]
+    saturated: List[np.ndarray]
+    kde_upper_xt: List[np.ndarray]
+    kde_upper_ty: List[np.ndarray]
+    binning: str = ""
+    bins: Optional[int] = None
+    kde_noise_variance: float = float("nan")
+    samples: Optional[int] = None
+    split: str = ""
+
+    @property
+    def layers(self) -> int:
+        return len(self.binned_entropy)
+
+
 @dataclass
 class Condition:
     """Networks that differ only by seed: same data set, activation and hidden widths."""
@@ -525,6 +555,49 @@ class Network:
             raise self._error("information_plane", f"entropy has {h.size} values but "
                               f"mutual_information has {mi.size}")
         return h, mi
+
+    # -- information plane over training ----------------------------------------------------
+    @property
+    def has_training_plane(self) -> bool:
+        g = self._subgroup("training/information_plane")
+        return g is not None and "epochs" in g
+
+    def training_plane(self) -> Optional[TrainingPlane]:
+        """The snapshots of the information plane during training (`TrainingPlane`), or
+        None when the network has none (no train.snapshots, or a loaded model file)."""
+        if "training_plane" in self._cache:
+            return self._cache["training_plane"]
+        plane = None
+        if self.has_training_plane:
+            where = "training/information_plane"
+            epochs = self._dataset(f"{where}/epochs").reshape(-1).astype(np.int64)
+            if epochs.size > 1 and np.any(np.diff(epochs) <= 0):
+                raise self._error(f"{where}/epochs", "must increase")
+            layers_group = self._subgroup(f"{where}/layers")
+            layers = sorted(int(k) for k in (layers_group.keys() if layers_group is not None
+                                              else []) if k.isdigit())
+            if layers != list(range(len(layers))):
+                raise self._error(f"{where}/layers", f"holds layers {layers}, not 0..K-1")
+            values: Dict[str, List[np.ndarray]] = {q: [] for q in TRAINING_PLANE_QUANTITIES}
+            for k in layers:
+                for q in TRAINING_PLANE_QUANTITIES:
+                    a = self._dataset(f"{where}/layers/{k}/{q}")
+                    if a is None:
+                        raise self._error(f"{where}/layers/{k}", f"has no {q}")
+                    a = a.reshape(-1)
+                    if a.size != epochs.size:
+                        raise self._error(f"{where}/layers/{k}/{q}", f"has {a.size} values "
+                                          f"for {epochs.size} epochs")
+                    values[q].append(a.astype(bool) if q == "saturated" else a.astype(float))
+            attrs = {k: decode(v) for k, v in self._subgroup(where).attrs.items()}
+            plane = TrainingPlane(epochs=epochs, **values,
+                                  binning=str(attrs.get("binning") or ""),
+                                  bins=_as_int(attrs.get("bins"), None),
+                                  kde_noise_variance=_as_float(attrs.get("kde_noise_variance")),
+                                  samples=_as_int(attrs.get("samples"), None),
+                                  split=str(attrs.get("split") or ""))
+        self._cache["training_plane"] = plane
+        return plane
 
     # -- ablation curves -------------------------------------------------------------------
     @property

@@ -41,6 +41,8 @@ class Tables:
     holds: Dict = field(default_factory=dict)
     # Pairwise ablation interaction per condition and layer (interaction_rows).
     interaction: List[Dict] = field(default_factory=list)
+    # The information plane over training, per condition, layer and snapshot epoch.
+    training_plane: List[Dict] = field(default_factory=list)
 
 
 def _summary(values) -> Dict:
@@ -418,12 +420,45 @@ def adjust_p_values(t: Tables, family: str = "report") -> List[Dict]:
     return records
 
 
+def training_plane_rows(results: Results) -> List[Dict]:
+    """Per condition, hidden layer and snapshot epoch: the information plane over training,
+    each quantity summarised over the seeds that have that snapshot, and how many of them
+    were saturated (binned H(T) >= 0.99 log2 N)."""
+    rows = []
+    for cond in results.conditions:
+        planes = [(n, n.training_plane()) for n in cond.networks]
+        planes = [(n, p) for n, p in planes if p is not None]
+        if not planes:
+            continue
+        epochs = sorted({int(e) for _, p in planes for e in p.epochs})
+        for k in range(max(p.layers for _, p in planes)):
+            for e in epochs:
+                at = [(n, p, int(np.flatnonzero(p.epochs == e)[0])) for n, p in planes
+                      if k < p.layers and e in p.epochs]
+                row = {"condition": cond.label, "layer": k, "epoch": e,
+                       "seeds": [n.seed for n, _, _ in at],
+                       "saturated": int(sum(bool(p.saturated[k][i]) for _, p, i in at)),
+                       "samples": sorted({p.samples for _, p, _ in at if p.samples}),
+                       "kde_noise_variance": sorted({p.kde_noise_variance for _, p, _ in at})}
+                for q in ("binned_entropy", "binned_mutual_information", "kde_upper_xt",
+                          "kde_upper_ty"):
+                    row[q] = _summary([float(getattr(p, q)[k][i]) for _, p, i in at])
+                rows.append(row)
+    return rows
+
+
 def absence_notes(results: Results) -> List[str]:
     """One line for each kind of content a condition lacks (so the report says so)."""
     notes = list(results.notes)
     for cond in results.conditions:
         nets = cond.networks
         total = len(nets)
+        # Snapshots are optional (train.snapshots): noted only when some networks lack them.
+        without = [n.name for n in nets if not n.has_training_plane]
+        if without and len(without) < total:
+            notes.append(f"{cond.label}: information plane over training absent in "
+                         f"{', '.join(without)}: those networks are left out of its figure "
+                         "and table")
         for has, what, consequence in (
                 ("has_ablation", "ablation curves (/ablation)",
                  "no AUC table, curve or per-class figure"),
@@ -525,7 +560,8 @@ def compute(results: Results, exact_max_n: int = stats.EXACT_MAX_N,
                auc=auc, random_auc=random_auc, asc_desc=asc_desc,
                notes=absence_notes(results),
                holds=settings_holds(results, exact_max_n=exact_max_n),
-               interaction=interaction_rows(results, exact_max_n))
+               interaction=interaction_rows(results, exact_max_n),
+               training_plane=training_plane_rows(results))
     adjust_p_values(t, p_family)
     add_interaction_verdicts(t.interaction)
     return t

@@ -66,12 +66,14 @@ def write_results(path, *, conditions=(("synthetic", "relu", (8, 6)),
                   directions=("ascending", "descending"), scopes=None, steps=0,
                   single=True, information_plane=True, measures=True, ablation=True,
                   string_style="vlen", complete=1, inputs=5, measure_names=ALL_MEASURES,
-                  version=1):
+                  version=1, training_plane=False, snapshot_epochs=(0, 1, 2, 5)):
     """Write a results file; returns {net name: dict of what was written}.
 
     scopes None means every hidden layer plus "network"; repeats 0 writes no random curves;
     measure_names: the per-neuron measures stored (all of them by default);
-    version: the results format, 1 or 2 (the same content either way).
+    version: the results format, 1 or 2 (the same content either way);
+    training_plane: also write training/information_plane (snapshots at snapshot_epochs of
+    500 samples; layer 0 of relu networks saturates from epoch 2 on).
     """
     if version == 2:
         v1 = Path(str(path) + ".v1")
@@ -81,7 +83,8 @@ def write_results(path, *, conditions=(("synthetic", "relu", (8, 6)),
                                 information_plane=information_plane, measures=measures,
                                 ablation=ablation, string_style=string_style,
                                 complete=complete, inputs=inputs,
-                                measure_names=measure_names)
+                                measure_names=measure_names, training_plane=training_plane,
+                                snapshot_epochs=snapshot_epochs)
         convert_to_v2(v1, path)
         v1.unlink()
         return written
@@ -171,6 +174,32 @@ def write_results(path, *, conditions=(("synthetic", "relu", (8, 6)),
                                                       0.9 + 0.2 * np.arange(H) +
                                                       0.05 * rng.uniform(size=H)))
                     info["information_plane"] = (hent, ip["mutual_information"][()])
+                if training_plane:
+                    tp = g.create_group("training/information_plane")
+                    samples = 500
+                    _set_attrs(tp, {"binning": "uniform", "bins": np.int64(30),
+                                    "kde_noise_variance": 0.1, "samples": np.int64(samples),
+                                    "log2_samples": float(np.log2(samples)),
+                                    "split": "validation", "units": "bits"}, string_style)
+                    epochs = np.array(snapshot_epochs, dtype=np.int64)
+                    tp.create_dataset("epochs", data=epochs)
+                    info["training_plane"] = {"epochs": epochs, "layers": []}
+                    relu = activation == "relu"
+                    for k in range(H):
+                        e = epochs.astype(float)
+                        top = np.log2(samples)
+                        ent = np.minimum(top, (7.9 if relu and k == 0 else 5.0 - k) + 0.5 * e
+                                         + 0.01 * seed)
+                        values = {"binned_entropy": ent,
+                                  "binned_mutual_information": np.minimum(
+                                      np.log2(classes), 0.3 + 0.2 * e + 0.01 * seed),
+                                  "saturated": (ent >= 0.99 * top).astype(np.int64),
+                                  "kde_upper_xt": 4.0 - 0.1 * k + 0.3 * np.sqrt(e) + 0.02 * seed,
+                                  "kde_upper_ty": 0.5 + 0.1 * e / (1 + e) + 0.01 * seed}
+                        lg = tp.create_group(f"layers/{k}")
+                        for q, v in values.items():
+                            lg.create_dataset(q, data=v)
+                        info["training_plane"]["layers"].append(values)
                 if single:
                     sg = g.create_group("single_neuron")
                     sg.attrs["intact_accuracy"] = float(intact)

@@ -12,6 +12,7 @@
 #include "ioca/data.hpp"
 #include "ioca/info.hpp"
 #include "ioca/nn.hpp"
+#include "ioca/pipeline.hpp"
 
 namespace ioca::cli {
 
@@ -44,6 +45,7 @@ struct TrainArgs {
   std::vector<int> hidden{200, 200};
   nn::Activation activation = nn::Activation::relu;
   nn::TrainOptions train;
+  pipeline::Snapshots snapshots;  // --snapshots and their settings (no epochs: none)
   std::string out;
   bool quiet = false;
 };

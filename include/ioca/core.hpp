@@ -142,6 +142,13 @@ int gemm_tiles(int m, int n, int k);
 void gemm_serial(Trans trans_a, Trans trans_b, int m, int n, int k, float alpha, const float* a,
                  int lda, const float* b, int ldb, float beta, float* c, int ldc);
 
+// C = alpha * op(A) * op(B) + beta * C in float64, on the calling thread only: callers that
+// want threads split C into tiles of their own, chosen from the shape (information
+// estimators that need double precision, e.g. pairwise distances from a Gram matrix).
+void gemm_f64_serial(Trans trans_a, Trans trans_b, int m, int n, int k, double alpha,
+                     const double* a, int lda, const double* b, int ldb, double beta, double* c,
+                     int ldc);
+
 struct AdamStep {
   float lr, beta1, beta2, eps, weight_decay;
   float bias_correction1, bias_correction2;  // 1 - beta^t

@@ -225,6 +225,62 @@ struct InformationPlane {
 InformationPlane information_plane(const nn::Mlp& net, const data::Dataset& split,
                                    const MeasureOptions& options);
 
+// The Kolchinsky–Tracey upper bound on I(X;T) for a layer made noisy, T = h(X) + eps with
+// eps ~ N(0, s2 I) (Kolchinsky & Tracey 2017, "Estimating mixture entropy with pairwise
+// distances", Entropy 19:361; used by Saxe et al., ICLR 2018). The N samples h_i are the
+// equally weighted components of a Gaussian mixture, whose entropy is bounded by pairwise
+// KL divergences, ||h_i - h_j||^2 / (2 s2) for equal covariances:
+//   I(X;T) <= -(1/N) sum_i ln (1/N) sum_j exp(-||h_i - h_j||^2 / (2 s2))   [nats]
+// and, the same over the N_y samples of each class y (H(T|Y) bounded alike),
+//   I(T;Y) ~= that - sum_y p(y) * [the same bound over the samples of class y only]
+// (the difference of two upper bounds, as Saxe et al. use it: an estimate, not itself a
+// bound). Both are reported in bits. ty <= xt and 0 <= xt <= log2 N: xt is 0 when the
+// points coincide and tends to log2 N as they move apart (ty then to H(Y)).
+// The squared distances come from a float64 Gram matrix (gemm_f64_serial, tiles of C fixed
+// by the shape), each row summed in column order, rows summed in row order: the same bits
+// for any number of OpenMP threads. Memory: N x width doubles plus one tile per thread.
+// activations: [samples, width] row-major; labels: [samples], each in [0, classes).
+struct KdeBounds {
+  double xt = 0.0;  // upper bound on I(X;T), bits
+  double ty = 0.0;  // estimate of I(T;Y), bits
+};
+KdeBounds kde_upper_bounds(const float* activations, std::size_t samples, std::size_t width,
+                           const std::int32_t* labels, int classes, double noise_variance);
+
+// One point of the information plane during training, per hidden layer, measured on a set
+// of samples (docs/study.md, "Information plane over training"):
+// - binned: information_plane() of the layer with the given binning (plug-in estimator):
+//   binned_entropy = H(T) = I(X;T), binned_mutual_information = I(T;Y); saturated = 1 when
+//   H(T) >= 0.99 log2 N (nearly every sample has a pattern of its own: the binned estimate
+//   then says more about N than about the layer);
+// - kde: kde_upper_bounds() of the layer's activations at noise variance noise_variance.
+struct SnapshotOptions {
+  BinningOptions binning;       // rule and bins (no zero bin, default threshold)
+  double noise_variance = 0.1;  // s2 of the KDE bound
+  std::size_t chunk_rows = 1024;
+  std::size_t activation_cache_bytes = std::size_t{1} << 30;  // quantile binning
+};
+struct SnapshotLayers {  // one entry per hidden layer
+  std::vector<double> binned_entropy, binned_mutual_information, kde_upper_xt, kde_upper_ty;
+  std::vector<std::int64_t> saturated;
+};
+SnapshotLayers plane_snapshot(const nn::Mlp& net, const data::Dataset& samples,
+                              const SnapshotOptions& options);
+
+// The snapshots of one training run, in epoch order, with what they were measured with.
+struct TrainingPlane {
+  std::vector<std::int64_t> epochs;    // 0 = before training, e = after e epochs
+  std::vector<SnapshotLayers> points;  // one per epoch
+  SnapshotOptions options;
+  std::string split;        // the split the samples come from
+  std::size_t samples = 0;  // N: the samples measured (the split, or its capped subset)
+};
+
+// At most max_samples samples of d (all of them for 0 or max_samples >= d.samples): the
+// first max_samples of a Fisher–Yates shuffle of 0..N-1 by Rng(seed), in increasing index
+// order.
+data::Dataset sample_subset(const data::Dataset& d, std::size_t max_samples, std::uint64_t seed);
+
 // The bin of every sample for one neuron's values, by the rules above (the naive reference
 // the fast path is tested against; also used for quantile binning).
 std::vector<int> bin_values(const std::vector<float>& values, const BinningOptions& options,

@@ -28,7 +28,10 @@ struct Model {
 // Version of the model-file layout, stored as root attribute "ioca_model_format".
 inline constexpr std::int64_t model_format_version = 1;
 
-void save_model(const std::string& path, const nn::Mlp& net, const Attributes& attributes);
+// With a training plane (ioca train --snapshots), also /training/information_plane
+// (io/layout.hpp, add_training_plane).
+void save_model(const std::string& path, const nn::Mlp& net, const Attributes& attributes,
+                const info::TrainingPlane* plane = nullptr);
 
 // Reads /layers/0.. in order; checks shapes (weight [out, in], bias [out], consecutive
 // layers chain), activation names, and that every weight is finite. Throws

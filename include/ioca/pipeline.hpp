@@ -24,6 +24,31 @@ namespace ioca::pipeline {
 nn::Mlp train(const data::Splits& splits, const std::vector<int>& hidden, nn::Activation activation,
               const nn::TrainOptions& options,
               const std::function<void(const nn::EpochStats&)>& on_epoch = {});
+// The information plane over training (docs/study.md, "Information plane over training"):
+// snapshots after the given epochs (0 = before training), each on the same samples of the
+// estimation split: all of it, or max_samples of it chosen by info::sample_subset with the
+// seed derive_seed(options.seed, {hash_name("snapshot_samples")}).
+struct Snapshots {
+  std::vector<int> epochs;  // increasing, distinct, in [0, epochs]; empty: no snapshots
+  std::string split = "validation";
+  std::size_t max_samples = 0;  // 0: the whole split
+  info::SnapshotOptions options;
+};
+struct Trained {
+  nn::Mlp net;
+  std::optional<info::TrainingPlane> plane;  // with snapshots
+  double snapshot_seconds = 0;               // spent measuring them (not training)
+};
+// train() with snapshots. Measuring reads the network between epochs and draws nothing from
+// the training's random streams: the trained network is the same bits with or without
+// snapshots. on_epoch runs before an epoch's snapshot (it may stop the run by throwing);
+// on_snapshot after it.
+Trained train_with_snapshots(
+    const data::Splits& splits, const std::vector<int>& hidden, nn::Activation activation,
+    const nn::TrainOptions& options, const Snapshots& snapshots,
+    const std::function<void(const nn::EpochStats&)>& on_epoch = {},
+    const std::function<void(std::int64_t epoch, const info::SnapshotLayers&)>& on_snapshot = {});
+
 // Its model-file attributes: data set and split, training settings, test_accuracy,
 // test_loss, and validation_accuracy when there is a validation split.
 io::Attributes trained_attributes(const data::LoadOptions& load, const data::Splits& splits,

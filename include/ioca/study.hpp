@@ -52,6 +52,12 @@ struct StudyConfig {
   std::vector<std::uint64_t> seeds{1};
   std::vector<std::string> model_files;  // when given, the networks are these files
   nn::TrainOptions train;                // seed replaced per network
+  // The information plane over training (train.snapshots, ...): the epochs of its snapshots
+  // (empty: none; trained networks only), measured on measure_split, capped at
+  // snapshot_samples samples (0: all).
+  std::vector<int> snapshots;
+  info::SnapshotOptions snapshot;
+  std::size_t snapshot_samples = 0;
   // Measures.
   std::string measure_split = "validation";
   info::MeasureOptions measure;  // the first measure setting

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <sstream>
 
 #include "ioca/core.hpp"
 
@@ -221,6 +222,37 @@ std::size_t memory_budget_bytes(const po::variables_map& vm) {
     throw UsageError("--memory-budget must be between 0 and 16777216 MiB, not " +
                      std::to_string(mib));
   return static_cast<std::size_t>(mib) << 20;
+}
+
+std::vector<int> parse_snapshot_epochs(const std::string& text, int epochs,
+                                       const std::string& option,
+                                       const std::string& epochs_option) {
+  std::vector<int> out;
+  if (text.find_first_not_of(" \t") == std::string::npos) return out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b == std::string::npos)
+      throw UsageError("--" + option + " has an empty item: '" + text + "'");
+    item = item.substr(b, e - b + 1);
+    long long v = -1;
+    std::size_t used = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != item.size() || v < 0)
+      throw UsageError("--" + option + ": '" + item + "' is not an epoch (a whole number >= 0)");
+    if (v > epochs)
+      throw UsageError("--" + option + ": epoch " + item + " is after the last epoch (--" +
+                       epochs_option + " " + std::to_string(epochs) + ")");
+    if (std::find(out.begin(), out.end(), static_cast<int>(v)) != out.end())
+      throw UsageError("--" + option + " names epoch " + item + " twice");
+    out.push_back(static_cast<int>(v));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string check_split_name(const std::string& split) {

@@ -26,6 +26,12 @@ DataArgs read_data_args(const po::variables_map& vm);
 data::LoadOptions resolve_data(const DataArgs& args, const io::Attributes* model_attributes,
                                const std::string& model_path = "");
 
+// The snapshot epochs of --snapshots / train.snapshots ("0, 1, 2, 5, 10"), sorted: each a
+// whole number from 0 (before training) to `epochs`, none twice. Empty text gives none.
+// Errors name `option` and, for an epoch too late, `epochs_option`.
+std::vector<int> parse_snapshot_epochs(const std::string& text, int epochs,
+                                       const std::string& option, const std::string& epochs_option);
+
 // Checks a --split value (test, validation or train; pipeline::split_named picks it).
 std::string check_split_name(const std::string& split);
 // --memory-budget (MiB, 0 to 2^24) in bytes.

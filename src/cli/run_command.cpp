@@ -98,7 +98,17 @@ po::options_description study_options() {
           "train.lr", po::value<double>()->default_value(1e-3), "learning rate")(
           "train.optimizer", s("adam"), "adam | sgd")(
           "train.momentum", po::value<double>()->default_value(0.9), "SGD momentum")(
-          "train.weight_decay", po::value<double>()->default_value(0.0), "L2 coefficient")
+          "train.weight_decay", po::value<double>()->default_value(0.0), "L2 coefficient")(
+          "train.snapshots", s(""),
+          "epochs of the information-plane snapshots, e.g. 0, 1, 2, 5, 10 (0: before training; "
+          "empty: none)")("train.snapshot_binning", s("uniform"),
+                          "binning of the snapshots' binned estimate")(
+          "train.snapshot_bins", po::value<int>()->default_value(30),
+          "bins per neuron of the snapshots' binned estimate")(
+          "train.kde_noise_variance", po::value<double>()->default_value(0.1, "0.1"),
+          "noise variance of the snapshots' KDE upper bound")(
+          "train.snapshot_samples", po::value<long long>()->default_value(0),
+          "samples of measure.split the snapshots use, a seeded subset (0: all)")
       // measures
       ("measure.split", s("validation"), "estimation split: validation | train | test")(
           "measure.binning", s("uniform"),
@@ -239,6 +249,30 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     throw UsageError("--train.momentum must be in [0, 1)");
   c.train.weight_decay = bounded<double>(vm, "train.weight_decay", 0.0, 99.0);
 
+  c.snapshots = parse_snapshot_epochs(vm["train.snapshots"].as<std::string>(), c.train.epochs,
+                                      "train.snapshots", "train.epochs");
+  if (c.snapshots.empty()) {
+    for (const char* key : {"train.snapshot_binning", "train.snapshot_bins",
+                            "train.kde_noise_variance", "train.snapshot_samples"})
+      if (!vm[key].defaulted())
+        throw UsageError(std::string("--") + key +
+                         " needs --train.snapshots (the epochs to measure)");
+  } else if (!c.model_files.empty()) {
+    throw UsageError(
+        "--train.snapshots is for trained networks (model files are not trained here)");
+  }
+  try {
+    c.snapshot.binning.rule = info::parse_binning(vm["train.snapshot_binning"].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError(std::string("--train.snapshot_binning: ") + e.what());
+  }
+  c.snapshot.binning.bins = bounded<int>(vm, "train.snapshot_bins", 2, 100000);
+  c.snapshot.noise_variance = vm["train.kde_noise_variance"].as<double>();
+  if (!(c.snapshot.noise_variance > 0.0 && c.snapshot.noise_variance <= 1e6))
+    throw UsageError("--train.kde_noise_variance must be in (0, 1e6]");
+  c.snapshot_samples =
+      static_cast<std::size_t>(bounded<long long>(vm, "train.snapshot_samples", 0, 1'000'000'000));
+
   c.measure_split = check_split_name(vm["measure.split"].as<std::string>());
   // Every [measure] list: the settings are their cross product (binary binning once per
   // estimator, whatever the bins), binning rule first, then bins, then estimator.
@@ -331,6 +365,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   c.memory_budget_bytes =
       static_cast<std::size_t>(bounded<long long>(vm, "run.memory_budget", 0, 1 << 24)) << 20;
   c.measure.activation_cache_bytes = c.memory_budget_bytes;
+  c.snapshot.activation_cache_bytes = c.memory_budget_bytes;
   for (auto& setting : c.measure_settings)
     setting.options.activation_cache_bytes = c.memory_budget_bytes;
 
@@ -367,9 +402,18 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     << "\nseeds = " << join(seeds) << "\nmodels = " << join(c.model_files)
     << "\n[train]\nepochs = " << c.train.epochs << "\nbatch_size = " << c.train.batch_size
     << "\nlr = " << c.train.learning_rate << "\noptimizer = " << nn::to_string(c.train.optimizer)
-    << "\nmomentum = " << c.train.momentum << "\nweight_decay = " << c.train.weight_decay
-    << "\n[measure]\nsplit = " << c.measure_split
-    << "\nbinning = " << join(resolved_binnings)
+    << "\nmomentum = " << c.train.momentum << "\nweight_decay = " << c.train.weight_decay;
+  // Only with snapshots, so that the config of a study without them stays as it always was.
+  if (!c.snapshots.empty()) {
+    std::vector<std::string> epochs;
+    for (const int e : c.snapshots) epochs.push_back(std::to_string(e));
+    t << "\nsnapshots = " << join(epochs)
+      << "\nsnapshot_binning = " << info::to_string(c.snapshot.binning.rule)
+      << "\nsnapshot_bins = " << c.snapshot.binning.bins
+      << "\nkde_noise_variance = " << c.snapshot.noise_variance
+      << "\nsnapshot_samples = " << c.snapshot_samples;
+  }
+  t << "\n[measure]\nsplit = " << c.measure_split << "\nbinning = " << join(resolved_binnings)
     << "\nbins = " << join(resolved_bins)
     << "\nzero_bin = " << (c.measure.binning.zero_bin ? "true" : "false");
   if (c.measure.binning.threshold) t << "\nthreshold = " << *c.measure.binning.threshold;

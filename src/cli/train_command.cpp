@@ -29,6 +29,21 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
       "out", po::value<std::string>(), "model file to write (HDF5)")("quiet", po::bool_switch(),
                                                                      "no progress on stderr");
   desc.add(net);
+  po::options_description plane("Information plane over training (README.md)");
+  plane.add_options()("snapshots", po::value<std::string>()->default_value(""),
+                      "epochs to measure the information plane after, e.g. 0,1,2,5,10 (0: "
+                      "before training); stored under /training/information_plane")(
+      "snapshot-split", po::value<std::string>()->default_value("validation"),
+      "the split the snapshots measure: validation | train | test")(
+      "snapshot-binning", po::value<std::string>()->default_value("uniform"),
+      "binning of the binned estimate: uniform | uniform-layer | quantile | binary")(
+      "snapshot-bins", po::value<int>()->default_value(30),
+      "bins per neuron of the binned estimate")("kde-noise-variance",
+                                                po::value<double>()->default_value(0.1, "0.1"),
+                                                "noise variance s2 of the KDE upper bound")(
+      "snapshot-samples", po::value<long long>()->default_value(0),
+      "at most this many samples of the split, a seeded subset (0: all; the KDE costs N^2)");
+  desc.add(plane);
   po::variables_map vm;
   TrainArgs a;
   if (!parse("train", args, desc, vm, help_text)) return a;
@@ -62,6 +77,35 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
   const long long seed = vm["seed"].as<long long>();
   if (seed < 0) throw UsageError("--seed must be >= 0");
   a.train.seed = static_cast<std::uint64_t>(seed);
+  a.snapshots.epochs = parse_snapshot_epochs(vm["snapshots"].as<std::string>(), a.train.epochs,
+                                             "snapshots", "epochs");
+  if (a.snapshots.epochs.empty()) {
+    for (const char* key : {"snapshot-split", "snapshot-binning", "snapshot-bins",
+                            "kde-noise-variance", "snapshot-samples"})
+      if (!vm[key].defaulted())
+        throw UsageError(std::string("--") + key + " needs --snapshots (the epochs to measure)");
+  }
+  a.snapshots.split = vm["snapshot-split"].as<std::string>();
+  if (a.snapshots.split != "test" && a.snapshots.split != "validation" &&
+      a.snapshots.split != "train")
+    throw UsageError("--snapshot-split must be test, validation or train, not '" +
+                     a.snapshots.split + "'");
+  try {
+    a.snapshots.options.binning.rule =
+        info::parse_binning(vm["snapshot-binning"].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError(std::string("--snapshot-binning: ") + e.what());
+  }
+  a.snapshots.options.binning.bins = vm["snapshot-bins"].as<int>();
+  if (a.snapshots.options.binning.bins < 2 || a.snapshots.options.binning.bins > 100000)
+    throw UsageError("--snapshot-bins must be between 2 and 100000");
+  a.snapshots.options.noise_variance = vm["kde-noise-variance"].as<double>();
+  if (!(a.snapshots.options.noise_variance > 0.0 && a.snapshots.options.noise_variance <= 1e6))
+    throw UsageError("--kde-noise-variance must be in (0, 1e6]");
+  const long long cap = vm["snapshot-samples"].as<long long>();
+  if (cap < 0 || cap > 1'000'000'000)
+    throw UsageError("--snapshot-samples must be between 0 and 1000000000");
+  a.snapshots.max_samples = static_cast<std::size_t>(cap);
   if (!vm.count("out")) throw UsageError("--out is required");
   a.out = vm["out"].as<std::string>();
   a.quiet = vm["quiet"].as<bool>();
@@ -83,6 +127,9 @@ int run_train(const TrainArgs& a) {
   }
   if (parameters > 1e9)
     throw UsageError("--hidden " + widths + " gives a network of more than 1e9 parameters");
+  if (!a.snapshots.epochs.empty() && pipeline::split_named(splits, a.snapshots.split).samples == 0)
+    throw UsageError("--snapshot-split " + a.snapshots.split + ": that split of '" + load.dataset +
+                     "' is empty (see --validation-size)");
   if (!a.quiet)
     std::fprintf(
         stderr,
@@ -90,20 +137,33 @@ int run_train(const TrainArgs& a) {
         load.dataset.c_str(), splits.train.samples, splits.validation.samples, splits.test.samples,
         std::string(kernel_isa()).c_str(), max_threads());
   double train_seconds = 0.0;
-  const nn::Mlp net =
-      pipeline::train(splits, a.hidden, a.activation, a.train, [&](const nn::EpochStats& s) {
+  const pipeline::Trained trained = pipeline::train_with_snapshots(
+      splits, a.hidden, a.activation, a.train, a.snapshots,
+      [&](const nn::EpochStats& s) {
         train_seconds += s.seconds;
         if (!a.quiet)
           std::fprintf(stderr,
                        "epoch %3d  loss %.4f  train accuracy %.4f  %.2f s  %.0f samples/s\n",
                        s.epoch, s.loss, s.accuracy, s.seconds, s.samples_per_second);
+      },
+      [&](std::int64_t epoch, const info::SnapshotLayers& p) {
+        if (a.quiet) return;
+        for (std::size_t l = 0; l < p.binned_entropy.size(); ++l)
+          std::fprintf(stderr,
+                       "snapshot epoch %3lld  layer %zu  binned I(X;T) %.3f%s I(T;Y) %.3f  KDE "
+                       "I(X;T) <= %.3f I(T;Y) %.3f bits\n",
+                       static_cast<long long>(epoch), l, p.binned_entropy[l],
+                       p.saturated[l] ? " (saturated)" : "", p.binned_mutual_information[l],
+                       p.kde_upper_xt[l], p.kde_upper_ty[l]);
       });
+  const nn::Mlp& net = trained.net;
   const nn::Evaluation test = nn::evaluate(net, splits.test);
   io::Attributes attrs =
       pipeline::trained_attributes(load, splits, a.hidden, a.activation, a.train, net, test);
   attrs["training_seconds"] = train_seconds;
   attrs["git_commit"] = std::string(git_commit);
-  io::save_model(a.out, net, attrs);
+  if (trained.plane) attrs["snapshot_seconds"] = trained.snapshot_seconds;
+  io::save_model(a.out, net, attrs, trained.plane ? &*trained.plane : nullptr);
   std::printf("test accuracy %.4f  loss %.4f  (%s, %zu samples)  saved %s\n", test.accuracy,
               test.loss, load.dataset.c_str(), test.samples, a.out.c_str());
   return exit_ok;

@@ -92,6 +92,11 @@ void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, 
   }
 }
 
+void gemm_f64_serial(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a,
+                     int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+  table().gemm_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 void adam_update(float* params, const float* grad, float* m, float* v, std::size_t n,
                  const AdamStep& step) {
   // Element-wise, so any split gives the same bits; fixed chunks keep it cache-friendly.

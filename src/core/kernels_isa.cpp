@@ -14,38 +14,54 @@
 namespace ioca::kernels::IOCA_KERNEL_ISA {
 namespace {
 
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
-using MutableMap = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using ConstMap = Eigen::Map<const RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using MutableMap = Eigen::Map<RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-template <class A, class B>
-void product(const A& a, const B& b, float alpha, float beta, MutableMap& c) {
-  if (beta == 0.0f) {
+template <class T, class A, class B>
+void product(const A& a, const B& b, T alpha, T beta, MutableMap<T>& c) {
+  if (beta == T(0)) {
     c.noalias() = alpha * (a * b);  // C may hold garbage: never read it
   } else {
-    if (beta != 1.0f) c *= beta;
+    if (beta != T(1)) c *= beta;
     c.noalias() += alpha * (a * b);
   }
 }
 
-void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
-          const float* b, int ldb, float beta, float* c, int ldc) {
+// One product on the calling thread (Eigen is built with EIGEN_DONT_PARALLELIZE), in
+// float32 (gemm) or float64 (gemm_f64).
+template <class T>
+void gemm_any(Trans ta, Trans tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+              int ldb, T beta, T* c, int ldc) {
   if (m <= 0 || n <= 0) return;
-  MutableMap cm(c, m, n, Eigen::OuterStride<>(ldc));
+  MutableMap<T> cm(c, m, n, Eigen::OuterStride<>(ldc));
   if (k <= 0) {
-    if (beta == 0.0f)
+    if (beta == T(0))
       cm.setZero();
     else
       cm *= beta;
     return;
   }
   const bool ta_yes = ta == Trans::yes, tb_yes = tb == Trans::yes;
-  ConstMap am(a, ta_yes ? k : m, ta_yes ? m : k, Eigen::OuterStride<>(lda));
-  ConstMap bm(b, tb_yes ? n : k, tb_yes ? k : n, Eigen::OuterStride<>(ldb));
+  ConstMap<T> am(a, ta_yes ? k : m, ta_yes ? m : k, Eigen::OuterStride<>(lda));
+  ConstMap<T> bm(b, tb_yes ? n : k, tb_yes ? k : n, Eigen::OuterStride<>(ldb));
   if (!ta_yes && !tb_yes) product(am, bm, alpha, beta, cm);
   if (!ta_yes && tb_yes) product(am, bm.transpose(), alpha, beta, cm);
   if (ta_yes && !tb_yes) product(am.transpose(), bm, alpha, beta, cm);
   if (ta_yes && tb_yes) product(am.transpose(), bm.transpose(), alpha, beta, cm);
+}
+
+void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+          const float* b, int ldb, float beta, float* c, int ldc) {
+  gemm_any(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_f64(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda,
+              const double* b, int ldb, double beta, double* c, int ldc) {
+  gemm_any(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void adam(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
@@ -222,7 +238,7 @@ double softmax_cross_entropy(const double* z, int classes, int label, int* predi
 const Table& table() {
   static const Table t{
       IOCA_STRINGIFY(IOCA_KERNEL_ISA), &gemm,        &adam, &sgd, &uniform_bins, &axpy, &affine_row,
-      &softmax_cross_entropy,          &activate_row};
+      &softmax_cross_entropy,          &activate_row, &gemm_f64};
   return t;
 }
 

@@ -1,6 +1,7 @@
 #include "io/layout.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -157,6 +158,35 @@ void add_information_plane(Record& r, const std::string& prefix, const info::Inf
   r.add(g + "/entropy", p.entropy, {p.entropy.size()});
   r.add(g + "/mutual_information", p.mutual_information, {p.mutual_information.size()});
   r.attribute(g, "units", std::string("bits"));
+}
+
+void add_training_plane(Record& r, const std::string& prefix, const info::TrainingPlane& p) {
+  const std::string g = prefix + "/training/information_plane";
+  const std::uint64_t S = p.epochs.size();
+  r.attribute(g, "binning", std::string(info::to_string(p.options.binning.rule)));
+  r.attribute(g, "bins", static_cast<std::int64_t>(p.options.binning.bins));
+  r.attribute(g, "kde_noise_variance", p.options.noise_variance);
+  r.attribute(g, "samples", static_cast<std::int64_t>(p.samples));
+  r.attribute(g, "log2_samples", std::log2(static_cast<double>(p.samples)));
+  r.attribute(g, "split", p.split);
+  r.attribute(g, "units", std::string("bits"));
+  r.add(g + "/epochs", p.epochs, {S});
+  const std::size_t H = p.points.empty() ? 0 : p.points.front().binned_entropy.size();
+  for (std::size_t l = 0; l < H; ++l) {
+    // Each quantity's trajectory: layer l of every snapshot, in epoch order.
+    const auto series = [&](auto member) {
+      std::vector<std::decay_t<decltype((p.points.front().*member)[0])>> v;
+      for (const auto& point : p.points) v.push_back((point.*member).at(l));
+      return v;
+    };
+    const std::string k = g + "/layers/" + std::to_string(l);
+    r.add(k + "/binned_entropy", series(&info::SnapshotLayers::binned_entropy), {S});
+    r.add(k + "/binned_mutual_information",
+          series(&info::SnapshotLayers::binned_mutual_information), {S});
+    r.add(k + "/saturated", series(&info::SnapshotLayers::saturated), {S});
+    r.add(k + "/kde_upper_xt", series(&info::SnapshotLayers::kde_upper_xt), {S});
+    r.add(k + "/kde_upper_ty", series(&info::SnapshotLayers::kde_upper_ty), {S});
+  }
 }
 
 void add_hidden_widths(Record& r, const std::string& prefix, const std::vector<int>& widths) {

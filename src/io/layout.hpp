@@ -29,6 +29,11 @@ info::Measures measures_from_record(const Record& r, const std::string& prefix, 
 
 // <prefix>/information_plane/{entropy, mutual_information} float64 [H], @units.
 void add_information_plane(Record& r, const std::string& prefix, const info::InformationPlane& p);
+// <prefix>/training/information_plane: epochs int64 [S]; per hidden layer K,
+// layers/K/{binned_entropy, binned_mutual_information, kde_upper_xt, kde_upper_ty} float64
+// [S] and saturated int64 [S] (0 or 1); attributes binning, bins, kde_noise_variance,
+// samples, log2_samples, split, units.
+void add_training_plane(Record& r, const std::string& prefix, const info::TrainingPlane& p);
 // <prefix>/hidden_widths int64 [H].
 void add_hidden_widths(Record& r, const std::string& prefix, const std::vector<int>& widths);
 // <prefix>/ablation/<scope>/... for every curve of `results` and @neurons on each scope

@@ -12,11 +12,13 @@
 
 namespace ioca::io {
 
-void save_model(const std::string& path, const nn::Mlp& net, const Attributes& attributes) {
+void save_model(const std::string& path, const nn::Mlp& net, const Attributes& attributes,
+                const info::TrainingPlane* plane) {
   Attributes a = attributes;
   a["ioca_version"] = std::string(version_string);
   Record r;
   add_model(r, "", net, a);
+  if (plane) add_training_plane(r, "", *plane);
   write_record_file(path, r);
 }
 

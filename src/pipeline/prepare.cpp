@@ -19,10 +19,51 @@ double seconds_since(Clock::time_point t) {
 nn::Mlp train(const data::Splits& splits, const std::vector<int>& hidden, nn::Activation activation,
               const nn::TrainOptions& options,
               const std::function<void(const nn::EpochStats&)>& on_epoch) {
-  nn::Mlp net = nn::make_mlp(static_cast<int>(splits.train.features), hidden, activation,
-                             splits.train.classes, derive_seed(options.seed, {hash_name("init")}));
-  nn::train(net, splits.train, options, on_epoch);
-  return net;
+  return train_with_snapshots(splits, hidden, activation, options, Snapshots{}, on_epoch).net;
+}
+
+Trained train_with_snapshots(
+    const data::Splits& splits, const std::vector<int>& hidden, nn::Activation activation,
+    const nn::TrainOptions& options, const Snapshots& snapshots,
+    const std::function<void(const nn::EpochStats&)>& on_epoch,
+    const std::function<void(std::int64_t, const info::SnapshotLayers&)>& on_snapshot) {
+  Trained out;
+  out.net = nn::make_mlp(static_cast<int>(splits.train.features), hidden, activation,
+                         splits.train.classes, derive_seed(options.seed, {hash_name("init")}));
+  if (snapshots.epochs.empty()) {
+    nn::train(out.net, splits.train, options, on_epoch);
+    return out;
+  }
+  for (std::size_t k = 0; k < snapshots.epochs.size(); ++k)
+    if (snapshots.epochs[k] < 0 || snapshots.epochs[k] > options.epochs ||
+        (k > 0 && snapshots.epochs[k] <= snapshots.epochs[k - 1]))
+      throw std::logic_error("train_with_snapshots: unchecked snapshot epochs");
+  const data::Dataset& split = split_named(splits, snapshots.split);
+  if (split.samples == 0)
+    throw Error("the " + snapshots.split + " split of '" + split.name +
+                "' is empty: the information-plane snapshots need samples");
+  const data::Dataset samples = info::sample_subset(
+      split, snapshots.max_samples, derive_seed(options.seed, {hash_name("snapshot_samples")}));
+  info::TrainingPlane& plane = out.plane.emplace();
+  plane.options = snapshots.options;
+  plane.split = snapshots.split;
+  plane.samples = samples.samples;
+  auto next = snapshots.epochs.begin();
+  const auto snapshot_if_due = [&](int epoch) {
+    if (next == snapshots.epochs.end() || *next != epoch) return;
+    ++next;
+    const auto t = Clock::now();
+    plane.epochs.push_back(epoch);
+    plane.points.push_back(info::plane_snapshot(out.net, samples, snapshots.options));
+    out.snapshot_seconds += seconds_since(t);
+    if (on_snapshot) on_snapshot(epoch, plane.points.back());
+  };
+  snapshot_if_due(0);
+  nn::train(out.net, splits.train, options, [&](const nn::EpochStats& s) {
+    if (on_epoch) on_epoch(s);
+    snapshot_if_due(s.epoch);
+  });
+  return out;
 }
 
 io::Attributes trained_attributes(const data::LoadOptions& load, const data::Splits& splits,

@@ -184,6 +184,12 @@ void Calibration::add_results_size(const NetworkSpec& n, const nn::Mlp& net, Cos
     }
   }
   for (double k = 0; k < measure_settings(c_); ++k) add(H, 8), add(H, 8);  // information plane
+  if (!c_.snapshots.empty() && n.model_file.empty()) {  // the information plane over training
+    const auto S = static_cast<double>(c_.snapshots.size());
+    add(S, 8);  // epochs
+    for (int l = 0; l < H; ++l)
+      for (int q = 0; q < 5; ++q) add(S, 8);  // 4 float64 and saturated (int64) per layer
+  }
   const double C = net.output_size();
   for (const auto& scope : n.scopes) {
     const auto neurons = static_cast<std::int64_t>(ablation::make_scope(net, scope).neurons.size());
@@ -238,6 +244,23 @@ Cost Calibration::network_cost(const NetworkSpec& n) {
                      info::information_plane(net, rows, c_.measure);
                    }) *
                    ratio(estimation.samples, rows.samples) * measure_settings(c_);
+  }
+
+  // The snapshots of the information plane over training: binning grows with the samples N,
+  // the KDE bound with N^2 (timed apart on up to 2,000 rows, scaled each by its own law).
+  if (!c_.snapshots.empty() && n.model_file.empty() && rows.samples) {
+    const std::size_t N = c_.snapshot_samples == 0
+                              ? estimation.samples
+                              : std::min(c_.snapshot_samples, estimation.samples);
+    const data::Dataset subset = head(estimation, std::min(N, calibration_measure_rows));
+    info::MeasureOptions binned;
+    binned.binning = c_.snapshot.binning;
+    binned.activation_cache_bytes = c_.snapshot.activation_cache_bytes;
+    const double binning = time_call([&] { info::information_plane(net, subset, binned); });
+    const double both = time_call([&] { info::plane_snapshot(net, subset, c_.snapshot); });
+    const double r = ratio(N, subset.samples);
+    cost.measure += static_cast<double>(c_.snapshots.size()) *
+                    (binning * r + std::max(0.0, both - binning) * r * r);
   }
 
   ablation::SweepOptions so;
@@ -408,6 +431,22 @@ void print_tasks(const StudyConfig& c, const Plan& plan) {
   }
 }
 
+void print_snapshots(const StudyConfig& c) {
+  if (c.snapshots.empty()) return;
+  std::string epochs;
+  for (const int e : c.snapshots) epochs += (epochs.empty() ? "" : ", ") + std::to_string(e);
+  std::printf(
+      "  information plane over training: %zu snapshots per trained network (epochs "
+      "%s) on the %s split (%s), %s binning with %d bins and the KDE bound at noise "
+      "variance %g\n",
+      c.snapshots.size(), epochs.c_str(), c.measure_split.c_str(),
+      c.snapshot_samples
+          ? ("at most " + thousands(static_cast<double>(c.snapshot_samples)) + " samples").c_str()
+          : "every sample",
+      std::string(info::to_string(c.snapshot.binning.rule)).c_str(), c.snapshot.binning.bins,
+      c.snapshot.noise_variance);
+}
+
 struct Totals {
   double load = 0, train = 0, measure = 0, single = 0, ablate = 0;
   double longest = 0, values = 0, arrays = 0, config_text = 0;
@@ -466,8 +505,10 @@ void print_estimates(const StudyConfig& c, const DryRunOptions& o, const Totals&
       "For one network of each data set, architecture and activation, freshly initialised "
       "(untrained), on one thread: %zu training batches timed and scaled to the training set "
       "and %d epoch%s; evaluation, the measure pass and single-neuron damage timed on up to "
-      "%zu/%zu/%zu rows and scaled to the split; one ablation curve per scope timed on %zu "
-      "test rows and scaled by test rows and curves (directions x quantities, random orders). "
+      "%zu/%zu/%zu rows and scaled to the split (snapshots of the information plane over "
+      "training: binning scaled by their samples, the KDE bound by their square); one "
+      "ablation curve per scope timed on %zu test rows and scaled by test rows and curves "
+      "(directions x quantities, random orders). "
       "Trained weights leave the work of each step the same. The write "
       "phase is not timed: assumed %.2f ms per array and %.0f MB/s for three passes over the "
       "results (written into checkpoint segments, read back and written into the final file; "
@@ -507,6 +548,7 @@ int report(const StudyConfig& c, const DryRunOptions& o) {
   Calibration cal(c);
   print_networks(c, plan, cal);
   print_tasks(c, plan);
+  print_snapshots(c);
 
   std::map<std::string, Group> groups;
   for (const auto& n : plan.networks) {

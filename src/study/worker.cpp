@@ -113,10 +113,21 @@ pipeline::Settings Worker::settings() const {
   return s;
 }
 
+// The information plane over training of the study's trained networks (train.snapshots).
+pipeline::Snapshots Worker::snapshots() const {
+  pipeline::Snapshots s;
+  s.epochs = config_.snapshots;
+  s.split = config_.measure_split;
+  s.max_samples = config_.snapshot_samples;
+  s.options = config_.snapshot;
+  return s;
+}
+
 // The network of a prepare task: loaded, or trained (its attributes as `ioca train` writes
 // them, without timings: those go to /provenance).
 io::Model Worker::network(const NetworkSpec& n, const data::Splits& sp,
-                          const std::function<bool()>& should_stop) {
+                          const std::function<bool()>& should_stop,
+                          std::optional<info::TrainingPlane>* plane, double* snapshot_seconds) {
   if (!n.model_file.empty()) {
     io::Model m = [&] {
       const auto lock = io::h5::library_lock();  // sweeps may read the checkpoint meanwhile
@@ -125,22 +136,29 @@ io::Model Worker::network(const NetworkSpec& n, const data::Splits& sp,
     nn::check_compatible(m.net, sp.test, n.model_file);
     return m;
   }
-  nn::Mlp net =
-      pipeline::train(sp, n.hidden, n.activation, train_options(n), [&](const nn::EpochStats&) {
+  pipeline::Trained trained = pipeline::train_with_snapshots(
+      sp, n.hidden, n.activation, train_options(n), snapshots(), [&](const nn::EpochStats&) {
         if (should_stop && should_stop()) throw TaskInterrupted();
       });
-  return {std::move(net), {}};
+  *plane = std::move(trained.plane);
+  *snapshot_seconds = trained.snapshot_seconds;
+  return {std::move(trained.net), {}};
 }
 
 Record Worker::prepare(const NetworkSpec& n, const Task& task,
                        const std::function<bool()>& should_stop) {
   const data::Splits& sp = splits(n.data);
-  const auto t = Clock::now();
-  io::Model model = network(n, sp, should_stop);
-  add_seconds(&PhaseSeconds::train, seconds_since(t));
+  // Before training: the snapshots measure this split too.
   if (pipeline::split_named(sp, config_.measure_split).samples == 0)
     throw Error("network " + n.name + ": the " + config_.measure_split + " split of " +
                 n.data.dataset + " is empty (set data.validation_size > 0 or measure.split)");
+  const auto t = Clock::now();
+  std::optional<info::TrainingPlane> training_plane;
+  double snapshot_seconds = 0;
+  io::Model model = network(n, sp, should_stop, &training_plane, &snapshot_seconds);
+  // The snapshots are measures: their time goes to that phase, not to training.
+  add_seconds(&PhaseSeconds::train, seconds_since(t) - snapshot_seconds);
+  add_seconds(&PhaseSeconds::measure, snapshot_seconds);
   const pipeline::Preparation prep =
       pipeline::prepare(std::move(model.net), sp, settings(), "network " + n.name);
   add_seconds(&PhaseSeconds::train, prep.evaluate_seconds);
@@ -160,6 +178,7 @@ Record Worker::prepare(const NetworkSpec& n, const Task& task,
   io::add_measures(r, prefix + "/measures", p.measures,
                    io::measure_attributes(config_.measure, config_.measure_split, p.fingerprint));
   io::add_information_plane(r, prefix, prep.plane);
+  if (training_plane) io::add_training_plane(r, prefix, *training_plane);
   if (prep.single) io::add_single_damage(r, prefix, *prep.single);
   if (config_.pair_interactions > 0) add_pair_interactions(r, n, prep, sp.test);
   // The further measure settings: measures and information plane of each, on the same split.

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "ioca/pipeline.hpp"
@@ -43,8 +44,12 @@ class Worker {
 
  private:
   const data::Splits& splits(const data::LoadOptions& o);
+  // With train.snapshots, a trained network's information plane over training goes to
+  // *plane and the seconds its snapshots took to *snapshot_seconds.
   io::Model network(const NetworkSpec& n, const data::Splits& sp,
-                    const std::function<bool()>& should_stop);
+                    const std::function<bool()>& should_stop,
+                    std::optional<info::TrainingPlane>* plane, double* snapshot_seconds);
+  pipeline::Snapshots snapshots() const;
   nn::TrainOptions train_options(const NetworkSpec& n) const;  // the seed is the network's
   pipeline::Settings settings() const;
   Record prepare(const NetworkSpec& n, const Task& task, const std::function<bool()>& should_stop);

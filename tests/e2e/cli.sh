@@ -25,6 +25,38 @@ h5diff "$tmp/t1.h5" "$tmp/t2.h5" /layers /layers >/dev/null && pass "1 and 2 thr
 "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 6 --out "$tmp/t3.h5" --quiet >/dev/null
 h5diff -q "$tmp/t1.h5" "$tmp/t3.h5" /layers /layers >/dev/null && fail "another seed gave the same weights" || pass "another seed gives other weights"
 
+# The information plane over training: snapshots leave the weights as they were, and the
+# model file holds /training/information_plane; bad values are one-line errors.
+expect_status 0 "train --snapshots" "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 5 \
+  --snapshots 2,0 --snapshot-samples 300 --kde-noise-variance 0.5 --out "$tmp/snap.h5"
+h5diff "$tmp/t1.h5" "$tmp/snap.h5" /layers /layers >/dev/null && pass "snapshots leave the trained weights unchanged" ||
+  fail "weights differ with snapshots"
+[ "$(grep -c '^snapshot epoch' "$tmp/err")" -eq 4 ] && pass "train prints 2 snapshots x 2 layers" ||
+  fail "snapshot lines: $(cat "$tmp/err")"
+/usr/bin/python3 - "$tmp/snap.h5" <<'PY' && pass "model file: /training/information_plane" || fail "model file's training plane"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+g = f["training/information_plane"]
+assert list(g["epochs"][()]) == [0, 2]
+assert int(g.attrs["samples"]) == 300 and float(g.attrs["kde_noise_variance"]) == 0.5
+for k in ("0", "1"):
+    for q in ("binned_entropy", "binned_mutual_information", "saturated", "kde_upper_xt", "kde_upper_ty"):
+        assert g[f"layers/{k}/{q}"].shape == (2,)
+assert "snapshot_seconds" in f.attrs
+PY
+expect_status 0 "evaluate a model with snapshots" "$ioca" evaluate --model "$tmp/snap.h5"
+for bad in "--snapshots 3" "--snapshots 1,1" "--snapshots=-1" "--snapshots one" "--snapshot-bins 10" \
+  "--snapshots 1 --snapshot-bins 1" "--snapshots 1 --kde-noise-variance -1" \
+  "--snapshots 1 --snapshot-split holdout" "--snapshots 1 --snapshot-samples -5" \
+  "--snapshots 1 --snapshot-binning fancy"; do
+  # shellcheck disable=SC2086
+  expect_status 2 "train $bad" "$ioca" train "${syn[@]}" --epochs 2 $bad --out "$tmp/bad.h5"
+  grep -q -e "--snapshot" -e "--kde-noise-variance" "$tmp/err" && pass "the error names the option" ||
+    fail "error for $bad: $(cat "$tmp/err")"
+done
+expect_status 2 "train --snapshots on an empty validation split" "$ioca" train "${syn[@]}" --epochs 1 \
+  --validation-size 0 --snapshots 1 --out "$tmp/bad.h5"
+
 # Config file: same keys as the options; the command line wins.
 cat >"$tmp/train.ini" <<INI
 dataset = synthetic

@@ -147,6 +147,62 @@ TEST_CASE("gemm variants agree with a naive double-precision product", "[core]")
   }
 }
 
+TEST_CASE("float64 gemm variants agree with a naive long-double product", "[core]") {
+  const kernels::Table* tables[] = {&kernels::generic::table(), &kernels::avx2::table(),
+                                    &kernels::avx512::table()};
+  __builtin_cpu_init();
+  const bool can_run[] = {true, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                              __builtin_cpu_supports("avx512dq") &&
+                              __builtin_cpu_supports("avx512vl")};
+  const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {65, 130, 200}, {256, 17, 33}};
+  for (std::size_t t = 0; t < 3; ++t) {
+    if (!can_run[t]) continue;
+    for (auto& s : shapes)
+      for (Trans ta : {Trans::no, Trans::yes})
+        for (Trans tb : {Trans::no, Trans::yes})
+          for (double beta : {0.0, 1.0, 0.5}) {
+            const int m = s[0], n = s[1], k = s[2];
+            const int lda = (ta == Trans::no ? k : m) + 3, ldb = (tb == Trans::no ? n : k) + 1,
+                      ldc = n + 2;
+            const auto af =
+                random_vector(static_cast<std::size_t>((ta == Trans::no ? m : k) * lda), 4);
+            const auto bf =
+                random_vector(static_cast<std::size_t>((tb == Trans::no ? k : n) * ldb), 5);
+            const auto cf = random_vector(static_cast<std::size_t>(m * ldc), 6);
+            // Values with more bits than a float holds, so a float path would show.
+            std::vector<double> a(af.begin(), af.end()), b(bf.begin(), bf.end()),
+                c(cf.begin(), cf.end());
+            for (auto& x : a) x *= 1.0 + 1e-12;
+            for (auto& x : b) x *= 1.0 - 3e-13;
+            if (beta == 0.0)
+              for (auto& x : c) x = std::nan("");
+            std::vector<long double> ref(c.size());
+            for (int i = 0; i < m; ++i)
+              for (int j = 0; j < n; ++j) {
+                long double sum = 0;
+                for (int p = 0; p < k; ++p)
+                  sum += static_cast<long double>(ta == Trans::no
+                                                      ? a[static_cast<std::size_t>(i * lda + p)]
+                                                      : a[static_cast<std::size_t>(p * lda + i)]) *
+                         (tb == Trans::no ? b[static_cast<std::size_t>(p * ldb + j)]
+                                          : b[static_cast<std::size_t>(j * ldb + p)]);
+                const auto idx = static_cast<std::size_t>(i * ldc + j);
+                ref[idx] =
+                    0.75L * sum + (beta == 0.0 ? 0.0L : beta * static_cast<long double>(c[idx]));
+              }
+            tables[t]->gemm_f64(ta, tb, m, n, k, 0.75, a.data(), lda, b.data(), ldb, beta, c.data(),
+                                ldc);
+            for (int i = 0; i < m; ++i)
+              for (int j = 0; j < n; ++j) {
+                const auto idx = static_cast<std::size_t>(i * ldc + j);
+                INFO(tables[t]->name << " m=" << m << " n=" << n << " k=" << k);
+                REQUIRE(std::abs(static_cast<long double>(c[idx]) - ref[idx]) <= 1e-12L * (1 + k));
+              }
+          }
+  }
+}
+
 TEST_CASE("tiled gemm gives the same bits for 1 and 2 threads", "[core]") {
   for (auto shape :
        {std::array<int, 3>{32, 200, 784}, {10000, 200, 784}, {200, 784, 32}, {777, 65, 300}}) {
