@@ -148,7 +148,7 @@ TEST_CASE("KDE bound: two points at distance d give -log2((1 + exp(-d^2/(2 s2)))
     }
 }
 
-TEST_CASE("KDE bound: at least the true I(X;T) of a noisy 1-D mixture, within the known gap",
+TEST_CASE("KDE bound: at least the true mutual information of X and T of a noisy 1-D mixture, within the known gap",
           "[plane][info]") {
   // Points a float holds exactly, so the bound sees the mixture that is integrated.
   const std::vector<std::vector<double>> mixtures{
