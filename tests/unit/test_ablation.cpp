@@ -12,35 +12,10 @@
 
 using namespace ioca;
 using namespace ioca::ablation;
+using ioca::testing::mean_values;
+using ioca::testing::trained;
 
 namespace {
-
-// A trained network, so that ablations matter and accuracies move.
-nn::Mlp trained(nn::Activation act, const data::Dataset& d, std::vector<int> hidden) {
-  auto net = nn::make_mlp(static_cast<int>(d.features), hidden, act, d.classes, 21);
-  nn::TrainOptions o;
-  o.epochs = 3;
-  nn::train(net, d, o);
-  return net;
-}
-
-AblationValues mean_values(const nn::Mlp& net, const data::Dataset& d) {
-  nn::Activations acts;
-  nn::forward(net, d.x.data(), static_cast<int>(d.samples), acts);
-  AblationValues v;
-  for (int l = 0; l < net.num_hidden(); ++l) {
-    const auto w = static_cast<std::size_t>(net.out_size(l));
-    std::vector<float> m(w, 0.0f);
-    for (std::size_t j = 0; j < w; ++j) {
-      double s = 0;
-      for (std::size_t r = 0; r < d.samples; ++r)
-        s += acts.outputs[static_cast<std::size_t>(l)][r * w + j];
-      m[j] = static_cast<float>(s / static_cast<double>(d.samples));
-    }
-    v.push_back(m);
-  }
-  return v;
-}
 
 std::vector<std::vector<Neuron>> some_orders(const nn::Mlp& net) {
   std::vector<std::vector<Neuron>> orders;

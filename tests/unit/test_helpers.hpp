@@ -2,8 +2,10 @@
 // Data for the unit tests: class-dependent Gaussian blobs, seeded.
 #include <cstdint>
 
+#include "ioca/ablation.hpp"
 #include "ioca/core.hpp"
 #include "ioca/data.hpp"
+#include "ioca/nn.hpp"
 
 namespace ioca::testing {
 
@@ -28,6 +30,34 @@ inline data::Dataset gaussian_blobs(std::size_t n, std::size_t features, int cla
                     noise * static_cast<float>(rng.normal()));
   }
   return d;
+}
+
+// A network trained for 3 epochs on d, so that ablations matter and accuracies move.
+inline nn::Mlp trained(nn::Activation act, const data::Dataset& d, std::vector<int> hidden) {
+  auto net = nn::make_mlp(static_cast<int>(d.features), hidden, act, d.classes, 21);
+  nn::TrainOptions o;
+  o.epochs = 3;
+  nn::train(net, d, o);
+  return net;
+}
+
+// The mean activation of each hidden neuron on d (the values of mean ablation).
+inline ablation::AblationValues mean_values(const nn::Mlp& net, const data::Dataset& d) {
+  nn::Activations acts;
+  nn::forward(net, d.x.data(), static_cast<int>(d.samples), acts);
+  ablation::AblationValues v;
+  for (int l = 0; l < net.num_hidden(); ++l) {
+    const auto w = static_cast<std::size_t>(net.out_size(l));
+    std::vector<float> m(w, 0.0f);
+    for (std::size_t j = 0; j < w; ++j) {
+      double s = 0;
+      for (std::size_t r = 0; r < d.samples; ++r)
+        s += acts.outputs[static_cast<std::size_t>(l)][r * w + j];
+      m[j] = static_cast<float>(s / static_cast<double>(d.samples));
+    }
+    v.push_back(m);
+  }
+  return v;
 }
 
 }  // namespace ioca::testing
