@@ -170,7 +170,7 @@ def test_report_section_and_figure(tmp_path, version, capsys):
     assert png.is_file() and png.stat().st_size > 5000
     page = (out / "index.html").read_text(encoding="utf-8")
     assert f'<img src="interaction_{CONDITION}.png"' in page
-    assert '<h2 id="interaction">Redundancy, synergy and ablation interaction</h2>' in page
+    assert '<h3 id="interaction">Redundancy, synergy and ablation interaction</h3>' in page
     assert f"Pair ablation interaction — {CONDITION}" in page
     assert "redundant less harmful together" in page
     md = (out / "summary.md").read_text(encoding="utf-8")
