@@ -381,7 +381,8 @@ def render_html(table: DisplayTable) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                      for row in table.rows)
-    return f'<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+    return (f'<div class="scroll"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n'
+            "</tbody>\n</table></div>")
 
 
 # -------------------------------------------------------------------------------------------
@@ -430,18 +431,20 @@ def saturation_warnings(results: Results, t: Tables) -> List[str]:
                 samples.add(net.attrs.get("measure_samples"))
         if sat:
             n = "/".join(str(x) for x in sorted(samples))
-            out.append(f"{cond.label}: the information plane is saturated in {sat} of {total} "
-                       f"layers (binned H(T) ≥ {SATURATION:g} log2 N, N = {n}): nearly every "
-                       "sample has a bin pattern of its own, so H(T) and I(T;Y) there reflect "
-                       "the sample size, not the layer; use fewer bins or binary binning "
-                       "(measure.bins, measure.binning)")
+            out.append(f"{cond.label}: information plane saturated in {sat} of {total} "
+                       f"layers (binned H(T) ≥ {SATURATION:g} log2 N, N = {n})")
         rows = [r for r in t.training_plane if r["condition"] == cond.label]
         hit = [r for r in rows if r["saturated"]]
         if hit:
-            out.append(f"{cond.label}: the binned information plane over training is "
-                       f"saturated at {len(hit)} of {len(rows)} layer snapshots (some seeds "
-                       f"with H(T) ≥ {SATURATION:g} log2 N): see the crosses in its figure")
+            out.append(f"{cond.label}: information plane over training saturated at "
+                       f"{len(hit)} of {len(rows)} layer snapshots (crosses in its figure)")
     return out
+
+
+SATURATION_TEXT = ("A binned H(T) within 1% of log2 N (N the samples measured) means nearly "
+                   "every sample has a bin pattern of its own: H(T) and I(T;Y) then reflect "
+                   "the sample size, not the layer. Fewer bins or binary binning "
+                   "(measure.bins, measure.binning; train.snapshot_bins) bring out structure.")
 
 
 def glance_rows(t: Tables) -> List[List[str]]:
@@ -527,7 +530,7 @@ def summary_text(results: Results, t: Tables, options: Options = Options()) -> s
     parts += [f"{k:15} {v}" for k, v in _header_lines(results)]
     warnings = saturation_warnings(results, t)
     if warnings:
-        parts += ["", "Warnings:"] + [f"  ! {w}" for w in warnings]
+        parts += ["", "Warnings: " + SATURATION_TEXT] + [f"  ! {w}" for w in warnings]
     if t.notes:
         parts += ["", "Notes (absent content is skipped):"] + [f"  - {n}" for n in t.notes]
     parts += ["", render_text(DisplayTable("glance", "At a glance", GLANCE_COLUMNS,
@@ -547,7 +550,7 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
     parts += [f"- **{k}**: {v}" for k, v in _header_lines(results)]
     warnings = saturation_warnings(results, t)
     if warnings:
-        parts += ["", "## Warnings", ""] + [f"- **{w}**" for w in warnings]
+        parts += ["", "## Warnings", "", SATURATION_TEXT, ""] + [f"- **{w}**" for w in warnings]
     parts += ["", "## At a glance", "", render_markdown(
         DisplayTable("glance", "At a glance", GLANCE_COLUMNS, glance_rows(t))), "",
         GLANCE_CAPTION]
@@ -576,7 +579,8 @@ CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.2em auto; max-width: 1300px; color: #222;
        line-height: 1.45; padding: 0 1em; }
 h1 { border-bottom: 2px solid #444; margin-bottom: 0.3em; }
-h2 { border-bottom: 1px solid #aaa; margin-top: 2em; }
+h2 { border-bottom: 1px solid #aaa; margin-top: 2em; } h2#summary { margin-top: 0.8em; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; white-space: nowrap; }
 th { background: #eee; } tbody tr:nth-child(even) { background: #f8f8f8; }
@@ -646,8 +650,8 @@ def report_html(results: Results, t: Tables, figs, options: Options) -> str:
     warnings = saturation_warnings(results, t)
     if warnings:
         out.append('<div class="warning" id="warnings"><b>Warning: saturated information '
-                   "plane.</b><ul>" + "".join(f"<li>{e(w)}</li>" for w in warnings)
-                   + "</ul></div>")
+                   f"plane.</b> {e(SATURATION_TEXT)}<ul>"
+                   + "".join(f"<li>{e(w)}</li>" for w in warnings) + "</ul></div>")
     key = [f for kind in KEY_KINDS for f in figs if f.kind == kind]
     for f in key:
         out.append(_figure_html(f, "key"))
@@ -749,6 +753,7 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
                      for kind in ("gap", "asc_desc", "spearman")}},
         "kind": results.kind,
         "warnings": saturation_warnings(results, t),
+        "warnings_explained": SATURATION_TEXT,
         "figures": [f.record() for f in figs],
         "definitions": {
             "auc": "trapezoid of accuracy (fraction) over ablated/n in [0, 1]",

@@ -3,6 +3,7 @@ ablation file; tidy pandas tables; plot_* functions that draw into an `ax`; band
 seeds; the saturation warning; reports of single files."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -224,3 +225,40 @@ def test_saturation_warning_and_band_choice(tmp_path):
                   repeats=2, measure_samples=4096)
     with ioca_analysis.open(path) as r:
         assert report.saturation_warnings(r, tables.compute(r)) == []
+
+
+def test_real_train_measure_ablate_files(ioca_bin, tmp_path):
+    """Files written by a real ioca (tiny synthetic network): the reader takes what they
+    record (data set, activation and seed via the model file, intact accuracy, git commit),
+    and its tables agree with the files' own arrays."""
+    import h5py
+    syn = ["--dataset", "synthetic", "--synthetic-samples", "1200",
+           "--synthetic-test-samples", "300", "--synthetic-features", "12",
+           "--synthetic-classes", "3", "--validation-size", "300"]
+    model, meas, abl = tmp_path / "m.h5", tmp_path / "meas.h5", tmp_path / "abl.h5"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for cmd in (["train", *syn, "--hidden", "6,4", "--activation", "tanh", "--epochs", "1",
+                 "--seed", "7", "--out", model, "--quiet"],
+                ["measure", "--model", model, "--out", meas],
+                ["ablate", "--model", model, "--measures", meas, "--by", "mutual_information",
+                 "--random", "2", "--out", abl]):
+        subprocess.run([str(ioca_bin)] + [str(c) for c in cmd], check=True, env=env,
+                       cwd=tmp_path, capture_output=True, timeout=120)
+    with ioca_analysis.open(meas) as r:
+        net = r.networks[0]
+        assert r.kind == "measures" and r.conditions[0].label == "synthetic-tanh-6x4"
+        assert net.seed == 7 and r.attrs["git_commit"] not in ("", None)
+    with ioca_analysis.open(abl) as r, h5py.File(abl, "r") as f:
+        net = r.networks[0]
+        assert r.kind == "ablation" and net.has_measures and net.seed == 7
+        assert net.test_accuracy == f.attrs["intact_accuracy"]
+        c = r.curves_df(scope="layer1", quantity="mutual_information")
+        np.testing.assert_array_equal(
+            c[c.direction == "descending"]["accuracy"],
+            f["ablation/layer1/mutual_information/descending/accuracy"][()])
+        m = r.measures_df()
+        assert len(m) == 10 and not m["accuracy_drop"].isna().any()
+    out = tmp_path / "report"
+    assert main(["report", str(abl), "-o", str(out), "--formats", "png"]) == 0
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "synthetic-tanh-6x4" in page and 'src="summary_curves.png"' in page

@@ -96,6 +96,10 @@ def test_report_and_summary_on_a_real_file(study_file, tmp_path):
     assert all(p in html for p in pngs)
     tables = json.loads((out / "tables.json").read_text())
     assert tables
+    # The new layout on a real file: the commit and config ioca recorded, an SVG per PNG.
+    assert tables["attributes"]["git_commit"] and tables["attributes"]["git_commit"] in html
+    assert "hidden = 16x12" in html
+    assert sorted(p.name for p in out.glob("*.svg")) == [p[:-4] + ".svg" for p in pngs]
     s = subprocess.run([sys.executable, "-m", "ioca_analysis", "summary", str(study_file)],
                        check=True, cwd=here, env=env, capture_output=True, text=True, timeout=300)
     assert "synthetic-relu-16x12" in s.stdout and "Spearman" in s.stdout
