@@ -44,7 +44,9 @@ def _version() -> str:
 
 __version__ = _version()
 
-from .results import Results, ResultsError  # noqa: E402,F401  (re-exported)
+from .results import Results, ResultsError  # noqa: E402  (re-exported)
+
+__all__ = ["open", "Results", "ResultsError", "__version__"]
 
 
 def open(path, measures=None) -> Results:  # noqa: A001  (ioca_analysis.open, like h5py.File)

@@ -93,6 +93,8 @@ def curves(results: Results, scope: Optional[str] = None, quantity: Optional[str
 
     for cond in results.conditions:
         for base in cond.networks:
+            if setting and setting not in base.settings:
+                continue  # (as Results.curves: networks without that setting are left out)
             net = base.in_setting(setting) if setting else base
             for sc in base.scopes():
                 if scope is not None and sc != scope:
@@ -119,6 +121,8 @@ def measures(results: Results, setting: Optional[str] = None) -> pd.DataFrame:
     parts = []
     ids = _ids(results)
     for base in results.networks:
+        if setting and setting not in base.settings:
+            continue
         net = base.in_setting(setting) if setting else base
         for k in range(base.n_hidden):
             columns = {}
