@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="family for the Holm and Benjamini-Hochberg adjusted p-values: "
                              "all tests of the report (default) or each table")
 
-    r = sub.add_parser("report", help="write PNG figures, index.html, summary.md and "
+    r = sub.add_parser("report", help="write the figures (PNG, SVG), index.html, summary.md and "
                        "tables.json into a folder")
     common(r)
     r.add_argument("-o", "--out", default="report", metavar="DIR",

@@ -346,7 +346,7 @@ def summary_curves(results: Results) -> Optional[Figure]:
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
-    fig.legend(handles, labels, loc="upper right", fontsize=8.5, frameon=False)
+    fig.legend(handles, labels, loc="center right", fontsize=8.5, frameon=False)
     title = "Which quantity finds the important neurons first (descending orders)"
     fig.suptitle(title, fontsize=11)
     caption = ("One panel per condition, in its network scope (all hidden neurons; else its "

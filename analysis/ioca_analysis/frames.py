@@ -79,17 +79,18 @@ def curves(results: Results, scope: Optional[str] = None, quantity: Optional[str
     ids = _ids(results)
 
     def add(net, sc, q, d, c):
+        # Columns as arrays, one DataFrame at the end: fast for thousands of curves.
         acc = np.atleast_2d(c.accuracy)
         loss = (np.atleast_2d(c.loss) if c.loss is not None
                 else np.full(acc.shape, np.nan))
         R, P = acc.shape
-        frame = {k: np.repeat(v, R * P) if not isinstance(v, str) else v
-                 for k, v in ids[net.name].items()}
-        frame.update(scope=sc, quantity=q, direction=d,
-                     repeat=np.repeat(np.arange(R) if d == "random" else [-1], P),
-                     n=c.n, ablated=np.tile(c.ablated, R), fraction=np.tile(c.fraction, R),
-                     accuracy=acc.reshape(-1), loss=loss.reshape(-1))
-        parts.append(pd.DataFrame(frame))
+        labels = dict(ids[net.name], scope=sc, quantity=q, direction=d, n=c.n)
+        part = {k: np.full(R * P, v, dtype=object if isinstance(v, str) or v is None
+                           else None) for k, v in labels.items()}
+        part.update(repeat=np.repeat(np.arange(R) if d == "random" else [-1], P),
+                    ablated=np.tile(c.ablated, R), fraction=np.tile(c.fraction, R),
+                    accuracy=acc.reshape(-1), loss=loss.reshape(-1))
+        parts.append(part)
 
     for cond in results.conditions:
         for base in cond.networks:
@@ -110,8 +111,9 @@ def curves(results: Results, scope: Optional[str] = None, quantity: Optional[str
                         add(base, sc, "random", "random", c)
     if not parts:
         return pd.DataFrame(columns=CURVE_COLUMNS)
-    out = pd.concat(parts, ignore_index=True)[CURVE_COLUMNS]
-    return out.astype({"seed": "Int64"}) if out["seed"].isna().any() else out
+    out = pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in CURVE_COLUMNS})
+    seeds = pd.array(out["seed"].tolist(), dtype="Int64")  # (None: a network without seed)
+    return out.assign(seed=seeds if seeds.isna().any() else seeds.astype(np.int64))
 
 
 def measures(results: Results, setting: Optional[str] = None) -> pd.DataFrame:
