@@ -725,6 +725,11 @@ def plot_information_plane(results: Results, ax=None):
                               label=f"log2({m} samples): max H(T)"))
     ax.set_xlabel("H(T) = I(X;T) of the binned layer [bits]")
     ax.set_ylabel("I(T;Y) [bits]")
+    # The whole plane from 0 (as over training): points pinned at log2 N then show as such
+    # instead of a zoom into their last digits.
+    ax.ticklabel_format(useOffset=False)
+    ax.set_xlim(0, max(ax.get_xlim()[1], 0.5) * 1.04)
+    ax.set_ylim(0, max(ax.get_ylim()[1], 0.5) * 1.04)
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5),
               frameon=False)
