@@ -195,7 +195,8 @@ def _module_kinds(nn):
     """Module classes by role: activations ioca has, modules that do nothing at inference,
     and final modules that softmax already implies."""
     activations = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
-    skipped = (nn.Flatten, nn.Dropout, nn.Identity)
+    dropout = getattr(nn.modules.dropout, "_DropoutNd", nn.Dropout)  # Dropout, Dropout1d, ...
+    skipped = (nn.Flatten, dropout, nn.Identity)
     final = (nn.Softmax, nn.LogSoftmax)
     return activations, skipped, final
 
