@@ -845,10 +845,15 @@ def _to_torch(args):
     import torch
 
     model = to_torch(args.model)
-    if args.save == "module":
-        torch.save(model, args.out)
-    else:
-        torch.save(model.state_dict(), args.out)
+    folder = os.path.dirname(os.path.abspath(args.out))
+    fd, tmp = tempfile.mkstemp(prefix=".export_torch.", suffix=".pt.part", dir=folder)
+    os.close(fd)
+    try:  # written next to OUT.pt, then moved into place: no half-written file
+        torch.save(model if args.save == "module" else model.state_dict(), tmp)
+        os.replace(tmp, args.out)
+    except BaseException:
+        os.remove(tmp)
+        raise
     print(model)
     print(f"# inputs: (x - {model.ioca_input_mean!r}) / {model.ioca_input_std!r}, x the pixel "
           "in [0, 1]; outputs are logits")

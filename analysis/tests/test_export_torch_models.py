@@ -355,6 +355,11 @@ def test_command_line_rejections(tmp_path, capsys):
         assert status == 2 and len(lines) == 1, (args, err)
         assert message in lines[0] and args[0] in lines[0], (args, lines[0])
         assert not (tmp_path / "x.h5").exists()
+    (tmp_path / "text.h5").write_text("not HDF5")
+    for source in ("text.h5", "state.pt"):  # to-torch wants an ioca model file
+        status, err = convert(["to-torch", tmp_path / source, tmp_path / "out.pt"], capsys)
+        assert status == 2 and len(err.strip().splitlines()) == 1 and source in err, err
+        assert not [p for p in os.listdir(tmp_path) if p.startswith("out.pt") or p.endswith(".part")]
     with pytest.raises(SystemExit) as exit_info:  # argparse: --seed is required
         export_torch.main(["from-torch", str(tmp_path / "state.pt"), "--out", str(tmp_path / "x.h5"),
                            "--dataset", "mnist", "--activation", "relu"])
