@@ -11,6 +11,7 @@ packages=(
   libboost-program-options-dev catch2 libeigen3-dev zlib1g-dev
   time  # tests/bench/study_scale.sh: peak RSS per rank
   python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest python3-sklearn
+  python3-torch  # analysis/export_torch.py and its tests (converting PyTorch models)
   python3-pandas  # analysis/: the Python API's tidy tables
   python3-venv python3-pip  # analysis/: the offline pip install into a venv (and its test)
   chromium  # analysis/tests/test_analysis_browser.py: the report checked in a real browser

@@ -1,10 +1,10 @@
 """Model files written by analysis/export_torch.py (or by hand with h5py) against ioca.
 
 Each model is evaluated by `ioca evaluate` on a tiny random MNIST-format data set and
-compared with an independent float64 numpy forward pass (or torch's own forward):
-predictions must agree wherever the top-2 logit margin is clear, and the loss must
-match the mean cross-entropy.  Broken files must be rejected with exit status 2 and one
-line on stderr naming the file.
+compared with an independent float64 numpy forward pass: predictions must agree wherever
+the top-2 logit margin is clear, and the loss must match the mean cross-entropy.  Broken
+files must be rejected with exit status 2 and one line on stderr naming the file.  The
+conversions of torch models are in test_export_torch_models.py.
 """
 
 import os
@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 import export_torch
-from export_torch import export_sequential, export_state_dict
+from export_torch import export_state_dict
+
+MNIST = {"dataset": "mnist", "seed": 5}
 
 SIZES = (784, 64, 32, 10)
 MARGIN = 1e-4          # predictions are compared where the top-2 logit margin exceeds this
@@ -110,7 +112,7 @@ def write_raw_model(path, layers, activations, string_kind="vlen", root=None):
 def test_exported_state_dict_matches_numpy(activation, tmp_path, tiny_mnist, evaluate):
     state = random_state_dict(seed=1)
     path = tmp_path / f"{activation}.h5"
-    export_state_dict(state, path, activation)
+    export_state_dict(state, path, activation, **MNIST)
     logits = numpy_logits(layers_of(state), [activation, activation, "identity"], tiny_mnist["x"])
     assert_agrees(evaluate(path), logits, tiny_mnist["y"])
 
@@ -119,7 +121,7 @@ def test_exported_state_dict_matches_numpy(activation, tmp_path, tiny_mnist, eva
 def test_input_normalisation_is_applied(activation, tmp_path, tiny_mnist, evaluate):
     state = random_state_dict(seed=2)
     path = tmp_path / "normalised.h5"
-    export_state_dict(state, path, activation, input_mean=0.1307, input_std=0.3081)
+    export_state_dict(state, path, activation, input_mean=0.1307, input_std=0.3081, **MNIST)
     with h5py.File(path, "r") as f:
         assert f.attrs["input_mean"] == pytest.approx(0.1307)
         assert f.attrs["input_std"] == pytest.approx(0.3081)
@@ -132,14 +134,15 @@ def test_mixed_activations_and_file_layout(tmp_path, tiny_mnist, evaluate):
     state = random_state_dict(seed=3)
     prefixed = {f"net.{key}": value for key, value in state.items()}  # a Sequential held as .net
     path = tmp_path / "mixed.h5"
-    export_state_dict(prefixed, path, ["tanh", "relu"], attributes={"note": "hello", "seed": 3})
+    export_state_dict(prefixed, path, ["tanh", "relu"], dataset="mnist", seed=3,
+                      attributes={"note": "hello"})
     with h5py.File(path, "r") as f:
         assert sorted(f["layers"]) == ["0", "1", "2"]
         assert f["layers/0/weight"].dtype == np.float32 and f["layers/0/weight"].shape == (64, 784)
         assert f["layers/2/bias"].shape == (10,)
         assert [f[f"layers/{k}"].attrs["activation"] for k in range(3)] == ["tanh", "relu", "identity"]
         assert f.attrs["exported_by"] == "analysis/export_torch.py"
-        assert f.attrs["note"] == "hello" and f.attrs["seed"] == 3
+        assert f.attrs["note"] == "hello" and f.attrs["seed"] == 3 and f.attrs["dataset"] == "mnist"
         assert f.attrs["ioca_model_format"] == 1
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
     logits = numpy_logits(layers_of(state), ["tanh", "relu", "identity"], tiny_mnist["x"])
@@ -255,15 +258,16 @@ def test_layer_gap_is_rejected(tmp_path, evaluate):
 
 def test_wrong_input_size_is_rejected(tmp_path, evaluate):
     path = tmp_path / "input_size.h5"
-    export_state_dict(random_state_dict(seed=8, sizes=(100, 16, 10)), path, "relu")
+    write_raw_model(path, layers_of(random_state_dict(seed=8, sizes=(100, 16, 10))),
+                    ["relu", "identity"])
     assert_rejected(evaluate(path), path)
 
 
 # --- (e): the exporter's own checks
 
 
-def _drop_bias(state):
-    del state["2.bias"]
+def _drop_weight(state):
+    del state["2.weight"]
     return state
 
 
@@ -282,33 +286,73 @@ def _bad_bias_shape(state):
     return state
 
 
-def _bad_key(state):
-    state["classifier"] = state.pop("4.weight")
+def _batchnorm(state):
+    state["1.running_mean"] = np.zeros(64, np.float32)
+    return state
+
+
+def _conv(state):
+    state["0.weight"] = np.zeros((64, 1, 28, 28), np.float32)
     return state
 
 
 @pytest.mark.parametrize("breaker, message", [
-    (_break_chain, "chain"), (_drop_bias, "no bias"), (_nan_value, "NaN"),
-    (_bad_bias_shape, "bias must have shape"), (_bad_key, "classifier")])
+    (_break_chain, "do not chain"), (_drop_weight, "no weight"), (_nan_value, "NaN"),
+    (_bad_bias_shape, "bias must have shape"), (_batchnorm, "'1'.*running_mean.*not a Linear"),
+    (_conv, "'0'.*convolutions")])
 def test_exporter_rejects_invalid_state_dict(breaker, message, tmp_path):
     path = tmp_path / "bad.h5"
     with pytest.raises(ValueError, match=message):
-        export_state_dict(breaker(random_state_dict(seed=9)), path, "relu")
+        export_state_dict(breaker(random_state_dict(seed=9)), path, "relu", **MNIST)
     assert os.listdir(tmp_path) == []
+
+
+def test_state_dict_layer_names_and_order(tmp_path, tiny_mnist, evaluate):
+    """Any module names work; the layers run in the order of the state dict, and a Linear
+    without bias (only a weight) gets a zero bias."""
+    state = random_state_dict(seed=14)
+    named = {"encoder.fc1.weight": state["0.weight"], "encoder.fc1.bias": state["0.bias"],
+             "fc_mid.weight": state["2.weight"],
+             "head.weight": state["4.weight"], "head.bias": state["4.bias"]}
+    path = tmp_path / "named.h5"
+    export_state_dict(named, path, "tanh", **MNIST)
+    with h5py.File(path, "r") as f:
+        assert not np.any(f["layers/1/bias"][()])
+    layers = layers_of(state)
+    layers[1] = (layers[1][0], np.zeros_like(layers[1][1]))
+    logits = numpy_logits(layers, ["tanh", "tanh", "identity"], tiny_mnist["x"])
+    assert_agrees(evaluate(path), logits, tiny_mnist["y"])
 
 
 @pytest.mark.parametrize("activations, message", [
     (["relu"], "2 hidden layers"), ("softplus", "unknown activation"), (["relu", "gelu"], "gelu")])
 def test_exporter_rejects_bad_activations(activations, message, tmp_path):
     with pytest.raises(ValueError, match=message):
-        export_state_dict(random_state_dict(seed=10), tmp_path / "bad.h5", activations)
+        export_state_dict(random_state_dict(seed=10), tmp_path / "bad.h5", activations, **MNIST)
 
 
-@pytest.mark.parametrize("kwargs", [{"input_std": 0.0}, {"input_mean": float("nan")},
-                                    {"attributes": {"input_mean": 0.5}}])
-def test_exporter_rejects_bad_scaling(kwargs, tmp_path):
-    with pytest.raises(ValueError):
-        export_state_dict(random_state_dict(seed=11), tmp_path / "bad.h5", "relu", **kwargs)
+@pytest.mark.parametrize("kwargs, message", [
+    ({"input_std": 0.0}, "std must be > 0"), ({"input_mean": float("nan")}, "finite"),
+    ({"attributes": {"input_mean": 0.5}}, "set by the converter"),
+    ({"attributes": {"seed": 2}}, "set by the converter"),
+    ({"input_mean": [0.1, 0.2, 0.3]}, "mnist has 1 channel"),
+    ({"dataset": "cifar10"}, "3072 pixels"), ({"dataset": "imagenet"}, "unknown data set"),
+    ({"seed": -1}, "seed must be"), ({"seed": 1.5}, "seed must be"),
+    ({"train_indices": [3, 60000]}, "0..59999"), ({"train_indices": []}, "empty"),
+    ({"validation_size": 60000}, "smaller than")])
+def test_exporter_rejects_bad_options(kwargs, message, tmp_path):
+    options = {**MNIST, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        export_state_dict(random_state_dict(seed=11), tmp_path / "bad.h5", "relu", **options)
+    assert os.listdir(tmp_path) == []
+
+
+def test_seed_and_dataset_are_required(tmp_path):
+    """No imported model silently gets a default seed."""
+    with pytest.raises(TypeError, match="seed"):
+        export_state_dict(random_state_dict(seed=11), tmp_path / "x.h5", "relu", dataset="mnist")
+    with pytest.raises(TypeError, match="dataset"):
+        export_state_dict(random_state_dict(seed=11), tmp_path / "x.h5", "relu", seed=1)
 
 
 def test_module_imports_without_torch():
@@ -318,71 +362,3 @@ def test_module_imports_without_torch():
     assert completed.stdout.strip() == "ok", completed.stderr
 
 
-# --- (f): torch models
-
-
-def torch_sequential(torch, seed):
-    """nn.Sequential(Linear(784, 64), ReLU(), Linear(64, 10)) with seeded random weights."""
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
-
-
-def torch_logits(torch, model, x, input_mean=0.0, input_std=1.0):
-    """torch's own forward pass in float32, returned as float64."""
-    with torch.no_grad():
-        inputs = (torch.from_numpy(x.astype(np.float32)) - input_mean) / input_std
-        return model(inputs).double().numpy()
-
-
-def test_torch_sequential_matches_torch_forward(tmp_path, tiny_mnist, evaluate):
-    torch = pytest.importorskip("torch")
-    model = torch_sequential(torch, seed=12)
-    path = tmp_path / "torch.h5"
-    export_sequential(model, path, input_mean=0.1307, input_std=0.3081)
-    logits = torch_logits(torch, model, tiny_mnist["x"], 0.1307, 0.3081)
-    assert_agrees(evaluate(path), logits, tiny_mnist["y"])
-
-
-def test_torch_sequential_rejects_unsupported_modules(tmp_path):
-    torch = pytest.importorskip("torch")
-    nn = torch.nn
-    with pytest.raises(ValueError, match="Dropout"):
-        export_sequential(nn.Sequential(nn.Linear(4, 3), nn.Dropout(), nn.Linear(3, 2)), tmp_path / "a.h5")
-    with pytest.raises(ValueError, match="end with a Linear"):
-        export_sequential(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), tmp_path / "b.h5")
-    with pytest.raises(ValueError, match="activation between"):
-        export_sequential(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), tmp_path / "c.h5")
-    with pytest.raises(ValueError, match="Sequential"):
-        export_sequential(nn.Linear(4, 3), tmp_path / "d.h5")
-    assert os.listdir(tmp_path) == []
-
-
-@pytest.mark.parametrize("saved", ["sequential", "state_dict"])
-def test_command_line(saved, tmp_path, tiny_mnist, evaluate):
-    torch = pytest.importorskip("torch")
-    model = torch_sequential(torch, seed=13)
-    source = tmp_path / f"{saved}.pt"
-    torch.save(model if saved == "sequential" else model.state_dict(), source)
-    out = tmp_path / "cli.h5"
-    completed = subprocess.run(
-        [sys.executable, export_torch.__file__, str(source), "--out", str(out),
-         "--input-mean", "0.1307", "--input-std", "0.3081"], capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr
-    with h5py.File(out, "r") as f:
-        assert f.attrs["source"] == source.name
-        assert f.attrs["exported_by"] == "analysis/export_torch.py"
-        assert f["layers/0"].attrs["activation"] == "relu"
-    logits = torch_logits(torch, model, tiny_mnist["x"], 0.1307, 0.3081)
-    assert_agrees(evaluate(out), logits, tiny_mnist["y"])
-
-
-def test_command_line_reports_bad_input(tmp_path):
-    torch = pytest.importorskip("torch")
-    source = tmp_path / "bad.pt"
-    torch.save({"0.weight": torch.zeros(3, 4), "0.bias": torch.zeros(3),
-                "2.weight": torch.zeros(2, 5), "2.bias": torch.zeros(2)}, source)
-    completed = subprocess.run([sys.executable, export_torch.__file__, str(source), "--out",
-                                str(tmp_path / "x.h5")], capture_output=True, text=True)
-    assert completed.returncode == 2
-    assert "bad.pt" in completed.stderr and "chain" in completed.stderr
-    assert not (tmp_path / "x.h5").exists()

@@ -23,6 +23,10 @@ using Attributes = std::map<std::string, AttributeValue>;
 struct Model {
   nn::Mlp net;
   Attributes attributes;  // without input_mean / input_std (those live in net)
+  // /training_indices (optional, written by analysis/export_torch.py --train-indices): the
+  // images of the official training set (0-based, file order) the model was trained on,
+  // sorted and distinct. Empty when the file does not say.
+  std::vector<std::int64_t> training_indices;
 };
 
 // Version of the model-file layout, stored as root attribute "ioca_model_format".
@@ -34,8 +38,8 @@ void save_model(const std::string& path, const nn::Mlp& net, const Attributes& a
                 const info::TrainingPlane* plane = nullptr);
 
 // Reads /layers/0.. in order; checks shapes (weight [out, in], bias [out], consecutive
-// layers chain), activation names, and that every weight is finite. Throws
-// ioca::FileError naming the file and the problem.
+// layers chain), activation names, and that every weight is finite; and /training_indices
+// when present (1-D integers >= 0). Throws ioca::FileError naming the file and the problem.
 Model load_model(const std::string& path);
 
 // The measures file of DESIGN.md: /layers/K/<quantity> float64 [n_K] per hidden layer K,

@@ -59,6 +59,23 @@ io::Attributes trained_attributes(const data::LoadOptions& load, const data::Spl
 // The split named test, validation or train.
 const data::Dataset& split_named(const data::Splits& splits, const std::string& name);
 
+// How many images of the named split are among `trained_on` (a model's sorted, distinct
+// /training_indices into the official training set; the test split shares none). Throws
+// FileError naming model_path for an index beyond the training set.
+std::size_t training_overlap(const std::vector<std::int64_t>& trained_on,
+                             const data::LoadOptions& load, const data::Splits& splits,
+                             const std::string& split, const std::string& model_path);
+// One line "warning: <model>: K of the N images of the <split> split are among ...", or ""
+// when the split shares no image with the model's training images.
+std::string training_overlap_warning(const io::Model& model, const data::LoadOptions& load,
+                                     const data::Splits& splits, const std::string& split,
+                                     const std::string& model_path);
+// The split "unseen" of `evaluate` and `measure`: the images of the official training set
+// that are not among the model's /training_indices, in index order. Throws FileError naming
+// model_path when the model records no training indices, or was trained on every image.
+data::Dataset unseen_split(const io::Model& model, const data::LoadOptions& load,
+                           const data::Splits& splits, const std::string& model_path);
+
 // What prepare computes besides the network.
 struct Settings {
   std::string measure_split = "validation";

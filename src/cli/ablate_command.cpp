@@ -391,6 +391,8 @@ int run_ablate(const AblateArgs& a) {
   const data::Splits splits = data::load(load);
   const data::Dataset& test = splits.test;
   nn::check_compatible(model.net, test, a.model);
+  // The test split shares no training image; this only checks the indices fit the data set.
+  pipeline::training_overlap(model.training_indices, load, splits, "test", a.model);
   if (test.samples == 0) throw Error("the test split of " + load.dataset + " is empty");
 
   pipeline::Prepared p;

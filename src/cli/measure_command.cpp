@@ -14,7 +14,8 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
       "ioca measure: per-neuron information measures of a model's hidden layers");
   desc.add_options()("model", po::value<std::string>(), "model file (HDF5)")(
       "split", po::value<std::string>()->default_value("validation"),
-      "estimation split: validation | train | test")(
+      "estimation split: validation | train | test | unseen (the training images a converted "
+      "model was not trained on: its /training_indices)")(
       "binning", po::value<std::string>()->default_value("uniform"),
       "uniform | uniform-layer | quantile | binary")(
       "bins", po::value<int>()->default_value(30),
@@ -45,7 +46,8 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
   a.data = read_data_args(vm);
   if (!vm.count("model")) throw UsageError("--model is required");
   a.model = vm["model"].as<std::string>();
-  a.split = check_split_name(vm["split"].as<std::string>());
+  a.split = vm["split"].as<std::string>();
+  if (a.split != "unseen") check_split_name(a.split);  // unseen: images the model was not trained on
   a.options.binning.rule = info::parse_binning(vm["binning"].as<std::string>());
   a.options.binning.bins = vm["bins"].as<int>();
   if (a.options.binning.bins < 2 || a.options.binning.bins > 100000)
@@ -136,13 +138,22 @@ int run_measure(const MeasureArgs& a) {
   const io::Model model = io::load_model(a.model);
   const data::LoadOptions load = resolve_data(a.data, &model.attributes, a.model);
   const data::Splits splits = data::load(load);
-  const data::Dataset& d = pipeline::split_named(splits, a.split);
+  data::Dataset unseen;  // built only for --split unseen
+  if (a.split == "unseen") unseen = pipeline::unseen_split(model, load, splits, a.model);
+  const data::Dataset& d = a.split == "unseen" ? unseen : pipeline::split_named(splits, a.split);
   nn::check_compatible(model.net, d, a.model);
+  const std::string overlap =
+      pipeline::training_overlap_warning(model, load, splits, a.split, a.model);
+  if (!overlap.empty()) std::fprintf(stderr, "ioca measure: %s\n", overlap.c_str());
   const info::Measures m = info::measure(model.net, d, a.options);
   if (!a.out.empty()) {
     io::Attributes attrs = io::measure_attributes(a.options, a.split, nn::fingerprint(model.net));
     io::add_data_attributes(load, attrs);
     attrs["model"] = a.model;
+    // Images of the split the model was trained on (known only for converted models).
+    if (!model.training_indices.empty())
+      attrs["training_overlap"] = static_cast<std::int64_t>(
+          pipeline::training_overlap(model.training_indices, load, splits, a.split, a.model));
     io::save_measures(a.out, m, attrs);
   }
   if (a.print) print_summary(m);

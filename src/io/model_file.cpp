@@ -1,5 +1,6 @@
 // The model file of DESIGN.md: /layers/K/{weight [out,in], bias [out]} float32, attribute
 // "activation" on /layers/K, optional root attributes input_mean / input_std.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -99,6 +100,19 @@ Model load_model(const std::string& path) {
   if (!(model.net.input_std > 0.0f)) throw FileError(path, "@input_std must be > 0");
   model.attributes.erase("input_mean");
   model.attributes.erase("input_std");
+
+  // The images a converted model was trained on: ioca warns when its split shares some.
+  if (h5::exists(root, "training_indices")) {
+    auto t = h5::read_int_dataset(f, root, "/training_indices");
+    if (t.dims.size() != 1) throw FileError(path, "/training_indices must be a 1-D array");
+    for (const std::int64_t i : t.data)
+      if (i < 0)
+        throw FileError(path, "/training_indices holds " + std::to_string(i) +
+                                  " (indices into the training set are >= 0)");
+    std::sort(t.data.begin(), t.data.end());
+    t.data.erase(std::unique(t.data.begin(), t.data.end()), t.data.end());
+    model.training_indices = std::move(t.data);
+  }
   return model;
 }
 

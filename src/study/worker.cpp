@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "io/hdf5.hpp"
 #include "ioca/core.hpp"
@@ -134,6 +135,9 @@ io::Model Worker::network(const NetworkSpec& n, const data::Splits& sp,
       return io::load_model(n.model_file);
     }();
     nn::check_compatible(m.net, sp.test, n.model_file);
+    const std::string overlap = pipeline::training_overlap_warning(
+        m, n.data, sp, config_.measure_split, n.model_file);
+    if (!overlap.empty()) std::fprintf(stderr, "ioca run: %s\n", overlap.c_str());
     return m;
   }
   pipeline::Trained trained = pipeline::train_with_snapshots(

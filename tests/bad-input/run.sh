@@ -229,6 +229,10 @@ model("dataset-attr-unknown", lambda f: f.attrs.__setitem__("dataset", "imagenet
 model("absurd-synthetic-samples", absurd_synthetic)
 model("negative-synthetic-features", negative_features)
 model("absurd-synthetic-classes", huge_classes)
+model("training-indices-negative", lambda f: f.create_dataset("training_indices", data=np.array([3, -2])))
+model("training-indices-2d", lambda f: f.create_dataset("training_indices", data=np.zeros((2, 2), np.int64)))
+model("training-indices-float", lambda f: f.create_dataset("training_indices", data=np.array([1.5])))
+model("training-indices-beyond", lambda f: f.create_dataset("training_indices", data=np.array([1, 10**9])))
 open(os.path.join(t, "models", "garbage.h5"), "w").write("not an HDF5 file\n")
 open(os.path.join(t, "models", "empty.h5"), "w").close()
 data = open(os.path.join(t, "m.h5"), "rb").read()
@@ -323,12 +327,13 @@ for c in garbage empty truncated folder weights-do-not-chain bias-wrong-shape we
   weight-integers weight-strings nan-weight inf-bias missing-layer no-layers extra-entry \
   missing-bias activation-integer activation-unknown activation-two-strings activation-missing \
   last-layer-relu input-std-string input-std-zero input-mean-nan wrong-input-width \
-  dataset-attr-unknown absurd-synthetic-samples negative-synthetic-features absurd-synthetic-classes; do
+  dataset-attr-unknown absurd-synthetic-samples negative-synthetic-features absurd-synthetic-classes \
+  training-indices-negative training-indices-2d training-indices-float training-indices-beyond; do
   f=$tmp/models/$c.h5
   case $c in
-    garbage | empty | truncated | nan-weight | missing-layer | activation-unknown | input-std-string | dataset-attr-unknown | wrong-input-width)
+    garbage | empty | truncated | nan-weight | missing-layer | activation-unknown | input-std-string | dataset-attr-unknown | wrong-input-width | training-indices-negative)
       check "model-$c" 2 "$f" - evaluate --model "$f" ;;
-    folder | weight-1d | inf-bias | no-layers | activation-integer | last-layer-relu | input-mean-nan | absurd-synthetic-samples)
+    folder | weight-1d | inf-bias | no-layers | activation-integer | last-layer-relu | input-mean-nan | absurd-synthetic-samples | training-indices-2d)
       check "model-$c" 2 "$f" "$tmp/model-out.h5" measure --model "$f" --out "$tmp/model-out.h5" ;;
     *)
       check "model-$c" 2 "$f" "$tmp/model-out.h5" ablate --model "$f" "${ablate_fast[@]}" --measures "$ms" --out "$tmp/model-out.h5" ;;

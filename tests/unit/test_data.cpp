@@ -17,6 +17,7 @@
 
 #include "ioca/core.hpp"
 #include "ioca/data.hpp"
+#include "test_helpers.hpp"
 
 namespace fs = std::filesystem;
 using ioca::data::Dataset;
@@ -134,7 +135,7 @@ void write_idx_set(const IdxSet& s, const std::string& images, const std::string
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return ioca::testing::same_bytes(a, b);
 }
 
 // Sets or unsets an environment variable for one scope.

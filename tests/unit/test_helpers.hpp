@@ -1,6 +1,8 @@
 #pragma once
 // Data for the unit tests: class-dependent Gaussian blobs, seeded.
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "ioca/ablation.hpp"
 #include "ioca/core.hpp"
@@ -8,6 +10,14 @@
 #include "ioca/nn.hpp"
 
 namespace ioca::testing {
+
+// Bit-for-bit equality of two vectors. Empty vectors may have null data(), which memcmp
+// must not be given (UBSan reports it).
+template <typename T>
+bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
 
 // n samples of `features` features: class centres uniform in [0, 1), x = centre + noise * N(0, 1).
 // Labels are round-robin (every class present, equal counts) or drawn at random.

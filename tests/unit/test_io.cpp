@@ -212,3 +212,23 @@ TEST_CASE("write_atomically leaves nothing behind when the writer fails", "[io]"
                                    nn::make_mlp(2, {2}, nn::Activation::relu, 2, 1), {}),
                     FileError);
 }
+
+TEST_CASE("a model's training indices load sorted and distinct, bad ones are rejected", "[io]") {
+  TempDir tmp;
+  const auto l0 = layer(3, 4, "relu"), l1 = layer(2, 3, "identity");
+  const auto with_indices = [&](const std::string& name, const std::vector<std::int64_t>& v,
+                                std::vector<hsize_t> dims) {
+    const auto path = tmp.file(name);
+    write_raw_model(path, {l0, l1});
+    io::h5::File f{io::h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)), path};
+    io::h5::write_dataset(f, f.handle.id(), "training_indices", v.data(), dims);
+    return path;
+  };
+  const auto plain = tmp.file("plain.h5");
+  write_raw_model(plain, {l0, l1});
+  REQUIRE(io::load_model(plain).training_indices.empty());
+  const auto m = io::load_model(with_indices("ok.h5", {7, 2, 7, 0}, {4}));
+  REQUIRE(m.training_indices == std::vector<std::int64_t>{0, 2, 7});
+  require_file_error(with_indices("negative.h5", {3, -1}, {2}), "holds -1");
+  require_file_error(with_indices("square.h5", {1, 2, 3, 4}, {2, 2}), "1-D");
+}

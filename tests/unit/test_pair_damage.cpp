@@ -38,7 +38,7 @@ std::vector<NeuronPair> all_pairs(const nn::Mlp& net) {
 }
 
 bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+  return ioca::testing::same_bytes(a, b);
 }
 
 SweepOptions naive_options() {

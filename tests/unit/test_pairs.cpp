@@ -60,8 +60,7 @@ bool same_bits(const info::LayerPairs& a, const info::LayerPairs& b) {
   if (a.first != b.first || a.second != b.second) return false;
   for (const auto& name : info::pair_quantity_names()) {
     const auto &x = info::pair_quantity(a, name), &y = info::pair_quantity(b, name);
-    if (x.size() != y.size() || std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) != 0)
-      return false;
+    if (!ioca::testing::same_bytes(x, y)) return false;
   }
   return true;
 }

@@ -1,5 +1,6 @@
 // The per-network pipeline and the layouts it writes through: what the commands and the
 // study share must give the same thing whichever calls it.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
@@ -117,4 +118,62 @@ TEST_CASE("the measures layout records the binary threshold when there is one", 
     if (e.path == "/networks/x/measures" && e.name == "threshold")
       found = std::get<double>(e.value) == 0.25;
   CHECK(found);
+}
+
+TEST_CASE("training_overlap counts the split's images among a model's training images",
+          "[pipeline]") {
+  data::LoadOptions load;
+  load.dataset = "synthetic";
+  load.synthetic.train_samples = 300;
+  load.synthetic.test_samples = 40;
+  load.synthetic.features = 6;
+  load.validation_size = 90;
+  load.split_seed = 11;
+  const data::Splits sp = data::load(load);
+  std::vector<std::size_t> train, validation;
+  data::split_indices(300, 90, 11, train, validation);
+  const auto as_int = [](const std::vector<std::size_t>& v) {
+    return std::vector<std::int64_t>(v.begin(), v.end());
+  };
+  // Trained on exactly ioca's train split: no overlap with validation, all of train.
+  CHECK(pipeline::training_overlap(as_int(train), load, sp, "validation", "m.h5") == 0);
+  CHECK(pipeline::training_overlap(as_int(train), load, sp, "train", "m.h5") == 210);
+  CHECK(pipeline::training_overlap(as_int(train), load, sp, "test", "m.h5") == 0);
+  // Trained on the first 200 images: count by brute force.
+  std::vector<std::int64_t> first(200);
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = static_cast<std::int64_t>(i);
+  const auto expected = static_cast<std::size_t>(
+      std::count_if(validation.begin(), validation.end(), [](std::size_t i) { return i < 200; }));
+  REQUIRE(expected > 0);
+  CHECK(pipeline::training_overlap(first, load, sp, "validation", "m.h5") == expected);
+  io::Model model{nn::make_mlp(6, {4}, nn::Activation::relu, 10, 1), {}, first};
+  const std::string warning =
+      pipeline::training_overlap_warning(model, load, sp, "validation", "m.h5");
+  CHECK(warning.find(std::to_string(expected) + " of the 90 images of the validation split") !=
+        std::string::npos);
+  CHECK(pipeline::training_overlap_warning(model, load, sp, "test", "m.h5").empty());
+  // An index beyond the training set: the model was converted for another data set.
+  CHECK_THROWS_AS(pipeline::training_overlap({5, 300}, load, sp, "test", "m.h5"), FileError);
+
+  // --split unseen: images 200..299 of the training set, in order, wherever the split put them.
+  const data::Dataset unseen = pipeline::unseen_split(model, load, sp, "m.h5");
+  REQUIRE(unseen.samples == 100);
+  const data::Splits whole = [&] {
+    data::LoadOptions all = load;
+    all.validation_size = 0;
+    return data::load(all);  // the training set in file order
+  }();
+  REQUIRE(whole.train.samples == 300);
+  for (std::size_t k = 0; k < unseen.samples; ++k) {
+    CHECK(unseen.y[k] == whole.train.y[200 + k]);
+    CHECK(std::equal(unseen.row(k), unseen.row(k) + unseen.features, whole.train.row(200 + k)));
+  }
+  CHECK(pipeline::training_overlap(first, load, sp, "unseen", "m.h5") == 0);
+  io::Model untracked{model.net, {}, {}};
+  CHECK_THROWS_AS(pipeline::unseen_split(untracked, load, sp, "m.h5"), FileError);
+  io::Model everything{model.net, {}, as_int(train)};
+  everything.training_indices.insert(everything.training_indices.end(), validation.begin(),
+                                     validation.end());
+  std::sort(everything.training_indices.begin(), everything.training_indices.end());
+  CHECK_THROWS_AS(pipeline::unseen_split(everything, load, sp, "m.h5"), FileError);
 }
