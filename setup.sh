@@ -12,6 +12,9 @@ packages=(
   time  # tests/bench/study_scale.sh: peak RSS per rank
   python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest python3-sklearn
   python3-torch  # analysis/export_torch.py and its tests (converting PyTorch models)
+  python3-pandas  # analysis/: the Python API's tidy tables
+  python3-venv python3-pip  # analysis/: the offline pip install into a venv (and its test)
+  chromium  # analysis/tests/test_analysis_browser.py: the report checked in a real browser
   dataset-fashion-mnist
   clang-16 libclang-rt-16-dev libomp-16-dev llvm  # tests/fuzz: libFuzzer (clang 14 cannot compile libstdc++ 12 <ranges>), llvm-symbolizer
   slurmctld slurmd slurm-client munge libpmix-dev  # SLURM for jobs/local-slurm and its tests

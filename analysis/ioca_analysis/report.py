@@ -6,11 +6,13 @@ import html
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+import numpy as np
+
 from . import __version__, stats
-from .results import PAIR_GROUPS, Results, scope_sort_key
+from .results import PAIR_GROUPS, SATURATION, Results, scope_sort_key
 from .tables import PARTIAL_FRACTIONS, VERDICT_LEVEL, Tables, compute, fraction_key
 
 DEFAULT_PER_CLASS_ORDER = ("network", "mutual_information", "descending")
@@ -22,6 +24,8 @@ class Options:
     per_class_seed: Optional[int] = None
     exact_max_n: int = stats.EXACT_MAX_N
     p_family: str = "report"
+    band: str = "auto"              # stats.BANDS: the band over seeds around mean curves
+    formats: Tuple[str, ...] = ("png", "svg")   # figure files; PNG first (shown in the page)
 
 
 @dataclass
@@ -332,6 +336,7 @@ def display_tables(t: Tables) -> List[DisplayTable]:
                                      "redundant less harmful together",
                                      "synergistic more harmful together"],
                                     rows, cond, CAPTIONS["interaction"]))
+        rows = []
         for r in (r for r in t.training_plane if r["condition"] == cond):
             rows.append([f"layer{r['layer']}", str(r["epoch"]),
                          str(r["binned_entropy"]["n"]),
@@ -376,19 +381,129 @@ def render_html(table: DisplayTable) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                      for row in table.rows)
-    return f'<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+    return (f'<div class="scroll"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n'
+            "</tbody>\n</table></div>")
 
 
 # -------------------------------------------------------------------------------------------
 
+KIND_TEXT = {"study": "study results", "measures": "measures file (ioca measure --out)",
+             "ablation": "ablation file (ioca ablate --out)"}
+
+
 def _header_lines(results: Results) -> List[Tuple[str, str]]:
     a = results.attrs
-    complete = {1: "yes", 0: "no (checkpoint)"}.get(results.complete, "not recorded")
-    return [("file", results.path), ("study", results.study_name or "(unnamed)"),
-            ("results format", str(results.format_version)), ("complete", complete),
-            ("networks", str(len(results.networks))),
-            ("conditions", str(len(results.conditions))),
-            ("ioca version", str(a.get("ioca_version", "?")))]
+    commit = str(a.get("git_commit") or "not recorded")
+    if results.kind == "study":
+        complete = {1: "yes", 0: "no (checkpoint)"}.get(results.complete, "not recorded")
+        return [("file", results.path), ("study", results.study_name or "(unnamed)"),
+                ("results format", str(results.format_version)), ("complete", complete),
+                ("networks", str(len(results.networks))),
+                ("conditions", str(len(results.conditions))),
+                ("ioca version", str(a.get("ioca_version", "?"))), ("git commit", commit)]
+    net = results.networks[0]
+    lines = [("file", results.path), ("kind", KIND_TEXT[results.kind]),
+             ("format", str(results.format_version)), ("network", net.name),
+             ("condition", results.conditions[0].label),
+             ("model", str(a.get("model") or "not recorded"))]
+    if results.kind == "ablation":
+        lines.append(("measures", str(a.get("measures") or "not recorded")))
+    lines += [("data set", str(a.get("dataset") or net.dataset)),
+              ("ioca version", str(a.get("ioca_version", "?"))), ("git commit", commit)]
+    return lines
+
+
+# -------------------------------------------------------------------------------------------
+# The summary at the top: warnings and one line of key numbers per condition.
+
+def saturation_warnings(results: Results, t: Tables) -> List[str]:
+    """One line per condition whose binned information plane is saturated (H(T) within 1%
+    of log2 N, N the samples measured): after training, or at snapshots over training."""
+    out = []
+    for cond in results.conditions:
+        sat = total = 0
+        samples = set()
+        for net in cond.networks:
+            flags = net.information_plane_saturated()
+            if flags is not None:
+                sat += int(flags.sum())
+                total += flags.size
+                samples.add(net.attrs.get("measure_samples"))
+        if sat:
+            n = "/".join(str(x) for x in sorted(samples))
+            out.append(f"{cond.label}: information plane saturated in {sat} of {total} "
+                       f"layers (binned H(T) ≥ {SATURATION:g} log2 N, N = {n})")
+        rows = [r for r in t.training_plane if r["condition"] == cond.label]
+        hit = [r for r in rows if r["saturated"]]
+        if hit:
+            out.append(f"{cond.label}: information plane over training saturated at "
+                       f"{len(hit)} of {len(rows)} layer snapshots (crosses in its figure)")
+    return out
+
+
+SATURATION_TEXT = ("A binned H(T) within 1% of log2 N (N the samples measured) means nearly "
+                   "every sample has a bin pattern of its own: H(T) and I(T;Y) then reflect "
+                   "the sample size, not the layer. Fewer bins or binary binning "
+                   "(measure.bins, measure.binning; train.snapshot_bins) bring out structure.")
+
+
+def glance_rows(t: Tables) -> List[List[str]]:
+    """Per condition: networks, test accuracy, the quantity whose descending order loses
+    accuracy soonest against random (most negative gap in the key scope) and the quantity
+    best correlated with single-neuron damage (network scope)."""
+    rows = []
+    for o in t.overview:
+        cond = o["condition"]
+        scopes = [r["scope"] for r in t.auc if r["condition"] == cond]
+        key = "network" if "network" in scopes else (max(scopes, key=scope_sort_key)
+                                                      if scopes else None)
+        gaps = [r for r in t.auc if r["condition"] == cond and r["scope"] == key
+                and r["direction"] == "descending" and _finite(r["gap"]["mean"])]
+        best = min(gaps, key=lambda r: r["gap"]["mean"]) if gaps else None
+        rhos = [r for r in t.spearman if r["condition"] == cond and r["scope"] == "network"
+                and _finite(r["rho"]["mean"])]
+        top = max(rhos, key=lambda r: r["rho"]["mean"]) if rhos else None
+        rows.append([
+            cond, str(len(o["networks"])), fmt_mean_sd(o["test_accuracy"], 4),
+            (f"{best['quantity']} ({key}): gap {fmt_mean_sd(best['gap'], 3, True)}, "
+             f"p {fmt_p(best['gap_test'].get('p'))}") if best else "n/a",
+            f"{top['quantity']}: ρ {fmt_mean_sd(top['rho'], 2, True)}" if top else "n/a"])
+    return rows
+
+
+GLANCE_COLUMNS = ["condition", "networks", "test accuracy",
+                  "fastest descending order vs random (AUC gap)",
+                  "best predictor of single-neuron damage (Spearman ρ)"]
+GLANCE_CAPTION = ("Mean ± sd over seeds. Gap: AUC of the descending order minus the random "
+                  "orders' AUC (negative: that order removes important neurons sooner than "
+                  "chance), in the network scope (else the last scope), with its unadjusted "
+                  "paired p; ρ: Spearman correlation of the quantity with single-neuron "
+                  "damage over all hidden neurons. Tables below give every value.")
+
+
+def measures_table(results: Results) -> Optional[DisplayTable]:
+    """Single files: each per-neuron quantity per hidden layer, summarised over neurons."""
+    if results.kind == "study":
+        return None
+    net = results.networks[0]
+    rows = []
+    for k in net.measure_layers():
+        for q in net.measure_names(k):
+            v = net.measure(k, q)
+            v = v[np.isfinite(v)] if v is not None else np.zeros(0)
+            if not v.size:
+                continue
+            rows.append([f"layer{k}", q, str(v.size), fmt_num(float(v.mean())),
+                         fmt_num(float(v.std(ddof=1)) if v.size > 1 else float("nan")),
+                         fmt_num(float(v.min())), fmt_num(float(np.median(v))),
+                         fmt_num(float(v.max()))])
+    if not rows:
+        return None
+    return DisplayTable("measures", f"Per-neuron measures — {net.name}",
+                        ["layer", "quantity", "neurons", "mean", "sd", "min", "median", "max"],
+                        rows, None, "Each per-neuron quantity of the measures file over the "
+                        "neurons of each hidden layer (bits for information quantities; sd "
+                        "with ddof 1).")
 
 
 def _grouped(dts: List[DisplayTable], kind: str) -> List[DisplayTable]:
@@ -404,12 +519,24 @@ SECTION_TITLES = {"overview": "Conditions", "spearman": "Spearman ρ with single
                   "training_plane": "Information plane over training"}
 
 
+def _measures_tables(results: Results) -> List[DisplayTable]:
+    m = measures_table(results)
+    return [m] if m else []
+
+
 def summary_text(results: Results, t: Tables, options: Options = Options()) -> str:
     dts = display_tables(t)
     parts = ["ioca results summary", "===================="]
     parts += [f"{k:15} {v}" for k, v in _header_lines(results)]
+    warnings = saturation_warnings(results, t)
+    if warnings:
+        parts += ["", "Warnings: " + SATURATION_TEXT] + [f"  ! {w}" for w in warnings]
     if t.notes:
         parts += ["", "Notes (absent content is skipped):"] + [f"  - {n}" for n in t.notes]
+    parts += ["", render_text(DisplayTable("glance", "At a glance", GLANCE_COLUMNS,
+                                           glance_rows(t)))]
+    for d in _measures_tables(results):
+        parts += ["", render_text(d)]
     for kind in KINDS:
         for d in _grouped(dts, kind):
             parts += ["", render_text(d)]
@@ -421,8 +548,16 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
     dts = display_tables(t)
     parts = ["# ioca results report", ""]
     parts += [f"- **{k}**: {v}" for k, v in _header_lines(results)]
+    warnings = saturation_warnings(results, t)
+    if warnings:
+        parts += ["", "## Warnings", "", SATURATION_TEXT, ""] + [f"- **{w}**" for w in warnings]
+    parts += ["", "## At a glance", "", render_markdown(
+        DisplayTable("glance", "At a glance", GLANCE_COLUMNS, glance_rows(t))), "",
+        GLANCE_CAPTION]
     if t.notes:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in t.notes]
+    for d in _measures_tables(results):
+        parts += ["", f"## {d.title}", "", d.caption, "", render_markdown(d)]
     for kind in KINDS:
         group = _grouped(dts, kind)
         if not group:
@@ -434,69 +569,165 @@ def summary_markdown(results: Results, t: Tables, figs, options: Options) -> str
             parts += ["", render_markdown(d)]
     parts += ["", p_note(t, options), "", holds_note(t)]
     if figs:
-        parts += ["", "## Figures", ""] + [f"- [{f.title}]({f.file})" for f in figs]
+        parts += ["", "## Figures", ""] + [
+            f"- [{f.title}]({f.file})" + "".join(f" ([{x.rsplit('.', 1)[-1].upper()}]({x}))"
+                                                 for x in f.files[1:]) for f in figs]
     return "\n".join(parts) + "\n"
 
 
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; color: #222;
+body { font-family: system-ui, sans-serif; margin: 1.2em auto; max-width: 1300px; color: #222;
        line-height: 1.45; padding: 0 1em; }
-h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #aaa; margin-top: 2em; }
+h1 { border-bottom: 2px solid #444; margin-bottom: 0.3em; }
+h2 { border-bottom: 1px solid #aaa; margin-top: 2em; } h2#summary { margin-top: 0.8em; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; white-space: nowrap; }
 th { background: #eee; } tbody tr:nth-child(even) { background: #f8f8f8; }
+table.glance td { white-space: normal; }
 p.caption { max-width: 60em; color: #333; }
+p.meta { color: #444; font-size: 0.92em; margin: 0.2em 0 0.8em; }
+p.meta b { color: #222; }
 figure { margin: 1em 0 2.2em; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figure.key img { max-width: 100%; }
 figcaption { max-width: 60em; font-size: 0.92em; color: #333; }
+.warning { border: 2px solid #b00020; background: #fff3f3; color: #7a0015; padding: 0.5em 1em;
+           margin: 0.8em 0; border-radius: 4px; }
+.warning ul { margin: 0.2em 0; padding-left: 1.2em; }
 .notes li { color: #7a4b00; } dl.meta dt { font-weight: bold; float: left; width: 9em; }
 dl.meta dd { margin-left: 10em; }
+pre.config { background: #f6f6f6; border: 1px solid #ddd; padding: 0.6em; overflow-x: auto;
+             font-size: 0.85em; }
+nav { font-size: 0.92em; }
 """
+
+# Figures shown in the summary at the top, in this order.
+KEY_KINDS = ("summary", "information_plane", "training_plane")
+
+
+def _figure_html(f, css_class: str = "") -> str:
+    e = html.escape
+    links = " · ".join(f'<a href="{e(x)}">{e(x.rsplit(".", 1)[-1].upper())}</a>'
+                       for x in (f.files or [f.file]))
+    cls = f' class="{css_class}"' if css_class else ""
+    return (f'<figure{cls}><img src="{e(f.file)}" alt="{e(f.title)}">'
+            f"<figcaption><b>{e(f.title)}.</b> {e(f.caption)} <small>({links})</small>"
+            "</figcaption></figure>")
+
+
+def _provenance(results: Results) -> List[Tuple[str, str]]:
+    """Root attributes other than the config text, as (name, value) rows."""
+    skip = {"study_config"}
+    return [(k, str(v)) for k, v in sorted(results.attrs.items()) if k not in skip]
 
 
 def report_html(results: Results, t: Tables, figs, options: Options) -> str:
     dts = display_tables(t)
     e = html.escape
+    name = results.study_name or os.path.basename(results.path)
+    a = results.attrs
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>ioca report — {e(results.study_name or os.path.basename(results.path))}"
-           "</title>", f"<style>{CSS}</style></head><body>",
-           f"<h1>ioca report — {e(results.study_name or os.path.basename(results.path))}</h1>",
-           '<dl class="meta">']
-    out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _header_lines(results)]
-    out.append("</dl>")
-    toc = [("conditions", "Conditions")] + [(k, SECTION_TITLES[k]) for k in KINDS[1:4]]
-    if _grouped(dts, "interaction"):  # (no section at all without pairwise ablation)
-        toc.append(("interaction", SECTION_TITLES["interaction"]))
-    if t.training_plane:  # only in studies with snapshots
-        toc.append(("training_plane", SECTION_TITLES["training_plane"]))
-    out.append("<p>Contents: " + " · ".join(
-        f'<a href="#{k}">{e(v)}</a>' for k, v in toc) + ' · <a href="#figures">Figures</a></p>')
+           f"<title>ioca report — {e(name)}</title>", f"<style>{CSS}</style></head><body>",
+           f"<h1>ioca report — {e(name)}</h1>"]
+    # One line of what this is: kind, size, version and commit (details at the end).
+    commit = str(a.get("git_commit") or "not recorded")
+    seeds = sorted({len(c.networks) for c in results.conditions})
+    out.append(f'<p class="meta"><b>{e(KIND_TEXT[results.kind])}</b> · {e(results.path)} · '
+               f"{len(results.networks)} network{'s' if len(results.networks) != 1 else ''}, "
+               f"{len(results.conditions)} condition{'s' if len(results.conditions) != 1 else ''}"
+               f", {'/'.join(str(n) for n in seeds)} seed{'s' if seeds != [1] else ''} each · "
+               f"ioca {e(str(a.get('ioca_version', '?')))} · commit <code>{e(commit)}</code>"
+               + ("" if results.complete != 0 else " · <b>checkpoint (incomplete)</b>")
+               + "</p>")
+    toc = [("summary", "Summary"), ("figures", "Figures"), ("tables", "Tables")]
     if t.notes:
-        out.append('<h2 id="notes">Notes</h2><ul class="notes">')
-        out += [f"<li>{e(n)}</li>" for n in t.notes]
-        out.append("</ul>")
-    for kind, heading in toc:
+        toc.append(("notes", "Notes"))
+    toc.append(("config", "Config and provenance"))
+    out.append("<nav>Contents: " + " · ".join(f'<a href="#{k}">{e(v)}</a>' for k, v in toc)
+               + "</nav>")
+    # --- Summary: warnings, key figures, key numbers.
+    out.append('<h2 id="summary">Summary</h2>')
+    warnings = saturation_warnings(results, t)
+    if warnings:
+        out.append('<div class="warning" id="warnings"><b>Warning: saturated information '
+                   f"plane.</b> {e(SATURATION_TEXT)}<ul>"
+                   + "".join(f"<li>{e(w)}</li>" for w in warnings) + "</ul></div>")
+    key = [f for kind in KEY_KINDS for f in figs if f.kind == kind]
+    for f in key:
+        out.append(_figure_html(f, "key"))
+    if not key:
+        out.append("<p><em>No summary figure: the file holds no ablation curves and no "
+                   "information plane (per-layer figures follow).</em></p>")
+    out.append(render_html(DisplayTable("glance", "At a glance", GLANCE_COLUMNS,
+                                        glance_rows(t))).replace("<table>",
+                                                                 '<table class="glance">', 1))
+    out.append(f'<p class="caption">{e(GLANCE_CAPTION)} Bands over seeds in the curve '
+               f"figures: {e(_band_text(results, options))}.</p>")
+    # --- Figures, grouped by condition.
+    out.append('<h2 id="figures">Figures</h2>')
+    rest = [f for f in figs if f.kind not in KEY_KINDS]
+    if not rest:
+        out.append("<p><em>No further figures.</em></p>")
+    last = object()
+    for f in rest:
+        if f.condition != last:
+            out.append(f"<h3>{e(f.condition or 'All conditions')}</h3>")
+            last = f.condition
+        out.append(_figure_html(f))
+    # --- Tables.
+    out.append('<h2 id="tables">Tables</h2>')
+    for d in _measures_tables(results):
+        out.append(f"<h3>{e(d.title)}</h3>")
+        out.append(f'<p class="caption">{e(d.caption)}</p>')
+        out.append(render_html(d))
+    sections = [("conditions", "Conditions")] + [(k, SECTION_TITLES[k]) for k in KINDS[1:4]]
+    if _grouped(dts, "interaction"):  # (no section at all without pairwise ablation)
+        sections.append(("interaction", SECTION_TITLES["interaction"]))
+    if t.training_plane:  # only in studies with snapshots
+        sections.append(("training_plane", SECTION_TITLES["training_plane"]))
+    out.append("<p>Tables: " + " · ".join(
+        f'<a href="#{k}">{e(v)}</a>' for k, v in sections) + "</p>")
+    for kind, heading in sections:
         group = _grouped(dts, kind if kind != "conditions" else "overview")
-        out.append(f'<h2 id="{kind}">{e(heading)}</h2>')
+        out.append(f'<h3 id="{kind}">{e(heading)}</h3>')
         caption = CAPTIONS["overview" if kind == "conditions" else kind]
         out.append(f'<p class="caption">{e(caption)}</p>')
         if not group:
             out.append("<p><em>Not available in this file (see Notes).</em></p>")
         for d in group:
             if d.condition:
-                out.append(f"<h3>{e(d.condition)}</h3>")
+                out.append(f"<h4>{e(d.condition)}</h4>")
             out.append(render_html(d))
     out.append(f'<p class="caption">{e(p_note(t, options))}</p>')
     out.append(f'<p class="caption">{e(holds_note(t))}</p>')
-    out.append('<h2 id="figures">Figures</h2>')
-    last = object()
-    for f in figs:
-        if f.condition != last:
-            out.append(f"<h3>{e(f.condition or 'All conditions')}</h3>")
-            last = f.condition
-        out.append(f'<figure><img src="{e(f.file)}" alt="{e(f.title)}">'
-                   f"<figcaption><b>{e(f.title)}.</b> {e(f.caption)}</figcaption></figure>")
+    if t.notes:
+        out.append('<h2 id="notes">Notes</h2><ul class="notes">')
+        out += [f"<li>{e(n)}</li>" for n in t.notes]
+        out.append("</ul>")
+    # --- Config and provenance.
+    out.append('<h2 id="config">Config and provenance</h2><dl class="meta">')
+    out += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _header_lines(results)]
+    out.append("</dl>")
+    config = a.get("study_config")
+    if config:
+        out.append("<h3>Study config (as recorded in the file, every key resolved)</h3>")
+        out.append(f'<pre class="config">{e(str(config))}</pre>')
+    out.append("<h3>Root attributes</h3>")
+    out.append(render_html(DisplayTable("attributes", "Root attributes", ["attribute", "value"],
+                                        [[k, v] for k, v in _provenance(results)])))
     out.append(f"<p><small>ioca_analysis {e(__version__)}</small></p></body></html>")
     return "\n".join(out) + "\n"
+
+
+def _band_text(results: Results, options: Options) -> str:
+    seeds = sorted({len(c.networks) for c in results.conditions})
+    used = sorted({stats.resolve_band(options.band, n) for n in seeds if n > 1})
+    if not used:
+        return "none (one seed per condition)"
+    text = "; ".join(stats.BAND_TEXT[b] for b in used)
+    return text + (f" (--band {options.band}" + (
+        f": min–max below {stats.AUTO_MINMAX_BELOW} seeds, 95% CI from there on)"
+        if options.band == "auto" else ")"))
 
 
 def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
@@ -508,6 +739,7 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
         "options": {"per_class_order": list(options.per_class_order),
                     "per_class_seed": options.per_class_seed,
                     "exact_max_n": options.exact_max_n, "p_family": options.p_family,
+                    "band": options.band, "formats": list(options.formats),
                     "partial_fractions": list(PARTIAL_FRACTIONS)},
         "notes": t.notes,
         "conditions": t.overview, "spearman": t.spearman, "auc": t.auc,
@@ -519,7 +751,10 @@ def tables_json(results: Results, t: Tables, figs, options: Options) -> dict:
                   **{kind: [{"key": list(key), "k": k}
                             for key, k in (t.holds or {}).get(kind, {}).items()]
                      for kind in ("gap", "asc_desc", "spearman")}},
-        "figures": [asdict(f) for f in figs],
+        "kind": results.kind,
+        "warnings": saturation_warnings(results, t),
+        "warnings_explained": SATURATION_TEXT,
+        "figures": [f.record() for f in figs],
         "definitions": {
             "auc": "trapezoid of accuracy (fraction) over ablated/n in [0, 1]",
             "gap": "AUC minus the mean AUC of the same network's random orders",
@@ -558,16 +793,17 @@ def _write(path: str, text: str):
 
 
 def write_report(results: Results, outdir: str, options: Options = Options()) -> dict:
-    """Write every figure, index.html, summary.md and tables.json into outdir.
+    """Write every figure (each format of options.formats), index.html, summary.md and
+    tables.json into outdir.
 
     Returns {"figures": [...], "notes": [...], "tables": Tables}.
     """
-    from .figures import all_figures  # matplotlib only when drawing
+    from .figures import all_figures, save  # matplotlib only when drawing
 
     os.makedirs(outdir, exist_ok=True)
     t = compute(results, options.exact_max_n, options.p_family)
-    figs, fig_notes = all_figures(results, outdir, options.per_class_order,
-                                  options.per_class_seed)
+    figs, fig_notes = all_figures(results, options.per_class_order, options.per_class_seed,
+                                  options.band, keep=lambda f: save(f, outdir, options.formats))
     t.notes.extend(n for n in fig_notes if n not in t.notes)
     _write(os.path.join(outdir, "tables.json"),
            json.dumps(tables_json(results, t, figs, options), indent=1, ensure_ascii=False,

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import h5py
 import numpy as np
 
-from . import packed
+from . import packed, single
 
 FORMAT_ATTRIBUTE = "ioca_results_format"
 SUPPORTED_FORMAT = 2
@@ -32,6 +32,8 @@ SUPPORTED_FORMAT = 2
 CHUNK_CACHE_BYTES = 32 << 20
 
 DIRECTIONS = ("ascending", "descending")
+# A binned H(T) at or above this fraction of log2 N is saturated (docs/study.md).
+SATURATION = 0.99
 
 # Preferred display order of quantities; others follow alphabetically.
 CANONICAL_QUANTITIES = (
@@ -556,6 +558,15 @@ class Network:
                               f"mutual_information has {mi.size}")
         return h, mi
 
+    def information_plane_saturated(self) -> Optional[np.ndarray]:
+        """[H] bool: H(T) >= 0.99 log2 N (N = the `measure_samples` attribute), the binned
+        information plane's saturation (docs/study.md); None without the plane or N."""
+        plane = self.information_plane()
+        samples = _as_int(self.attrs.get("measure_samples"), None)
+        if plane is None or samples is None or samples < 2:
+            return None
+        return plane[0] >= SATURATION * np.log2(samples)
+
     # -- information plane over training ----------------------------------------------------
     @property
     def has_training_plane(self) -> bool:
@@ -782,11 +793,21 @@ def _direction_key(d: str):
 
 
 class Results:
-    """An open ioca results file. Use as a context manager or call close()."""
+    """An open ioca file: a study results file (`kind` "study"), or a single measures
+    ("measures") or ablation ("ablation") file read as a study of one network. Use as a
+    context manager or call close().
 
-    def __init__(self, path):
+    measures: for an ablation file, the measures file of the same model (its per-neuron
+    quantities then join the analysis: Spearman, scatter, distributions). Without it, the
+    file the ablation file names in its `measures` attribute is used when it exists and is
+    of the same model."""
+
+    def __init__(self, path, measures=None):
         self.path = str(path)
         self.notes: List[str] = []
+        self.kind = "study"
+        self._extra_files: List[h5py.File] = []
+        self._measures_path = None if measures is None else str(measures)
         if not os.path.exists(self.path):
             raise ResultsError(f"{self.path}: no such file")
         if os.path.isdir(self.path):
@@ -806,19 +827,25 @@ class Results:
         try:
             self._validate()
         except ResultsError:
-            self._file.close()
+            self.close()
             raise
 
     def _validate(self):
         f = self._file
         self.attrs = {k: decode(v) for k, v in f.attrs.items()}
         if FORMAT_ATTRIBUTE not in self.attrs:
-            other = [k for k in ("ioca_ablation_format", "ioca_measures_format",
-                                 "ioca_model_format") if k in self.attrs]
-            hint = (f" (it has {other[0]}: an ioca {other[0].split('_')[1]} file, "
-                    "not a study results file)") if other else ""
-            raise ResultsError(f"{self.path}: not an ioca results file: no root attribute "
-                               f"{FORMAT_ATTRIBUTE}{hint}")
+            for kind, attribute in single.SINGLE_KINDS.items():
+                if attribute in self.attrs:
+                    self._open_single(kind, attribute)
+                    return
+            hint = (" (it has ioca_model_format: an ioca model file; measure and ablate it "
+                    "first)") if "ioca_model_format" in self.attrs else ""
+            raise ResultsError(f"{self.path}: not an ioca results, measures or ablation "
+                               f"file: no root attribute {FORMAT_ATTRIBUTE}, "
+                               f"ioca_measures_format or ioca_ablation_format{hint}")
+        if self._measures_path is not None:
+            raise ResultsError(f"{self.path}: a measures file goes with an ablation file, "
+                               "not with a study results file (which holds its measures)")
         version = _as_int(self.attrs[FORMAT_ATTRIBUTE], None)
         if version is None or version < 1:
             raise ResultsError(f"{self.path}: root attribute {FORMAT_ATTRIBUTE} is "
@@ -867,6 +894,94 @@ class Results:
             c.networks.sort(key=lambda n: (n.seed is None, n.seed if n.seed is not None else 0,
                                            n.name))
         self.conditions: List[Condition] = list(conditions.values())
+
+    def _open_single(self, kind: str, attribute: str):
+        """One network from a measures or ablation file (`single.MountedGroup`)."""
+        version = _as_int(self.attrs[attribute], None)
+        if version is None or version < 1:
+            raise ResultsError(f"{self.path}: root attribute {attribute} is "
+                               f"{self.attrs[attribute]!r}, not a format version")
+        if kind == "measures" and self._measures_path is not None:
+            raise ResultsError(f"{self.path}: a measures file goes with an ablation file, "
+                               "not with another measures file")
+        self.kind = kind
+        self.format_version = version
+        self.complete = 1
+        self.study_name = ""
+        self._packed = None
+        root = self._file
+        attrs = dict(self.attrs)
+        mounts = []
+        model = single.find_beside(str(attrs.get("model") or ""), self.path)
+        from_model = {k: decode(v) for k, v in single.model_attributes(model).items()}
+        if kind == "measures":
+            if not isinstance(root.get("layers"), h5py.Group):
+                raise ResultsError(f"{self.path}: an ioca measures file without /layers")
+            mounts.append(("measures", root))
+            widths = []
+            for k in sorted(int(k) for k in root["layers"].keys() if k.isdigit()):
+                entropy = root["layers"][str(k)].get("entropy")
+                widths.append(int(entropy.shape[0]) if isinstance(entropy, h5py.Dataset) else 0)
+            attrs.setdefault("hidden", ",".join(str(w) for w in widths))
+            attrs["measure_samples"] = attrs.get("samples")
+        else:
+            if not any(isinstance(root.get(g), h5py.Group) for g in ("ablation", "single_neuron")):
+                raise ResultsError(f"{self.path}: an ioca ablation file without /ablation or "
+                                   "/single_neuron")
+            # The ablation's seed is S of its orders (default: the model's seed).
+            attrs["ablation_seed"] = attrs.get("seed")
+            attrs["test_accuracy"] = attrs.get("intact_accuracy")
+            attrs["test_loss"] = attrs.get("intact_loss")
+            measures = self._measures_path
+            recorded = single.find_beside(str(attrs.get("measures") or ""), self.path)
+            if measures is None and recorded is not None:
+                measures = recorded
+            if measures is not None:
+                mroot = self._open_measures(measures, attrs.get("model_fingerprint"),
+                                            explicit=self._measures_path is not None)
+                if mroot is not None:
+                    mounts.append(("measures", mroot))
+                    self.notes.append(f"per-neuron measures read from {measures}")
+                    for k in ("binning", "bins", "estimator", "zero_bin"):
+                        if k in mroot.attrs:
+                            attrs.setdefault(k, decode(mroot.attrs[k]))
+            elif attrs.get("measures"):
+                self.notes.append(f"the measures file {attrs['measures']} named by the ablation "
+                                  "file was not found: no per-neuron measures (pass it with "
+                                  "--measures)")
+            mounts.append(("", root))
+        for k, v in from_model.items():
+            if k == "seed" or k not in attrs or attrs[k] in (None, ""):
+                attrs[k] = v
+        if not from_model:
+            self.notes.append("the model file " + (f"{attrs['model']} " if attrs.get("model")
+                                                   else "") + "was not found: activation "
+                              "unknown" + ("" if kind == "measures" else ", seed = the "
+                                           "ablation's seed"))
+        name = os.path.splitext(os.path.basename(self.path))[0]
+        group = single.MountedGroup("", attrs, mounts)
+        self.networks = [Network(self, name, group)]
+        self.conditions = [Condition(self.networks[0].condition_key, list(self.networks))]
+
+    def _open_measures(self, path: str, fingerprint, explicit: bool):
+        """The root of a measures file for an ablation file; None (with a note) when it is
+        of another model and was only found, not given."""
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise ResultsError(f"{path}: cannot be opened as HDF5 ({exc})") from None
+        self._extra_files.append(f)
+        if "ioca_measures_format" not in f.attrs:
+            raise ResultsError(f"{path}: not an ioca measures file (no ioca_measures_format)")
+        theirs = decode(f.attrs.get("model_fingerprint"))
+        if fingerprint and theirs and str(theirs) != str(fingerprint):
+            message = (f"{path}: measures of model {theirs}, but {self.path} ablates model "
+                       f"{fingerprint}")
+            if explicit:
+                raise ResultsError(message)
+            self.notes.append(message + ": not used")
+            return None
+        return f
 
     def _packed_groups(self) -> Dict:
         """The network groups of a format-2 file (its tables read once)."""
@@ -963,6 +1078,37 @@ class Results:
             sizes.append(n if n > 0 else self.network(name).scope_size(scope))
         return sizes
 
+    # -- tidy tables (pandas; frames.py) ---------------------------------------------------
+    def networks_df(self):
+        """One row per network (`frames.networks`)."""
+        from . import frames
+        return frames.networks(self)
+
+    def curves_df(self, scope=None, quantity=None, random=True, setting=None):
+        """Every point of every ablation curve, one row each (`frames.curves`)."""
+        from . import frames
+        return frames.curves(self, scope, quantity, random, setting)
+
+    def measures_df(self, setting=None):
+        """One row per hidden neuron: its quantities and damage (`frames.measures`)."""
+        from . import frames
+        return frames.measures(self, setting)
+
+    def auc_df(self):
+        """One row per network and curve: AUC and gap to random (`frames.auc`)."""
+        from . import frames
+        return frames.auc(self)
+
+    def summary_df(self, p_family="report"):
+        """Summary statistics over seeds per condition and curve (`frames.summary`)."""
+        from . import frames
+        return frames.summary(self, p_family=p_family)
+
+    def spearman_df(self):
+        """Spearman ρ with single-neuron damage over seeds (`frames.spearman`)."""
+        from . import frames
+        return frames.spearman(self)
+
     def verify(self) -> List[str]:
         """Format 2: the arrays whose values do not match their checksum, as
         "<net>/<path>" (empty when all match). Format 1 has no per-array checksums: []."""
@@ -973,6 +1119,8 @@ class Results:
                 for r in p.verify()]
 
     def close(self):
+        for f in self._extra_files:
+            f.close()
         self._file.close()
 
     def __enter__(self):

@@ -325,3 +325,41 @@ def align_curves(curves):
                 rows.append(np.interp(grid, np.asarray(a, dtype=float), row,
                                       left=np.nan, right=np.nan))
     return grid, np.vstack(rows)
+
+
+# Bands over seeds drawn around a mean curve (report option --band).
+BANDS = ("auto", "ci", "minmax", "iqr", "none")
+# Below this many seeds "auto" draws the min-max band: a t interval from 2 to 4 seeds is
+# mostly the t quantile (12.7 for 2 seeds, 4.3 for 3) and fills the panel.
+AUTO_MINMAX_BELOW = 5
+BAND_TEXT = {"ci": "95% t confidence interval of the mean over seeds",
+             "minmax": "range over seeds (min to max)",
+             "iqr": "interquartile range over seeds (25th to 75th percentile)",
+             "none": "no band"}
+
+
+def resolve_band(band: str, seeds: int) -> str:
+    """The band drawn for `seeds` curves: "auto" is min-max below AUTO_MINMAX_BELOW seeds
+    and the 95% CI from there on."""
+    if band not in BANDS:
+        raise ValueError(f"band {band!r}: expected one of {', '.join(BANDS)}")
+    if band == "auto":
+        return "minmax" if seeds < AUTO_MINMAX_BELOW else "ci"
+    return band
+
+
+def seed_band(curves, band: str = "auto"):
+    """(mean, low, high, band) over rows of [S, P] (one row per seed): the mean curve and
+    the band `resolve_band` picks; with one row, or band "none", low = high = mean."""
+    c = np.atleast_2d(np.asarray(curves, dtype=float))
+    band = resolve_band(band, c.shape[0])
+    mean = np.nanmean(c, axis=0)
+    if c.shape[0] < 2 or band == "none":
+        return mean, mean.copy(), mean.copy(), band
+    if band == "ci":
+        _, lo, hi = mean_ci_band(c)
+    elif band == "minmax":
+        lo, hi = np.nanmin(c, axis=0), np.nanmax(c, axis=0)
+    else:
+        lo, hi = np.nanpercentile(c, 25, axis=0), np.nanpercentile(c, 75, axis=0)
+    return mean, lo, hi, band

@@ -467,6 +467,8 @@ def absence_notes(results: Results) -> List[str]:
                 ("has_information_plane", "information plane (/information_plane)",
                  "left out of the information-plane figure"),
                 ("has_measures", "measures (/measures)", "no distributions or Spearman")):
+            if has == "has_information_plane" and getattr(results, "kind", "study") != "study":
+                continue  # (only a study measures it: never in a measures or ablation file)
             missing = [n.name for n in nets if not getattr(n, has)]
             if missing:
                 which = "all networks" if len(missing) == total else ", ".join(missing)

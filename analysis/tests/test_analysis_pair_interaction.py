@@ -164,13 +164,13 @@ def test_verdicts_use_the_bh_adjusted_p(tmp_path):
 def test_report_section_and_figure(tmp_path, version, capsys):
     path, _ = _file(tmp_path, version, (-0.01, 0.01, 0.0))
     out = tmp_path / "report"
-    assert main(["report", str(path), "-o", str(out)]) == 0
+    assert main(["report", str(path), "-o", str(out), "--formats", "png"]) == 0
     assert "pair" not in capsys.readouterr().err  # nothing skipped, nothing to note
     png = out / f"interaction_{CONDITION}.png"
     assert png.is_file() and png.stat().st_size > 5000
     page = (out / "index.html").read_text(encoding="utf-8")
     assert f'<img src="interaction_{CONDITION}.png"' in page
-    assert '<h2 id="interaction">Redundancy, synergy and ablation interaction</h2>' in page
+    assert '<h3 id="interaction">Redundancy, synergy and ablation interaction</h3>' in page
     assert f"Pair ablation interaction — {CONDITION}" in page
     assert "redundant less harmful together" in page
     md = (out / "summary.md").read_text(encoding="utf-8")
@@ -199,7 +199,7 @@ def test_report_without_pairs_has_no_section(tmp_path, capsys):
     write_results(path, seeds=(1, 2), quantities=("mutual_information",),
                   measure_names=("mutual_information",))
     out = tmp_path / "report"
-    assert main(["report", str(path), "-o", str(out)]) == 0
+    assert main(["report", str(path), "-o", str(out), "--formats", "png"]) == 0
     assert "pair" not in capsys.readouterr().err.lower()
     assert not list(out.glob("interaction_*.png"))
     page = (out / "index.html").read_text(encoding="utf-8")

@@ -22,7 +22,7 @@ FEW = ("mutual_information",)
 
 def expected_pngs(conditions=CONDITIONS, scopes=("layer0", "layer1", "network"), layers=(0, 1),
                   per_class=True, distributions=True, scatter=True, plane=True):
-    names = set()
+    names = {"summary_curves.png"} if scopes else set()
     for c in conditions:
         names |= {f"curves_{c}_{s}.png" for s in scopes}
         if per_class:
@@ -42,17 +42,23 @@ def full_report(tmp_path_factory, version):
     results = folder / "results.h5"
     write_results(results, measure_names=MEASURES, version=version)
     out = folder / "report"
-    code = main(["report", str(results), "-o", str(out)])
+    # SVGs (the default beside PNG) for format 1; PNG only for format 2 (less CI time).
+    code = main(["report", str(results), "-o", str(out)]
+                + ([] if version == 1 else ["--formats", "png"]))
     return code, results, out, version
 
 
 def test_report_writes_every_figure_and_page(full_report):
-    code, _, out, _ = full_report
+    code, _, out, version = full_report
     assert code == 0
     pngs = {p.name for p in out.glob("*.png")}
     assert pngs == expected_pngs()
     for p in out.glob("*.png"):
         assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 5000
+        if version == 1:
+            svg = p.with_suffix(".svg").read_text(encoding="utf-8")  # SVG beside every PNG
+            assert "<svg" in svg and svg.rstrip().endswith("</svg>")
+    assert len(list(out.glob("*.svg"))) == (len(list(out.glob("*.png"))) if version == 1 else 0)
     for name in ("index.html", "summary.md", "tables.json"):
         assert (out / name).is_file()
 
@@ -64,8 +70,15 @@ def test_index_html_references_every_png_and_holds_the_tables(full_report):
     referenced = set(re.findall(r'<img src="([^"]+)"', page))
     assert referenced == expected_pngs()
     assert page.count("<figcaption>") == len(referenced)
-    # Tables: overview, 2 x Spearman, 2 x AUC, 2 x ascending-descending.
-    assert page.count("<table>") == 7
+    # Tables: overview, 2 x Spearman, 2 x AUC, 2 x ascending-descending, root attributes;
+    # and the at-a-glance table of the summary.
+    assert page.count("<table>") == 8 and page.count('<table class="glance">') == 1
+    # A person looks first: the summary figure comes before any table, the tables after
+    # every figure; the config and commit are shown.
+    assert page.index('src="summary_curves.png"') < page.index("<table")
+    assert page.rindex("<figure") < page.index('id="conditions"')
+    assert "0" * 40 in page and "datasets = synthetic" in page
+    assert 'href="summary_curves.png"' in page
     for text in ("Spearman", "Area under the ablation curves", "gap to random",
                  "sign-flip (exact)", "AUC asc − desc", "mutual_information",
                  "synthetic-tanh-8x6"):
@@ -146,7 +159,7 @@ def test_report_without_optional_groups(tmp_path, capsys, version):
                   repeats=0, steps=3, string_style="fixed", measure_names=FEW,
                   version=version)
     out = tmp_path / "rep"
-    assert main(["report", str(results), "-o", str(out)]) == 0
+    assert main(["report", str(results), "-o", str(out), "--formats", "png"]) == 0
     err = capsys.readouterr().err
     assert "single-neuron damage (/single_neuron) absent" in err
     assert "no /information_plane" in err or "information plane" in err
@@ -168,7 +181,7 @@ def test_report_one_seed_one_scope_only_network(tmp_path, version):
                   quantities=("mutual_information",), directions=("descending",),
                   scopes=["network"], repeats=3, measure_names=FEW, version=version)
     out = tmp_path / "rep"
-    assert main(["report", str(results), "-o", str(out)]) == 0
+    assert main(["report", str(results), "-o", str(out), "--formats", "png"]) == 0
     assert {p.name for p in out.glob("*.png")} == expected_pngs(
         ("synthetic-relu-6",), ("network",), layers=(0,))
     data = json.loads((out / "tables.json").read_text(encoding="utf-8"))
@@ -182,7 +195,7 @@ def test_per_class_option(tmp_path, version):
                   quantities=("entropy",), repeats=2, measure_names=FEW,
                   version=version)
     out = tmp_path / "rep"
-    assert main(["report", str(results), "-o", str(out), "--per-class", "layer1/entropy/ascending",
+    assert main(["report", str(results), "-o", str(out), "--formats", "png", "--per-class", "layer1/entropy/ascending",
                  "--per-class-seed", "2"]) == 0
     data = json.loads((out / "tables.json").read_text(encoding="utf-8"))
     fig = [f for f in data["figures"] if f["kind"] == "per_class"][0]
@@ -208,7 +221,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
     plain = tmp_path / "plain.h5"
     with h5py.File(plain, "w") as f:
         f.create_group("networks")
-    assert "plain.h5: not an ioca results file" in _one_line_error(capsys, ["summary", str(plain)])
+    assert "plain.h5: not an ioca results, measures or ablation file" in _one_line_error(capsys, ["summary", str(plain)])
     assert not (tmp_path / "o").exists()
     with pytest.raises(SystemExit) as exc:
         main(["report", str(plain), "--per-class", "network/entropy"])

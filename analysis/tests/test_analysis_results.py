@@ -128,14 +128,29 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f.attrs["something"] = 1
-    with pytest.raises(ResultsError, match=r"other.h5: not an ioca results file: no root "
-                                           r"attribute ioca_results_format$"):
+    with pytest.raises(ResultsError, match=r"other.h5: not an ioca results, measures or "
+                                           r"ablation file: no root attribute "
+                                           r"ioca_results_format, ioca_measures_format or "
+                                           r"ioca_ablation_format$"):
         Results(other)
+    model = tmp_path / "model.h5"
+    with h5py.File(model, "w") as f:
+        f.attrs["ioca_model_format"] = 1
+    with pytest.raises(ResultsError, match="an ioca model file; measure and ablate it first"):
+        Results(model)
+    # Single measures and ablation files are read (test_analysis_single.py), but one
+    # without their groups is an error.
     ablation = tmp_path / "ablation.h5"
     with h5py.File(ablation, "w") as f:
         f.attrs["ioca_ablation_format"] = 1
-    with pytest.raises(ResultsError, match="ioca ablation file"):
+    with pytest.raises(ResultsError, match="ablation.h5: an ioca ablation file without "
+                                           "/ablation or /single_neuron"):
         Results(ablation)
+    measures = tmp_path / "measures.h5"
+    with h5py.File(measures, "w") as f:
+        f.attrs["ioca_measures_format"] = 1
+    with pytest.raises(ResultsError, match="measures.h5: an ioca measures file without /layers"):
+        Results(measures)
     nonets = tmp_path / "nonets.h5"
     with h5py.File(nonets, "w") as f:
         f.attrs["ioca_results_format"] = 1

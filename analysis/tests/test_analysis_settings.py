@@ -125,3 +125,15 @@ def test_single_setting_is_k_of_1(tmp_path, version):
     assert h["gap"][("synthetic-relu-4", "layer0", "mutual_information", "ascending")] == 1
     assert h["spearman"][("synthetic-relu-4", "mutual_information", "layer0")] == 1
     assert all(k in (0, 1) for kind in ("gap", "asc_desc", "spearman") for k in h[kind].values())
+
+
+def test_tidy_tables_of_a_setting(multi):
+    with Results(multi) as r:
+        c = r.curves_df(scope="layer0", quantity="mutual_information", setting=OTHER)
+        asc = c[(c.network == NET.format(2)) & (c.direction == "ascending")]
+        np.testing.assert_array_equal(asc["accuracy"], np.full(5, 0.5))   # the setting's
+        first = r.curves_df(scope="layer0", quantity="mutual_information")
+        asc = first[(first.network == NET.format(2)) & (first.direction == "ascending")]
+        np.testing.assert_allclose(asc["accuracy"], np.linspace(0.9, 0.7, 5) + 0.02)
+        m = r.measures_df(setting=OTHER)
+        np.testing.assert_array_equal(m["mutual_information"], -m["accuracy_drop"])

@@ -57,7 +57,7 @@ def test_no_snapshots_gives_none_and_no_table_or_figure(tmp_path, version):
         assert t.training_plane == []
         assert not any("over training" in n for n in t.notes)
     out = tmp_path / "report"
-    assert main(["report", str(path), "-o", str(out)]) == 0
+    assert main(["report", str(path), "-o", str(out), "--formats", "png"]) == 0
     assert not list(out.glob("training_plane_*.png"))
     assert "Information plane over training" not in (out / "index.html").read_text()
 
@@ -87,7 +87,7 @@ def test_table_summarises_over_seeds_and_counts_saturated(planes):
 def test_report_draws_the_trajectories_and_lists_the_table(planes, tmp_path):
     path, _ = planes
     out = tmp_path / "report"
-    assert main(["report", str(path), "-o", str(out)]) == 0
+    assert main(["report", str(path), "-o", str(out), "--formats", "png"]) == 0
     png = out / "training_plane_synthetic-8x6.png"
     assert png.is_file() and png.stat().st_size > 10000
     html = (out / "index.html").read_text()
@@ -163,5 +163,5 @@ def test_a_real_study_with_snapshots(ioca_bin, tmp_path):
         rows = compute(r).training_plane
         assert len(rows) == 2 * 2 * 3
     report = tmp_path / "report"
-    assert main(["report", str(out), "-o", str(report)]) == 0
+    assert main(["report", str(out), "-o", str(report), "--formats", "png"]) == 0
     assert (report / "training_plane_synthetic-12x8.png").is_file()

@@ -87,7 +87,8 @@ def test_report_and_summary_on_a_real_file(study_file, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = tmp_path / "report"
-    subprocess.run([sys.executable, "-m", "ioca_analysis", "report", str(study_file), "-o", str(out)],
+    subprocess.run([sys.executable, "-m", "ioca_analysis", "report", str(study_file), "-o", str(out),
+                    "--formats", "png"],  # (SVGs: test_analysis_report, test_analysis_browser)
                    check=True, cwd=here, env=env, timeout=300)
     pngs = sorted(p.name for p in out.glob("*.png"))
     for kind in ("curves_", "distributions_", "per_class_", "scatter_", "information_plane"):
@@ -96,6 +97,9 @@ def test_report_and_summary_on_a_real_file(study_file, tmp_path):
     assert all(p in html for p in pngs)
     tables = json.loads((out / "tables.json").read_text())
     assert tables
+    # The report shows the commit and the config ioca recorded in the real file.
+    assert tables["attributes"]["git_commit"] and tables["attributes"]["git_commit"] in html
+    assert "hidden = 16x12" in html
     s = subprocess.run([sys.executable, "-m", "ioca_analysis", "summary", str(study_file)],
                        check=True, cwd=here, env=env, capture_output=True, text=True, timeout=300)
     assert "synthetic-relu-16x12" in s.stdout and "Spearman" in s.stdout

@@ -57,6 +57,7 @@ info::LayerPairs read_pairs(const std::string& path, const h5::File& f, hid_t la
 void save_measures(const std::string& path, const info::Measures& m, const Attributes& attributes) {
   Attributes a = attributes;
   a["ioca_version"] = std::string(version_string);
+  a["git_commit"] = std::string(git_commit);  // so a report of the file can name its build
   Record r;
   add_measures(r, "", m, a);
   write_record_file(path, r);
