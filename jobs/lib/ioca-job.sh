@@ -163,7 +163,7 @@ ioca_job_run() {
   trap '_ioca_on_signal USR1' USR1
   trap '_ioca_on_signal TERM' TERM
 
-  ioca_job_log "job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)}, restart ${SLURM_RESTART_COUNT:-0}, nodes ${SLURM_JOB_NODELIST:-$(hostname)}, tasks ${SLURM_NTASKS:-1} x ${OMP_NUM_THREADS} threads"
+  ioca_job_log "job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)}, restart ${SLURM_RESTART_COUNT:-0}, nodes ${SLURM_JOB_NODELIST:-$(hostname)}, tasks ${SLURM_NTASKS:-1} x ${OMP_NUM_THREADS} thread$([ "$OMP_NUM_THREADS" = 1 ] || echo s)"
   ioca_job_log "${launcher[*]} $IOCA_BIN run $*"
 
   if ((_ioca_signal_count)); then
