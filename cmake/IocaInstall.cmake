@@ -42,7 +42,8 @@ install(DIRECTORY docs/ DESTINATION ${IOCA_DOCDIR}/docs FILES_MATCHING PATTERN "
 # The module file names the prefix, which `cmake --install --prefix` may choose only now:
 # written at install time.
 set(IOCA_MODULE_PREREQ_LINES "")
-foreach(m IN ITEMS ${IOCA_MODULE_PREREQS})
+separate_arguments(ioca_prereqs UNIX_COMMAND "${IOCA_MODULE_PREREQS}")
+foreach(m IN LISTS ioca_prereqs)
   string(APPEND IOCA_MODULE_PREREQ_LINES "prereq ${m}\n")
 endforeach()
 install(CODE "
