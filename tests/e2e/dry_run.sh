@@ -98,7 +98,7 @@ rm -f real.h5 old.h5
 
 # network.hidden: one width syntax. A list of bare widths would read as one network's
 # widths (ioca train --hidden 64,32): refused; 64x32 is that network, 64; 32 two networks.
-for spelling in "64,32" "64, 128" "8,8,8"; do
+for spelling in "64,32" "64, 128"; do
   expect_status 2 "study hidden = $spelling refused" "$ioca" run --config study.ini --network.hidden "$spelling" --dry-run
   grep -q -- "--network.hidden: '$spelling' is ambiguous" err && grep -q "x" err &&
     pass "the error says how to write it" || fail "error: $(cat err)"
