@@ -27,7 +27,8 @@ threads=${OMP_NUM_THREADS:-1}
 start=$(date +%s)
 mpiexec -q -n "$ranks" --oversubscribe --bind-to none -x OMP_NUM_THREADS="$threads" \
   "$ioca" run --config "$home/jobs/studies/quick.ini" --out "$out/quick.h5" --force
-echo "quick study: $ranks ranks x $threads threads, $(($(date +%s) - start)) s; results in $out/quick.h5" >&2
+plural() { [ "$1" = 1 ] && echo "$1 $2" || echo "$1 ${2}s"; }
+echo "quick study: $(plural "$ranks" rank) x $(plural "$threads" thread), $(($(date +%s) - start)) s; results in $out/quick.h5" >&2
 cd "$analysis"
 /usr/bin/python3 -m ioca_analysis summary "$out/quick.h5"
 /usr/bin/python3 -m ioca_analysis report "$out/quick.h5" -o "$out/quick-report" >/dev/null
