@@ -3,7 +3,8 @@
 #
 #   P/bin/ioca
 #   P/share/ioca/jobs/{study,array,hybrid,multinode}.sbatch, lib/, studies/, run-default.sh
-#   P/share/ioca/analysis/ioca_analysis/ (PYTHONPATH), export_torch.py, README.md
+#   P/share/ioca/analysis/ioca_analysis/ (PYTHONPATH; with _version.py), export_torch.py, README.md
+#   (pip installs the package from the source tree instead: analysis/pyproject.toml)
 #   P/share/doc/ioca/ README.md, LICENSE, CITATION.cff, CHANGELOG.md, docs/*.md
 #   P/share/modulefiles/ioca/<version> (Tcl; `module use P/share/modulefiles`)
 #
@@ -33,8 +34,12 @@ install(DIRECTORY jobs/studies/ DESTINATION ${IOCA_SHAREDIR}/jobs/studies FILES_
 install(DIRECTORY analysis/ioca_analysis DESTINATION ${IOCA_PYTHONDIR}
   FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
 install(FILES analysis/export_torch.py analysis/README.md DESTINATION ${IOCA_PYTHONDIR})
-# The pip metadata, when the repository has it (pip install P/share/ioca/analysis).
-install(FILES analysis/pyproject.toml DESTINATION ${IOCA_PYTHONDIR} OPTIONAL)
+# The installed package has no CMakeLists.txt two folders up to read its version from:
+# it gets the _version.py that a pip build writes (analysis/setup.py), with the same number.
+file(WRITE ${PROJECT_BINARY_DIR}/generated/ioca_analysis_version.py
+  "version = \"${PROJECT_VERSION}\"  # from CMakeLists.txt at install (cmake/IocaInstall.cmake)\n")
+install(FILES ${PROJECT_BINARY_DIR}/generated/ioca_analysis_version.py
+  DESTINATION ${IOCA_PYTHONDIR}/ioca_analysis RENAME _version.py)
 
 install(FILES README.md LICENSE CITATION.cff CHANGELOG.md DESTINATION ${IOCA_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${IOCA_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")

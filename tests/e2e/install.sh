@@ -51,7 +51,7 @@ ioca train --dataset synthetic --synthetic-samples 1200 --synthetic-test-samples
   --validation-size 400 --hidden 16x8 --epochs 5 --lr 0.01 --quiet --out m.h5
 ioca measure --model m.h5 --out measures.h5 --quiet
 ioca ablate --model m.h5 --measures measures.h5 --random 2 --quiet --out ablation.h5
-/usr/bin/python3 -c 'import ioca_analysis; print("python:", ioca_analysis.__file__)'
+/usr/bin/python3 -c 'import ioca_analysis; print("python:", ioca_analysis.__file__); print("python version:", ioca_analysis.__version__)'
 bash -c 'source "\$IOCA_HOME/jobs/lib/ioca-job.sh"; PATH=/usr/bin:/bin ioca_job_binary; echo "job binary: \$IOCA_BIN"'
 module unload ioca
 command -v ioca >/dev/null && echo "still on PATH after unload" || echo "unloaded"
@@ -74,6 +74,8 @@ else
   [ ! -s session.err ] && pass "--quiet: nothing on stderr" || fail "stderr: $(head -5 session.err)"
   grep -qx "python: $prefix/share/ioca/analysis/ioca_analysis/__init__.py" session.out &&
     pass "ioca_analysis imports from the prefix" || fail "python: $(grep python: session.out)"
+  grep -qx "python version: $version" session.out && pass "the installed ioca_analysis says version $version" ||
+    fail "installed ioca_analysis: $(grep 'python version' session.out)"
   grep -qx "job binary: $prefix/bin/ioca" session.out &&
     pass "the installed job scripts find the installed binary (not on PATH)" ||
     fail "job scripts: $(grep 'job binary' session.out)"
