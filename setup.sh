@@ -19,6 +19,7 @@ packages=(
   clang-16 libclang-rt-16-dev libomp-16-dev llvm  # tests/fuzz: libFuzzer (clang 14 cannot compile libstdc++ 12 <ranges>), llvm-symbolizer
   slurmctld slurmd slurm-client munge libpmix-dev  # SLURM for jobs/local-slurm and its tests
   iproute2 util-linux  # jobs/local-slurm --nodes N: hosts in network namespaces (ip, nsenter, unshare)
+  environment-modules  # tests/e2e/install.sh: `module load ioca` from an installed prefix
 )
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 

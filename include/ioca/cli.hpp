@@ -65,6 +65,7 @@ struct MeasureArgs {
   info::MeasureOptions options;
   std::string out;
   bool print = false;
+  bool quiet = false;  // no progress line on stderr
 };
 
 struct AblateArgs {

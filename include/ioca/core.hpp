@@ -33,6 +33,15 @@ class FileError : public Error {
   std::string path_;
 };
 
+// The shortest decimal text that reads back as exactly v (0.35, not 0.34999999999999998):
+// defaults in help texts and numbers in the recorded study config.
+std::string shortest(double v);
+// The same for a float (0.3f gives "0.3", not the double expansion of its bits).
+std::string shortest(float v);
+
+// "1 thread", "2 threads": count and noun, the noun plural unless count is 1.
+std::string count_of(long long count, std::string_view noun);
+
 // ---------------------------------------------------------------------------------------
 // Random numbers. Everything is specified here bit for bit (no std:: distributions, whose
 // output differs between standard libraries), so a seed means the same on every machine.

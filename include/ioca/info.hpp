@@ -12,7 +12,7 @@
 
 namespace ioca::info {
 
-// How a neuron's output is quantised (DESIGN.md, "Orders, exactly"):
+// How a neuron's output is quantised (docs/definitions.md, "Binning rules"):
 // - uniform: B equal-width bins over [min, max] of that neuron on the estimation split;
 //   bin = min(B-1, floor((a-min)/(max-min)*B)); a constant neuron puts all mass in bin 0.
 // - uniform_layer: the same with one [min, max] for the whole layer.

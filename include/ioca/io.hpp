@@ -1,6 +1,7 @@
 #pragma once
-// Files: the model file format of DESIGN.md (HDF5). Writes go to a temporary file that is
-// renamed into place only when complete, so a crash never leaves a file that looks valid.
+// Files: the model, measures and ablation files of docs/file-formats.md (HDF5). Writes go
+// to a temporary file that is renamed into place only when complete, so a crash never
+// leaves a file that looks valid.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -42,7 +43,7 @@ void save_model(const std::string& path, const nn::Mlp& net, const Attributes& a
 // when present (1-D integers >= 0). Throws ioca::FileError naming the file and the problem.
 Model load_model(const std::string& path);
 
-// The measures file of DESIGN.md: /layers/K/<quantity> float64 [n_K] per hidden layer K,
+// The measures file of docs/file-formats.md: /layers/K/<quantity> float64 [n_K] per hidden layer K,
 // kl_selectivity_class int64; binning, estimator, split and the model's fingerprint as
 // root attributes (passed in `attributes`).
 inline constexpr std::int64_t measures_format_version = 1;
@@ -84,7 +85,7 @@ void check_writable(const std::string& path);
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string&)>& write);
 
-// The ablation file of DESIGN.md (`ioca ablate --out`), format version 1 (root attribute
+// The ablation file of docs/file-formats.md (`ioca ablate --out`), format version 1 (root attribute
 // "ioca_ablation_format"). Curves hold the values at the recorded points (`ablated`);
 // orders are stored as indices into the scope's enumeration (layer scopes: the neuron index;
 // `network`: the pooled index, layer by layer), so the hidden widths are stored too

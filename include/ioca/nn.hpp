@@ -63,7 +63,9 @@ class Mlp {
   std::vector<float> params_;
 };
 
-// Parses "200,200" into {200, 200}; throws ioca::Error on anything else.
+// One network's hidden-layer widths: "200x200" or "200,200" into {200, 200} (whole numbers
+// from 1 to 1,000,000 joined by 'x' or by commas, not both); throws ioca::Error naming the
+// text on anything else.
 std::vector<int> parse_widths(std::string_view text);
 // input -> hidden (act) ... -> output (identity), initialised from seed.
 Mlp make_mlp(int inputs, const std::vector<int>& hidden, Activation act, int classes,

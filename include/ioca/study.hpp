@@ -82,9 +82,15 @@ struct StudyConfig {
   int checkpoint_segments = 256;  // segments before the chain is compacted into a new base
   std::size_t memory_budget_bytes = std::size_t{512} << 20;  // per task: caches and blocks
   // The whole config with every key resolved, as INI text (stored in the results file and
-  // compared on --resume).
+  // compared on --resume with same_study_config).
   std::string canonical_text;
 };
+
+// Whether two stored study configs (canonical_text, or the study_config of a file) describe
+// the same study. Equal texts always do; so do the texts an earlier ioca wrote for the same
+// study: `name` before any section (now under [study]), numbers in 17 digits (now the
+// shortest exact text) and several one-layer architectures joined by ',' (now ';').
+bool same_study_config(const std::string& a, const std::string& b);
 
 struct RunOptions {
   std::string out;

@@ -21,7 +21,8 @@
 #   30): a rank that dies never leaves the others waiting for it until the time limit.
 #
 # Environment (all optional):
-#   IOCA_BIN          the ioca binary (default: `ioca` on PATH, else $IOCA_HOME/build/ioca)
+#   IOCA_BIN          the ioca binary (default: `ioca` on PATH, else $IOCA_HOME/build/ioca, else
+#                     the installed <prefix>/bin/ioca when IOCA_HOME is <prefix>/share/ioca)
 #   IOCA_LAUNCHER     srun (default) | mpirun | none (run ioca directly in the batch shell)
 #   IOCA_SRUN_MPI     srun --mpi value (default pmix; Debian's Open MPI does not work with pmi2)
 #   IOCA_CPU_BIND     srun --cpu-bind value (default cores; `none` to let tasks float)
@@ -45,8 +46,11 @@ ioca_job_binary() {
     IOCA_BIN=$(command -v ioca)
   elif [ -x "${IOCA_HOME:-}/build/ioca" ]; then
     IOCA_BIN=$IOCA_HOME/build/ioca
+  elif [ -n "${IOCA_HOME:-}" ] && [ -x "$IOCA_HOME/../../bin/ioca" ]; then
+    # installed (cmake --install): IOCA_HOME is <prefix>/share/ioca, the binary <prefix>/bin/ioca
+    IOCA_BIN=$(cd "$IOCA_HOME/../../bin" && pwd)/ioca
   else
-    ioca_job_log "no ioca binary: not on PATH and not in ${IOCA_HOME:-<IOCA_HOME unset>}/build/ (run ./setup.sh, or set IOCA_BIN)"
+    ioca_job_log "no ioca binary: not on PATH, not in ${IOCA_HOME:-<IOCA_HOME unset>}/build/ nor an installed prefix (run ./setup.sh, module load ioca, or set IOCA_BIN)"
     return 2
   fi
   export IOCA_BIN
@@ -159,7 +163,7 @@ ioca_job_run() {
   trap '_ioca_on_signal USR1' USR1
   trap '_ioca_on_signal TERM' TERM
 
-  ioca_job_log "job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)}, restart ${SLURM_RESTART_COUNT:-0}, nodes ${SLURM_JOB_NODELIST:-$(hostname)}, tasks ${SLURM_NTASKS:-1} x ${OMP_NUM_THREADS} threads"
+  ioca_job_log "job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)}, restart ${SLURM_RESTART_COUNT:-0}, nodes ${SLURM_JOB_NODELIST:-$(hostname)}, tasks ${SLURM_NTASKS:-1} x ${OMP_NUM_THREADS} thread$([ "$OMP_NUM_THREADS" = 1 ] || echo s)"
   ioca_job_log "${launcher[*]} $IOCA_BIN run $*"
 
   if ((_ioca_signal_count)); then

@@ -360,11 +360,13 @@ std::size_t print_plan(const AblateArgs& a, const io::AblationResults& r, std::s
   const std::size_t sweeps = r.ordered.size() + random + r.custom.size();
   if (!a.quiet)
     std::fprintf(stderr,
-                 "ioca ablate: %zu sweeps (%zu ordered, %zu random, %zu custom) over %zu scopes, "
-                 "%zu test samples, engine %s, ablate to %s, %d threads\n",
-                 sweeps, r.ordered.size(), random, r.custom.size(), scopes, samples,
-                 std::string(ablation::to_string(a.sweep.engine)).c_str(),
-                 std::string(ablation::to_string(a.ablate_to)).c_str(), max_threads());
+                 "ioca ablate: %s (%zu ordered, %zu random, %zu custom) over %s, "
+                 "%zu test samples, engine %s, ablate to %s, %s\n",
+                 count_of(static_cast<long long>(sweeps), "sweep").c_str(), r.ordered.size(),
+                 random, r.custom.size(), count_of(static_cast<long long>(scopes), "scope").c_str(),
+                 samples, std::string(ablation::to_string(a.sweep.engine)).c_str(),
+                 std::string(ablation::to_string(a.ablate_to)).c_str(),
+                 count_of(max_threads(), "thread").c_str());
   return sweeps;
 }
 

@@ -36,6 +36,7 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
       "also store each neuron's (bin, class) counts, /layers/K/histogram [n, bins, classes]")(
       "print", po::bool_switch(),
       "print a per-layer summary (min / median / max of each quantity)")(
+      "quiet", po::bool_switch(), "no progress on stderr")(
       "memory-budget", po::value<long long>()->default_value(1024),
       "MiB for activations kept between the passes (more is recomputed; results do not "
       "change)");
@@ -67,6 +68,7 @@ MeasureArgs parse_measure_args(const std::vector<std::string>& args, std::string
   a.options.mi_null_seed = static_cast<std::uint64_t>(null_seed);
   if (vm.count("out")) a.out = vm["out"].as<std::string>();
   a.print = vm["print"].as<bool>();
+  a.quiet = vm["quiet"].as<bool>();
   a.options.keep_histograms = vm["save-histograms"].as<bool>();
   a.options.pairs = vm["pairs"].as<bool>();
   a.options.activation_cache_bytes = memory_budget_bytes(vm);
@@ -158,9 +160,10 @@ int run_measure(const MeasureArgs& a) {
   }
   if (a.print) print_summary(m);
   std::fflush(stdout);
-  std::fprintf(stderr, "ioca measure: %zu hidden layers, %zu samples of the %s split%s%s\n",
-               m.layers.size(), m.samples, a.split.c_str(), a.out.empty() ? "" : ", saved ",
-               a.out.c_str());
+  if (!a.quiet)
+    std::fprintf(stderr, "ioca measure: %s, %zu samples of the %s split%s%s\n",
+                 count_of(static_cast<long long>(m.layers.size()), "hidden layer").c_str(),
+                 m.samples, a.split.c_str(), a.out.empty() ? "" : ", saved ", a.out.c_str());
   return exit_ok;
 }
 

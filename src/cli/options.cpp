@@ -85,7 +85,7 @@ po::options_description data_options() {
                                       "synthetic: test-set size")(
       "synthetic-features", po::value<long long>()->default_value(64), "synthetic: input features")(
       "synthetic-classes", po::value<long long>()->default_value(10), "synthetic: classes")(
-      "synthetic-noise", po::value<double>()->default_value(0.35),
+      "synthetic-noise", real_value(0.35),
       "synthetic: noise standard deviation")(
       "synthetic-seed", po::value<long long>()->default_value(7), "synthetic: data seed");
   return d;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ioca/cli.hpp"
+#include "ioca/core.hpp"
 #include "ioca/io.hpp"
 
 namespace ioca::cli {
@@ -15,6 +16,12 @@ namespace po = boost::program_options;
 // command line. Returns false (and fills help_text) when --help was given.
 bool parse(const std::string& command, const std::vector<std::string>& args,
            po::options_description& desc, po::variables_map& vm, std::string* help_text);
+
+// A double option with a default, shown in --help as its shortest exact text (0.35, not
+// boost's 0.34999999999999998).
+inline po::typed_value<double>* real_value(double v) {
+  return po::value<double>()->default_value(v, shortest(v));
+}
 
 // --dataset, --data-dir, --validation-size, --split-seed, --synthetic-*.
 po::options_description data_options();

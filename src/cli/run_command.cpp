@@ -1,5 +1,6 @@
 // `ioca run`: the study config (INI sections = option prefixes, e.g. [train] epochs = 5 is
 // --train.epochs 5) into a StudyConfig, then the MPI study runner.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -46,6 +47,51 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+// network.hidden: architectures separated by ',' (or ';'), each its widths joined by 'x'.
+// `ioca train --hidden 64,32` is one network of two layers; the same text here would be two
+// networks of one layer. So a ','-list of two or more bare widths is refused: 64x32 is the
+// one network, 64;32 the several one-layer networks (';' can mean nothing else).
+std::vector<std::vector<int>> architectures(const std::string& text) {
+  const bool by_semicolon = text.find(';') != std::string::npos;
+  std::vector<std::string> list;
+  if (by_semicolon) {
+    if (text.find(',') != std::string::npos)
+      throw UsageError("--network.hidden: '" + text +
+                       "' mixes ',' and ';' between architectures (use one of them; widths "
+                       "are joined by x, e.g. 64x32; 128)");
+    std::string commas = text;
+    std::replace(commas.begin(), commas.end(), ';', ',');
+    list = items(commas, "network.hidden");
+  } else {
+    list = items(text, "network.hidden");
+  }
+  const bool all_bare = std::all_of(list.begin(), list.end(), [](const std::string& a) {
+    return a.find('x') == std::string::npos;
+  });
+  if (!by_semicolon && list.size() >= 2 && all_bare) {
+    std::string x_joined, semi_joined;
+    for (const auto& a : list) {
+      x_joined += (x_joined.empty() ? "" : "x") + a;
+      semi_joined += (semi_joined.empty() ? "" : "; ") + a;
+    }
+    throw UsageError("--network.hidden: '" + text + "' is ambiguous: in a study ',' separates "
+                     "architectures (networks of one hidden layer each), but ioca train reads "
+                     "it as one network's widths. Write " + x_joined +
+                     " for one network with these hidden layers, or " + semi_joined +
+                     " for networks of one hidden layer each (docs/study.md)");
+  }
+  std::vector<std::vector<int>> out;
+  for (const auto& a : list) {
+    try {
+      out.push_back(nn::parse_widths(a));
+    } catch (const Error& e) {
+      throw UsageError("--network.hidden: '" + a + "' is not an architecture like 200x200 (" +
+                       e.what() + ")");
+    }
+  }
+  return out;
+}
+
 template <class T>
 T bounded(const po::variables_map& vm, const std::string& key, T low, T high) {
   const T v = vm[key].as<T>();
@@ -85,27 +131,29 @@ po::options_description study_options() {
           "data.synthetic_features", po::value<long long>()->default_value(64),
           "synthetic: features")("data.synthetic_classes", po::value<int>()->default_value(10),
                                  "synthetic: classes")(
-          "data.synthetic_noise", po::value<double>()->default_value(0.35), "synthetic: noise")(
+          "data.synthetic_noise", real_value(0.35), "synthetic: noise")(
           "data.synthetic_seed", po::value<long long>()->default_value(7), "synthetic: seed")
       // network grid
-      ("network.hidden", s("200x200"), "architectures: widths joined by x, architectures by ','")(
+      ("network.hidden", s("200x200"),
+       "architectures: widths joined by x, architectures by ',' (64x32, 128); several of one "
+       "layer each by ';' (64; 128)")(
           "network.activations", s("relu"), "relu, tanh, sigmoid")(
           "network.seeds", s("1"), "training seeds (one network per seed)")(
           "network.models", s(""), "model files to study instead of training (comma-separated)")
       // training
       ("train.epochs", po::value<int>()->default_value(10), "passes over the train split")(
           "train.batch_size", po::value<int>()->default_value(32), "mini-batch size")(
-          "train.lr", po::value<double>()->default_value(1e-3), "learning rate")(
+          "train.lr", real_value(1e-3), "learning rate")(
           "train.optimizer", s("adam"), "adam | sgd")(
-          "train.momentum", po::value<double>()->default_value(0.9), "SGD momentum")(
-          "train.weight_decay", po::value<double>()->default_value(0.0), "L2 coefficient")(
+          "train.momentum", real_value(0.9), "SGD momentum")(
+          "train.weight_decay", real_value(0.0), "L2 coefficient")(
           "train.snapshots", s(""),
           "epochs of the information-plane snapshots, e.g. 0, 1, 2, 5, 10 (0: before training; "
           "empty: none)")("train.snapshot_binning", s("uniform"),
                           "binning of the snapshots' binned estimate")(
           "train.snapshot_bins", po::value<int>()->default_value(30),
           "bins per neuron of the snapshots' binned estimate")(
-          "train.kde_noise_variance", po::value<double>()->default_value(0.1, "0.1"),
+          "train.kde_noise_variance", real_value(0.1),
           "noise variance of the snapshots' KDE upper bound")(
           "train.snapshot_samples", po::value<long long>()->default_value(0),
           "samples of measure.split the snapshots use, a seeded subset (0: all)")
@@ -138,7 +186,7 @@ po::options_description study_options() {
           "ablation.chunk_rows", po::value<long long>()->default_value(256),
           "test samples per task")
       // run
-      ("run.checkpoint_interval", po::value<double>()->default_value(60.0),
+      ("run.checkpoint_interval", real_value(60.0),
        "seconds between checkpoints")(
           "run.checkpoint_segments", po::value<long long>()->default_value(256),
           "checkpoint files after the base before the chain is compacted into a new base")(
@@ -185,17 +233,7 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   c.synthetic.seed =
       static_cast<std::uint64_t>(bounded<long long>(vm, "data.synthetic_seed", 0, INT64_MAX));
 
-  c.architectures.clear();
-  for (const auto& a : items(vm["network.hidden"].as<std::string>(), "network.hidden")) {
-    std::string widths = a;
-    std::replace(widths.begin(), widths.end(), 'x', ',');
-    try {
-      c.architectures.push_back(nn::parse_widths(widths));
-    } catch (const Error& e) {
-      throw UsageError("--network.hidden: '" + a + "' is not an architecture like 200x200 (" +
-                       e.what() + ")");
-    }
-  }
+  c.architectures = architectures(vm["network.hidden"].as<std::string>());
   c.activations.clear();
   for (const auto& a : items(vm["network.activations"].as<std::string>(), "network.activations")) {
     const auto act = nn::parse_activation(a);
@@ -376,8 +414,8 @@ study::StudyConfig read_study(const po::variables_map& vm) {
   for (const auto& e : estimators)
     resolved_estimators.emplace_back(info::to_string(info::parse_estimator(e)));
   std::ostringstream t;
-  t.precision(17);
-  t << "name = " << c.name << "\n[data]\ndatasets = " << join(c.datasets)
+  // A valid INI file (Python's configparser reads it): every key under a section.
+  t << "[study]\nname = " << c.name << "\n[data]\ndatasets = " << join(c.datasets)
     << "\ndata_dir = " << c.data_dir << "\nvalidation_size = "
     << (c.validation_size ? std::to_string(*c.validation_size) : std::string("default"))
     << "\nsplit_seed = " << c.split_seed;
@@ -389,20 +427,26 @@ study::StudyConfig read_study(const po::variables_map& vm) {
       << "\nsynthetic_test_samples = " << c.synthetic.test_samples
       << "\nsynthetic_features = " << c.synthetic.features
       << "\nsynthetic_classes = " << c.synthetic.classes
-      << "\nsynthetic_noise = " << c.synthetic.noise << "\nsynthetic_seed = " << c.synthetic.seed;
+      << "\nsynthetic_noise = " << shortest(c.synthetic.noise) << "\nsynthetic_seed = " << c.synthetic.seed;
   std::vector<std::string> archs, acts, seeds;
+  bool one_layer_each = c.architectures.size() >= 2;
   for (const auto& a : c.architectures) {
     std::string s;
     for (int w : a) s += (s.empty() ? "" : "x") + std::to_string(w);
     archs.push_back(s);
+    one_layer_each = one_layer_each && a.size() == 1;
   }
+  // Several one-layer architectures as ioca run reads them back (64; 32, not 64, 32).
+  std::string hidden_text = join(archs);
+  if (one_layer_each) std::replace(hidden_text.begin(), hidden_text.end(), ',', ';');
   for (auto a : c.activations) acts.emplace_back(nn::to_string(a));
   for (auto s : c.seeds) seeds.push_back(std::to_string(s));
-  t << "\n[network]\nhidden = " << join(archs) << "\nactivations = " << join(acts)
+  t << "\n[network]\nhidden = " << hidden_text << "\nactivations = " << join(acts)
     << "\nseeds = " << join(seeds) << "\nmodels = " << join(c.model_files)
     << "\n[train]\nepochs = " << c.train.epochs << "\nbatch_size = " << c.train.batch_size
-    << "\nlr = " << c.train.learning_rate << "\noptimizer = " << nn::to_string(c.train.optimizer)
-    << "\nmomentum = " << c.train.momentum << "\nweight_decay = " << c.train.weight_decay;
+    << "\nlr = " << shortest(c.train.learning_rate) << "\noptimizer = " << nn::to_string(c.train.optimizer)
+    << "\nmomentum = " << shortest(c.train.momentum)
+    << "\nweight_decay = " << shortest(c.train.weight_decay);
   // Only with snapshots, so that the config of a study without them stays as it always was.
   if (!c.snapshots.empty()) {
     std::vector<std::string> epochs;
@@ -410,13 +454,13 @@ study::StudyConfig read_study(const po::variables_map& vm) {
     t << "\nsnapshots = " << join(epochs)
       << "\nsnapshot_binning = " << info::to_string(c.snapshot.binning.rule)
       << "\nsnapshot_bins = " << c.snapshot.binning.bins
-      << "\nkde_noise_variance = " << c.snapshot.noise_variance
+      << "\nkde_noise_variance = " << shortest(c.snapshot.noise_variance)
       << "\nsnapshot_samples = " << c.snapshot_samples;
   }
   t << "\n[measure]\nsplit = " << c.measure_split << "\nbinning = " << join(resolved_binnings)
     << "\nbins = " << join(resolved_bins)
     << "\nzero_bin = " << (c.measure.binning.zero_bin ? "true" : "false");
-  if (c.measure.binning.threshold) t << "\nthreshold = " << *c.measure.binning.threshold;
+  if (c.measure.binning.threshold) t << "\nthreshold = " << shortest(*c.measure.binning.threshold);
   std::vector<std::string> dirs;
   for (auto d : c.directions) dirs.emplace_back(ablation::to_string(d));
   t << "\nestimator = " << join(resolved_estimators);

@@ -14,22 +14,22 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
   po::options_description desc("ioca train: train a fully-connected network and save it");
   desc.add(data_options());
   po::options_description net("Network and training");
-  net.add_options()("hidden", po::value<std::string>()->default_value("200,200"),
-                    "hidden-layer widths, comma-separated")(
+  net.add_options()("hidden", po::value<std::string>()->default_value("200x200"),
+                    "hidden-layer widths of the network, joined by x or commas: 200x200 or 200,200")(
       "activation", po::value<std::string>()->default_value("relu"),
       "hidden activation: relu | tanh | sigmoid")("epochs", po::value<int>()->default_value(10),
                                                   "passes over the train split")(
       "batch-size", po::value<int>()->default_value(32), "mini-batch size")(
-      "lr", po::value<double>()->default_value(1e-3), "learning rate")(
+      "lr", real_value(1e-3), "learning rate")(
       "optimizer", po::value<std::string>()->default_value("adam"), "adam | sgd (with momentum)")(
-      "momentum", po::value<double>()->default_value(0.9), "SGD momentum")(
-      "weight-decay", po::value<double>()->default_value(0.0),
+      "momentum", real_value(0.9), "SGD momentum")(
+      "weight-decay", real_value(0.0),
       "L2 coefficient added to the gradient")("seed", po::value<long long>()->default_value(1),
                                               "seed of initialisation and shuffling")(
       "out", po::value<std::string>(), "model file to write (HDF5)")("quiet", po::bool_switch(),
                                                                      "no progress on stderr");
   desc.add(net);
-  po::options_description plane("Information plane over training (README.md)");
+  po::options_description plane("Information plane over training (docs/study.md)");
   plane.add_options()("snapshots", po::value<std::string>()->default_value(""),
                       "epochs to measure the information plane after, e.g. 0,1,2,5,10 (0: "
                       "before training); stored under /training/information_plane")(
@@ -39,7 +39,7 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
       "binning of the binned estimate: uniform | uniform-layer | quantile | binary")(
       "snapshot-bins", po::value<int>()->default_value(30),
       "bins per neuron of the binned estimate")("kde-noise-variance",
-                                                po::value<double>()->default_value(0.1, "0.1"),
+                                                real_value(0.1),
                                                 "noise variance s2 of the KDE upper bound")(
       "snapshot-samples", po::value<long long>()->default_value(0),
       "at most this many samples of the split, a seeded subset (0: all; the KDE costs N^2)");
@@ -48,7 +48,11 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, std::string* he
   TrainArgs a;
   if (!parse("train", args, desc, vm, help_text)) return a;
   a.data = read_data_args(vm);
-  a.hidden = nn::parse_widths(vm["hidden"].as<std::string>());
+  try {
+    a.hidden = nn::parse_widths(vm["hidden"].as<std::string>());
+  } catch (const Error& e) {
+    throw UsageError(std::string("--hidden: ") + e.what());
+  }
   double between_hidden = 0.0;  // the input layer is checked once the data is known
   for (std::size_t l = 1; l < a.hidden.size(); ++l)
     between_hidden += (a.hidden[l - 1] + 1.0) * a.hidden[l];
@@ -133,9 +137,9 @@ int run_train(const TrainArgs& a) {
   if (!a.quiet)
     std::fprintf(
         stderr,
-        "ioca train: %s, %zu train / %zu validation / %zu test samples, kernels %s, %d threads\n",
+        "ioca train: %s, %zu train / %zu validation / %zu test samples, kernels %s, %s\n",
         load.dataset.c_str(), splits.train.samples, splits.validation.samples, splits.test.samples,
-        std::string(kernel_isa()).c_str(), max_threads());
+        std::string(kernel_isa()).c_str(), count_of(max_threads(), "thread").c_str());
   double train_seconds = 0.0;
   const pipeline::Trained trained = pipeline::train_with_snapshots(
       splits, a.hidden, a.activation, a.train, a.snapshots,

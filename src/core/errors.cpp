@@ -1,3 +1,5 @@
+#include <charconv>
+
 #include "ioca/core.hpp"
 
 namespace ioca {
@@ -15,6 +17,22 @@ void ExceptionCollector::rethrow_if_any() {
     first_ = nullptr;
     std::rethrow_exception(e);
   }
+}
+
+std::string shortest(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round trip
+  return std::string(buf, r.ptr);
+}
+
+std::string shortest(float v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string count_of(long long count, std::string_view noun) {
+  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
 }
 
 }  // namespace ioca

@@ -84,9 +84,10 @@ void sgd(float* __restrict p, const float* __restrict g, float* __restrict vel, 
   }
 }
 
-// Branch-free so that it vectorises; the arithmetic is that of DESIGN.md's uniform rule in
-// double precision: bin = min(B-1, floor((a-low)/(high-low)*B)), 0 when high <= low, and
-// the zero bin (index B) for exact zeros when asked.
+// Branch-free so that it vectorises; the arithmetic is that of the uniform rule of
+// docs/definitions.md ("Binning rules") in double precision: bin = min(B-1,
+// floor((a-low)/(high-low)*B)), 0 when high <= low, and the zero bin (index B) for exact
+// zeros when asked.
 void uniform_bins(const float* a, const float* low, const float* high, std::size_t n, int bins,
                   bool zero_bin, std::int32_t* out) {
   // Eigen's array expressions vectorise the float->double casts, floor and selects (GCC

@@ -1,4 +1,4 @@
-// The binning rules of DESIGN.md, applied to one neuron's values (the plain reference; the
+// The binning rules of docs/definitions.md, applied to one neuron's values (the plain reference; the
 // histogram pass in measure.cpp inlines the same arithmetic).
 #include "info/binning.hpp"
 

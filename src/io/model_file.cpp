@@ -1,4 +1,4 @@
-// The model file of DESIGN.md: /layers/K/{weight [out,in], bias [out]} float32, attribute
+// The model file of docs/file-formats.md: /layers/K/{weight [out,in], bias [out]} float32, attribute
 // "activation" on /layers/K, optional root attributes input_mean / input_std.
 #include <algorithm>
 #include <cmath>

@@ -75,19 +75,30 @@ void Mlp::initialize(std::uint64_t seed) {
 }
 
 std::vector<int> parse_widths(std::string_view text) {
+  // One syntax everywhere: 200x200 as in a study's architectures, or 200,200.
+  const bool by_x = text.find('x') != std::string_view::npos;
+  const bool by_comma = text.find(',') != std::string_view::npos;
+  if (by_x && by_comma)
+    throw Error("layer widths '" + std::string(text) +
+                "' mix 'x' and ',' (one network's widths are joined by one of them, e.g. "
+                "200x200 or 200,200)");
+  const char separator = by_x ? 'x' : ',';
   std::vector<int> widths;
   std::size_t pos = 0;
   while (pos <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', pos), text.size());
-    const std::string_view item = text.substr(pos, comma - pos);
+    const std::size_t end_of_item = std::min(text.find(separator, pos), text.size());
+    const std::string_view item = text.substr(pos, end_of_item - pos);
     int value = 0;
     const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
     if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value <= 0 ||
         value > 1'000'000)
-      throw Error("bad layer widths '" + std::string(text) +
-                  "' (expected positive integers separated by commas, e.g. 200,200)");
+      throw Error("bad layer widths '" + std::string(text) + "': " +
+                  (item.empty() ? std::string("an empty width")
+                                : "width '" + std::string(item) + "'") +
+                  " (expected whole numbers from 1 to 1000000 joined by x or commas, e.g. "
+                  "200x200)");
     widths.push_back(value);
-    pos = comma + 1;
+    pos = end_of_item + 1;
   }
   return widths;
 }

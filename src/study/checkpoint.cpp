@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "ioca/core.hpp"
+#include "ioca/study.hpp"
 
 namespace ioca::study {
 namespace {
@@ -70,8 +71,8 @@ CheckpointChain read_checkpoint(const std::string& base) {
     const std::string path = checkpoint_segment_path(base, n);
     const auto s = open_results(path);
     if (io::attribute_string(s->root(), "checkpoint_id", "") != chain.id) continue;  // older chain
-    if (io::attribute_string(s->root(), "study_config", "") !=
-        io::attribute_string(chain.root, "study_config", ""))
+    if (!same_study_config(io::attribute_string(s->root(), "study_config", ""),
+                           io::attribute_string(chain.root, "study_config", "")))
       throw FileError(path, "damaged checkpoint: another study config than its base " + base);
     const std::int64_t says = io::attribute_int(s->root(), "checkpoint_segment", -1);
     if (says != n)

@@ -385,7 +385,13 @@ void print_networks(const StudyConfig& c, const Plan& plan, Calibration& cal) {
                 c.datasets.size(), c.datasets.size() == 1 ? "" : "s", archs.size(),
                 archs.size() == 1 ? "" : "s", acts.size(), acts.size() == 1 ? "" : "s",
                 c.seeds.size(), c.seeds.size() == 1 ? "" : "s");
-    std::printf("  architectures: %s\n  activations: %s\n  seeds: %s\n", join(archs).c_str(),
+    // Several one-layer architectures as the config spells them: 64; 32 (64, 32 would read
+    // as one network's widths).
+    std::string arch_text = join(archs);
+    if (archs.size() >= 2 && std::all_of(c.architectures.begin(), c.architectures.end(),
+                                         [](const std::vector<int>& a) { return a.size() == 1; }))
+      std::replace(arch_text.begin(), arch_text.end(), ',', ';');
+    std::printf("  architectures: %s\n  activations: %s\n  seeds: %s\n", arch_text.c_str(),
                 join(acts).c_str(), seeds_text(c.seeds).c_str());
   }
   std::set<std::string> shown;

@@ -74,7 +74,7 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
       throw FileError(p, "is a study of model files; merging is for studies of trained networks");
     const std::string without_seeds = with_value(config, "seeds", "");
     if (sources.empty()) common = without_seeds;
-    else if (without_seeds != common)
+    else if (!same_study_config(without_seeds, common))
       throw FileError(p, "is from a different study than " + parts.front() +
                              " (their configs differ beyond network.seeds)");
     for (const auto& s : split_items(config_value(config, "seeds"))) {
@@ -87,7 +87,9 @@ void merge(const std::string& out, const std::vector<std::string>& parts, bool q
   for (const auto& s : seeds) seeds_joined += (seeds_joined.empty() ? "" : ", ") + s;
   const std::string merged_config = with_value(common, "seeds", seeds_joined);
   const auto datasets = split_items(config_value(merged_config, "datasets"));
-  const auto hidden = split_items(config_value(merged_config, "hidden"));
+  std::string hidden_text = config_value(merged_config, "hidden");
+  std::replace(hidden_text.begin(), hidden_text.end(), ';', ',');  // one-layer architectures
+  const auto hidden = split_items(hidden_text);
   const auto acts = split_items(config_value(merged_config, "activations"));
 
   // Every task, re-indexed as in the grid of the merged config: a task's key is

@@ -230,7 +230,7 @@ void Runner::prepare_output() {
     if (!options_.resume)
       throw FileError(out, "exists (use --force to overwrite it, or --resume to continue a run)");
     const auto h = open_results(out);
-    if (io::attribute_string(h->root(), "study_config", "") != config_.canonical_text)
+    if (!same_study_config(io::attribute_string(h->root(), "study_config", ""), config_.canonical_text))
       throw FileError(out, "holds the results of a different study config (use --force to "
                            "overwrite it)");
     if (io::attribute_int(h->root(), "complete", 0) != 1)
@@ -266,7 +266,8 @@ std::size_t Runner::task_index(const std::string& key) const {
 
 void Runner::load_checkpoint(const std::string& path) {
   const CheckpointChain chain = read_checkpoint(path);
-  if (io::attribute_string(chain.root, "study_config", "") != config_.canonical_text) {
+  if (!same_study_config(io::attribute_string(chain.root, "study_config", ""),
+                         config_.canonical_text)) {
     if (!options_.force)
       throw FileError(path, "is a checkpoint of a different study config; resuming it would mix "
                             "studies (use --force to discard it and start over)");
@@ -761,9 +762,11 @@ int Runner::run() {
     task_times_.reset(std::fopen(path.c_str(), "a"));
     if (!task_times_) throw FileError(path, "cannot open the task times file (IOCA_TASK_TIMES)");
   });
-  log("study '%s': %zu networks, %zu tasks (%zu done before), %d ranks x %d threads, kernels %s",
-      config_.name.c_str(), plan_.networks.size(), plan_.tasks.size(), resumed_, mpi_.size(),
-      max_threads(), std::string(kernel_isa()).c_str());
+  log("study '%s': %s, %s (%zu done before), %s x %s, kernels %s", config_.name.c_str(),
+      count_of(static_cast<long long>(plan_.networks.size()), "network").c_str(),
+      count_of(static_cast<long long>(plan_.tasks.size()), "task").c_str(), resumed_,
+      count_of(mpi_.size(), "rank").c_str(), count_of(max_threads(), "thread").c_str(),
+      std::string(kernel_isa()).c_str());
 
   log_rank_hosts();
 

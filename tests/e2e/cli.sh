@@ -23,6 +23,10 @@ OMP_NUM_THREADS=1 "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 5 -
 OMP_NUM_THREADS=2 "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 5 --out "$tmp/t2.h5" --quiet >/dev/null
 h5diff "$tmp/t1.h5" "$tmp/t2.h5" /layers /layers >/dev/null && pass "1 and 2 threads give identical weights" || fail "weights differ between 1 and 2 threads"
 "$ioca" train "${syn[@]}" --hidden 64,32 --epochs 2 --seed 6 --out "$tmp/t3.h5" --quiet >/dev/null
+# One width syntax: 64x32 (as in a study) is the same network as 64,32.
+OMP_NUM_THREADS=1 "$ioca" train "${syn[@]}" --hidden 64x32 --epochs 2 --seed 5 --out "$tmp/t1x.h5" --quiet >/dev/null
+h5diff "$tmp/t1.h5" "$tmp/t1x.h5" /layers /layers >/dev/null && pass "--hidden 64x32 trains the network of --hidden 64,32" ||
+  fail "--hidden 64x32 and 64,32 differ"
 h5diff -q "$tmp/t1.h5" "$tmp/t3.h5" /layers /layers >/dev/null && fail "another seed gave the same weights" || pass "another seed gives other weights"
 
 # The information plane over training: snapshots leave the weights as they were, and the
@@ -76,6 +80,21 @@ expect_status 2 "unknown option" "$ioca" train --bogus
 expect_status 2 "unknown command" "$ioca" frobnicate
 expect_status 2 "bad activation" "$ioca" train "${syn[@]}" --activation gelu --out "$tmp/bad.h5"
 expect_status 2 "bad widths" "$ioca" train "${syn[@]}" --hidden 10,,3 --out "$tmp/bad.h5"
+for widths in 200,0 200x0 64x32,16 0; do
+  expect_status 2 "bad widths $widths" "$ioca" train "${syn[@]}" --hidden "$widths" --out "$tmp/bad.h5"
+  grep -q -- "^ioca train: --hidden: " "$tmp/err" && pass "the error names --hidden" || fail "error: $(cat "$tmp/err")"
+done
+# Defaults in the help text are the shortest exact numbers (0.35, not 0.34999999999999998).
+"$ioca" train --help >"$tmp/help.txt"
+grep -q -- "--synthetic-noise arg (=0.35)" "$tmp/help.txt" && grep -q -- "--momentum arg (=0.9)" "$tmp/help.txt" &&
+  grep -q -- "--lr arg (=0.001)" "$tmp/help.txt" && ! grep -qE "[0-9]\.[0-9]{12,}" "$tmp/help.txt" &&
+  pass "train --help: defaults 0.35, 0.9, 0.001" || fail "train --help defaults: $(grep -E 'noise|momentum|lr' "$tmp/help.txt")"
+"$ioca" run --help >"$tmp/help.txt"
+! grep -qE "[0-9]\.[0-9]{12,}" "$tmp/help.txt" && pass "run --help: no 17-digit defaults" ||
+  fail "run --help: $(grep -E '[0-9]\.[0-9]{12,}' "$tmp/help.txt")"
+# "1 thread", not "1 threads".
+OMP_NUM_THREADS=1 "$ioca" train "${syn[@]}" --hidden 8 --epochs 1 --out "$tmp/one.h5" 2>"$tmp/one.err" >/dev/null
+grep -q "kernels [a-z0-9]*, 1 thread$" "$tmp/one.err" && pass "train says 1 thread" || fail "train: $(head -n 1 "$tmp/one.err")"
 expect_status 2 "negative epochs" "$ioca" train "${syn[@]}" --epochs -1 --out "$tmp/bad.h5"
 expect_status 2 "non-numeric lr" "$ioca" train "${syn[@]}" --lr fast --out "$tmp/bad.h5"
 expect_status 2 "missing --out" "$ioca" train "${syn[@]}"
@@ -134,6 +153,11 @@ expect_status 0 "ablate by the corrected KL and the null p-value" "$ioca" ablate
 expect_status 2 "ablate by the null of measures without it" "$ioca" ablate --model "$tmp/m.h5" --measures "$tmp/meas.h5" --by mutual_information_null_mean --random 0 --out "$tmp/bad.h5"
 grep -q "mi-null" "$tmp/err" && pass "the error says to measure with --mi-null" || fail "error: $(cat "$tmp/err")"
 expect_status 2 "measure --mi-null -1" "$ioca" measure --model "$tmp/m.h5" --mi-null -1 --print
+expect_status 0 "measure --quiet" "$ioca" measure --model "$tmp/m.h5" --out "$tmp/measq.h5" --quiet
+[ ! -s "$tmp/err" ] && [ -s "$tmp/measq.h5" ] && pass "measure --quiet writes the file and nothing on stderr" ||
+  fail "measure --quiet stderr: $(cat "$tmp/err")"
+"$ioca" measure --model "$tmp/m.h5" --out "$tmp/measq.h5" 2>&1 >/dev/null | grep -q "^ioca measure: 2 hidden layers, " &&
+  pass "measure without --quiet says what it did" || fail "measure progress line missing"
 expect_status 2 "measure without --out or --print" "$ioca" measure --model "$tmp/m.h5"
 expect_status 2 "measure --bins 1" "$ioca" measure --model "$tmp/m.h5" --bins 1 --print
 expect_status 2 "measure unknown binning" "$ioca" measure --model "$tmp/m.h5" --binning kmeans --print

@@ -62,7 +62,54 @@ PY
 [ -n "$estimated" ] && [ "$estimated" = "$actual" ] &&
   pass "estimated array bytes and arrays equal the real run's ($actual)" ||
   fail "estimated array bytes and arrays '$estimated', the real run holds '$actual'"
-rm -f real.h5
+# The stored study_config is a valid INI file for Python's configparser, every key under a
+# section, numbers in their shortest exact text.
+/usr/bin/python3 - real.h5 <<'PY' && pass "configparser reads study_config" || fail "configparser and study_config"
+import configparser, sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    text = f.attrs["study_config"]
+text = text.decode() if isinstance(text, bytes) else text
+c = configparser.ConfigParser(interpolation=None)
+c.read_string(text)
+assert c.sections()[0] == "study" and c["study"]["name"] == "dry", c.sections()
+assert c["network"]["hidden"] == "16x8, 12", c["network"]["hidden"]
+assert c["data"]["synthetic_noise"] == "0.35", c["data"]["synthetic_noise"]
+assert c["train"]["lr"] == "0.001" and c["train"]["momentum"] == "0.9", dict(c["train"])
+assert c.getint("train", "epochs") == 2
+PY
+# A results file whose config an earlier ioca wrote (name before any section, 17-digit
+# numbers) is the same study: --resume accepts it (complete: nothing to do); another lr not.
+cp real.h5 old.h5
+/usr/bin/python3 - old.h5 <<'PY' || fail "rewriting the config as an earlier ioca did"
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    text = f.attrs["study_config"]
+    text = text.decode() if isinstance(text, bytes) else text
+    assert text.startswith("[study]\nname = ")
+    old = (text[len("[study]\n"):].replace("synthetic_noise = 0.35", "synthetic_noise = 0.34999999999999998")
+           .replace("momentum = 0.9\n", "momentum = 0.90000000000000002\n"))
+    assert old != text and "0.34999999999999998" in old and "0.90000000000000002" in old
+    f.attrs["study_config"] = old
+PY
+expect_status 0 "--resume of a file whose config an earlier ioca wrote" run_ranks 1 1 run --config study.ini --out old.h5 --resume --quiet
+expect_status 2 "--resume of it with another lr" run_ranks 1 1 run --config study.ini --out old.h5 --resume --quiet --train.lr 0.002
+grep -q "different study config" err && pass "the error says the config differs" || fail "error: $(cat err)"
+rm -f real.h5 old.h5
+
+# network.hidden: one width syntax. A list of bare widths would read as one network's
+# widths (ioca train --hidden 64,32): refused; 64x32 is that network, 64; 32 two networks.
+for spelling in "64,32" "64, 128"; do
+  expect_status 2 "study hidden = $spelling refused" "$ioca" run --config study.ini --network.hidden "$spelling" --dry-run
+  grep -q -- "--network.hidden: '$spelling' is ambiguous" err && grep -q "x" err &&
+    pass "the error says how to write it" || fail "error: $(cat err)"
+done
+expect_status 2 "';' and ',' mixed" "$ioca" run --config study.ini --network.hidden "64;32,16" --dry-run
+expect_status 0 "study hidden = 12; 8 (two one-layer networks)" "$ioca" run --config study.ini --network.hidden "12; 8" --dry-run
+grep -qF "architectures: 12; 8" out && grep -qF "networks: 16 = 1 data set x 2 architectures" out &&
+  pass "12; 8 is two architectures" || fail "12; 8: $(grep -E 'architectures|networks:' out)"
+expect_status 0 "study hidden = 12x8" "$ioca" run --config study.ini --network.hidden 12x8 --dry-run
+grep -qF "networks: 8 = 1 data set x 1 architecture" out && pass "12x8 is one architecture" ||
+  fail "12x8: $(grep networks: out)"
 
 # Without --out; on 2 ranks only rank 0 reports, and both ranks end.
 expect_status 0 "--dry-run without --out, 2 ranks" two_ranks run --config study.ini --dry-run

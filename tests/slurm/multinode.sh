@@ -130,7 +130,7 @@ case $test_scenario in
     wait_job "$job_id" "$job_timeout" || true
     show_log "$tmp/job.out"
     check "job $job_id completed (state $(job_field "$job_id" JobState))" [ "$(job_field "$job_id" JobState)" = COMPLETED ]
-    check "the job ran 6 ranks on nodes node[1-3]" grep -q "nodes node\[1-3\], tasks 6 x 1 threads" "$tmp/job.out"
+    check "the job ran 6 ranks on nodes node[1-3]" grep -q "nodes node\[1-3\], tasks 6 x 1 thread$" "$tmp/job.out"
     check "ranks 0-1 ran on node1, 2-3 on node2, 4-5 on node3" \
       grep -q "3 hosts: node1: ranks 0-1; node2: ranks 2-3; node3: ranks 4-5" "$tmp/job.out"
     hosts=$(h5dump -a /provenance/hosts "$tmp/results.h5" 2>/dev/null | sed -n 's/^ *(0): *"\(.*\)"/\1/p')

@@ -25,7 +25,7 @@ state=$(job_field "$job_id" JobState)
 code=$(job_field "$job_id" ExitCode)
 check "job $job_id completed (state $state)" [ "$state" = COMPLETED ]
 check "exit code 0:0 (got $code)" [ "$code" = 0:0 ]
-check "the job ran 2 ranks x 1 thread" grep -q "tasks 2 x 1 threads" "$tmp/job.out"
+check "the job ran 2 ranks x 1 thread" grep -q "tasks 2 x 1 thread$" "$tmp/job.out"
 
 if h5ls "$tmp/results.h5" >/dev/null 2>&1; then
   pass "results.h5 is an HDF5 file"

@@ -268,3 +268,17 @@ TEST_CASE("softmax_cross_entropy: loss to float precision and the first maximum"
     }
   }
 }
+
+TEST_CASE("shortest prints the shortest text that reads back exactly", "[core]") {
+  REQUIRE(shortest(0.35) == "0.35");
+  REQUIRE(shortest(0.1) == "0.1");
+  REQUIRE(shortest(1e-3) == "0.001");
+  REQUIRE(shortest(60.0) == "60");
+  REQUIRE(shortest(0.0) == "0");
+  REQUIRE(shortest(0.3f) == "0.3");
+  for (double v : {0.35, 0.9, 1e-7, 123456.789, 2.0 / 3.0, 1e300})
+    REQUIRE(std::strtod(shortest(v).c_str(), nullptr) == v);
+  REQUIRE(count_of(1, "thread") == "1 thread");
+  REQUIRE(count_of(2, "thread") == "2 threads");
+  REQUIRE(count_of(0, "rank") == "0 ranks");
+}

@@ -156,7 +156,7 @@ TEST_CASE("selectivity index (Morcos et al.)", "[info]") {
   REQUIRE(info::selectivity_index({3, 100, 1, 1}, {true, false, true, true}) == Approx(0.5));
 }
 
-TEST_CASE("binning rules follow DESIGN.md exactly", "[info]") {
+TEST_CASE("binning rules follow docs/definitions.md exactly", "[info]") {
   info::BinningOptions o;
   o.bins = 4;
   // uniform over [0, 8]: bin = min(3, floor(a/8*4)).

@@ -190,8 +190,18 @@ TEST_CASE("evaluate counts per class and predicts argmax", "[nn]") {
 TEST_CASE("parse_widths and parse_activation reject garbage", "[nn]") {
   REQUIRE(nn::parse_widths("200,100") == std::vector<int>{200, 100});
   REQUIRE(nn::parse_widths("7") == std::vector<int>{7});
-  for (const char* bad : {"", ",", "200,", "a", "0", "-5", "1.5", "200,,3"})
+  // One syntax everywhere: a study's 200x100 means the same network.
+  REQUIRE(nn::parse_widths("200x100") == std::vector<int>{200, 100});
+  REQUIRE(nn::parse_widths("4x3x2") == std::vector<int>{4, 3, 2});
+  for (const char* bad : {"", ",", "200,", "a", "0", "-5", "1.5", "200,,3", "x", "200x",
+                          "x200", "200xx3", "200x0", "200X100", "200x100,50", "2 x 3"})
     REQUIRE_THROWS_AS(nn::parse_widths(bad), Error);
   REQUIRE_THROWS_AS(nn::parse_activation("gelu"), Error);
   REQUIRE(nn::parse_activation("tanh") == Activation::tanh);
+}
+
+TEST_CASE("parse_widths errors name the bad width", "[nn]") {
+  REQUIRE_THROWS_WITH(nn::parse_widths("200,0"), Catch::Contains("width '0'"));
+  REQUIRE_THROWS_WITH(nn::parse_widths("200x,5"), Catch::Contains("mix 'x' and ','"));
+  REQUIRE_THROWS_WITH(nn::parse_widths("10,,3"), Catch::Contains("an empty width"));
 }

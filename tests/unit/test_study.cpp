@@ -10,6 +10,7 @@
 
 #include "ioca/info.hpp"
 #include "ioca/nn.hpp"
+#include "ioca/study.hpp"
 #include "study/record.hpp"
 #include "test_helpers.hpp"
 
@@ -204,4 +205,30 @@ TEST_CASE("task records survive bytes, damaged bytes are an error, not a crash",
     CHECK_THROWS_AS(study::deserialize_all(cut, "test"), Error);
   }
   CHECK_THROWS_AS(r.add("/x", std::vector<double>{1, 2}, {3}), std::logic_error);
+}
+
+TEST_CASE("same_study_config accepts an earlier ioca's spelling of the same config", "[study]") {
+  const std::string now =
+      "[study]\nname = q\n[data]\nsynthetic_noise = 0.35\n[network]\nhidden = 64; 32\n"
+      "[train]\nlr = 0.001\nmomentum = 0.9\n[measure]\nthreshold = 0.3\nzero_bin = false\n";
+  const std::string before =
+      "name = q\n[data]\nsynthetic_noise = 0.34999999999999998\n[network]\nhidden = 64, 32\n"
+      "[train]\nlr = 0.001\nmomentum = 0.90000000000000002\n[measure]\n"
+      "threshold = 0.30000001192092896\nzero_bin = false\n";
+  REQUIRE(study::same_study_config(now, now));
+  REQUIRE(study::same_study_config(now, before));
+  REQUIRE(study::same_study_config(before, now));
+  // Any real difference still counts.
+  auto changed = [&](const std::string& from, const std::string& to) {
+    std::string t = now;
+    t.replace(t.find(from), from.size(), to);
+    return t;
+  };
+  REQUIRE_FALSE(study::same_study_config(now, changed("lr = 0.001", "lr = 0.0011")));
+  REQUIRE_FALSE(study::same_study_config(now, changed("name = q", "name = r")));
+  REQUIRE_FALSE(study::same_study_config(now, changed("hidden = 64; 32", "hidden = 64x32")));
+  REQUIRE_FALSE(study::same_study_config(now, changed("[train]", "[ablation]")));
+  REQUIRE_FALSE(study::same_study_config(now, now + "pairs = true\n"));
+  REQUIRE_FALSE(study::same_study_config(now, changed("momentum = 0.9", "momentum = 0.9000000000000001")));
+  REQUIRE_FALSE(study::same_study_config(now, changed("zero_bin = false", "zero_bin = true")));
 }
