@@ -132,13 +132,13 @@ void durable_rename(const std::string& from, const std::string& to) {
 // two-phase I/O, a collective close), and would wait there forever. So this rank prints the
 // one line, removes its unfinished file (it would only take space) and ends every rank.
 // When several ranks fail at once (a full disk fails them all), one line is enough: rank 0
-// reports at once, any other rank only after a pause, by which time rank 0's abort has ended
+// reports at once, any other rank only after a pause of 3 s or more, by which time rank 0's abort has ended
 // it if rank 0 failed too.
 [[noreturn]] void abort_write(const std::string& tmp, const std::string& message) {
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000 + 100 * rank, 5000)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(3000 + 100 * rank, 8000)));
   std::fprintf(stderr, "ioca run: error: %s\n", message.c_str());
   std::fflush(stderr);
   std::error_code ignored;
@@ -207,6 +207,37 @@ class WriteWatchdog {
 // How long a file being written may stand still, its file system showing a problem, before
 // the watchdog ends the job: well inside the 30 s a failed write may take to end a job.
 constexpr std::chrono::seconds write_stall{10};
+
+// About how many bytes a results file of these tasks takes (uncompressed: an upper bound
+// for the compressed final file): the values, the index tables' rows (strings of the
+// file's width), and HDF5's metadata.
+std::uint64_t file_bytes(const std::vector<TaskSize>& sizes) {
+  std::uint64_t width = 1, bytes = 1 << 20;
+  for (const auto& z : sizes) width = std::max<std::uint64_t>(width, static_cast<std::uint64_t>(z.string_width));
+  for (const auto& z : sizes)
+    bytes += z.bytes() + (width + 80) + static_cast<std::uint64_t>(z.datasets) * (width + 80) +
+             static_cast<std::uint64_t>(z.attributes) * (3 * width + 40);
+  return bytes;
+}
+
+std::string mebibytes(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// Rank 0, before a file is written: fails (every rank agrees, nothing is aborted) when its
+// file system has clearly no room for it. A disk that fills while the file is written is
+// caught by the write itself (abort_write).
+void check_room(const std::string& target, std::uint64_t bytes) {
+  const std::string dir = fs::path(target).parent_path().empty() ? "." : fs::path(target).parent_path().string();
+  struct statvfs info {};
+  if (::statvfs(dir.c_str(), &info) != 0) return;
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+  if (free_bytes < bytes)
+    throw FileError(target, "cannot write it: no space left on device (about " + mebibytes(bytes) +
+                                " needed, " + mebibytes(free_bytes) + " free in " + dir + ")");
+}
 
 // A rough upper bound of the results file's size, to fail before computing when it cannot
 // fit (the checkpoint and the final file exist side by side for a moment).
@@ -686,6 +717,12 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   root["checkpoint_id"] = checkpoint_id_;
   root["checkpoint_segment"] = static_cast<std::int64_t>(base ? 0 : segments_ + 1);
   const io::Attributes prov = provenance();
+  agree([&] {
+    if (mpi_.rank() != 0) return;
+    std::vector<TaskSize> sizes;
+    for (const auto& e : fresh) sizes.push_back(e.size);
+    check_room(target, file_bytes(sizes));
+  });
   // In rounds of at most segment_round_bytes per rank (every rank knows every rank's
   // sizes, so all agree on the number of rounds): a rank's memory then holds its results
   // and one round's tables, not its results twice over.
@@ -747,6 +784,12 @@ void Runner::compact_chain(const std::string& target, io::Attributes root, Stora
     if (done_[i]) placements.push_back({done_[i]->file, done_[i]->row, {plan_.tasks[i].key, done_[i]->size, 0}});
   const std::string tmp = target + ".tmp";
   const io::Attributes prov = provenance();
+  agree([&] {
+    if (mpi_.rank() != 0) return;
+    std::vector<TaskSize> sizes;
+    for (const auto& p : placements) sizes.push_back(p.entry.size);
+    check_room(target, file_bytes(sizes));
+  });
   try {
     const WriteWatchdog watchdog(tmp, target, write_stall);
     compact(tmp, target, mpi_.rank(), mpi_.size(), std::move(placements),

@@ -127,6 +127,27 @@ check_failed fill-checkpoint r.h5.checkpoint.1 "no space left on device"
 rm -f fill1/filler
 check_resume fill-checkpoint fill1
 
+# 1b. The disk fills up between two checkpoint files (all but 512 KiB, taken while the
+# shim holds rank 0 before it creates segment 1, which still fits): the room check before
+# segment 2 ends the run cleanly (no abort), base and segment 1 kept.
+mount_fs room 4
+IOCA_FAULT_PATH=r.h5.checkpoint.1.tmp IOCA_FAULT_ACTION=pause IOCA_FAULT_RANK=0
+IOCA_FAULT_PAUSED=$tmp/paused IOCA_FAULT_CONTINUE=$tmp/continue
+fill_most() {
+  local i
+  for ((i = 0; i < 600; i++)); do [ -e "$tmp/paused" ] && break; sleep 0.05; done
+  dd if=/dev/zero of="$tmp/room/filler" bs=64k 2>/dev/null
+  truncate -s -512K "$tmp/room/filler"
+  touch "$tmp/stamp" "$tmp/continue"
+}
+on_pause=fill_most faulty room --out room/r.h5
+check_failed room r.h5.checkpoint.2 "no space left on device (about"
+[ -e room/r.h5.checkpoint ] && [ -e room/r.h5.checkpoint.1 ] &&
+  pass "room: the base and segment 1 are kept" || fail "room: left $(ls room)"
+rm -f room/filler "$tmp/paused" "$tmp/continue"
+check_resume room room
+IOCA_FAULT_RANK= IOCA_FAULT_PAUSED= IOCA_FAULT_CONTINUE= IOCA_FAULT_ACTION=fill
+
 # 2. The disk fills during the final write (collective, compressed): every checkpoint stays.
 mount_fs fill2 4
 IOCA_FAULT_PATH=r.h5.tmp IOCA_FAULT_FILL=$tmp/fill2/filler
@@ -141,6 +162,7 @@ check_resume fill-final fill2
 mount_fs ro 4
 IOCA_FAULT_PATH=r.h5.checkpoint.1.tmp IOCA_FAULT_ACTION=pause IOCA_FAULT_RANK=0
 IOCA_FAULT_PAUSED=$tmp/paused IOCA_FAULT_CONTINUE=$tmp/continue
+rm -f "$tmp/paused" "$tmp/continue"
 remount_ro() {
   local i
   for ((i = 0; i < 600; i++)); do [ -e "$tmp/paused" ] && break; sleep 0.05; done
