@@ -206,7 +206,12 @@ class WriteWatchdog {
 
 // How long a file being written may stand still, its file system showing a problem, before
 // the watchdog ends the job: well inside the 30 s a failed write may take to end a job.
-constexpr std::chrono::seconds write_stall{10};
+// IOCA_WRITE_STALL=<seconds> changes it (a testing aid: tests/e2e/write_faults.sh).
+std::chrono::seconds write_stall() {
+  const char* v = std::getenv("IOCA_WRITE_STALL");
+  const int seconds = v && *v ? std::atoi(v) : 10;
+  return std::chrono::seconds(std::clamp(seconds, 1, 3600));
+}
 
 // About how many bytes a results file of these tasks takes (uncompressed: an upper bound
 // for the compressed final file): the values, the index tables' rows (strings of the
@@ -739,7 +744,7 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   }
   const std::size_t rounds = *std::max_element(rounds_of.begin(), rounds_of.end());
   try {
-    const WriteWatchdog watchdog(tmp, target, write_stall);
+    const WriteWatchdog watchdog(tmp, target, write_stall());
     PackedWriter writer(tmp, target, mpi_.rank(), fresh, Storage::plain);
     std::size_t next = 0;
     for (std::size_t k = 0; k < rounds; ++k) {
@@ -791,7 +796,7 @@ void Runner::compact_chain(const std::string& target, io::Attributes root, Stora
     check_room(target, file_bytes(sizes));
   });
   try {
-    const WriteWatchdog watchdog(tmp, target, write_stall);
+    const WriteWatchdog watchdog(tmp, target, write_stall());
     compact(tmp, target, mpi_.rank(), mpi_.size(), std::move(placements),
             [&](const Placement& p) { return read_task(Location{p.source, p.row, p.entry.size}); },
             root, prov, std::uint64_t{4} << 20, storage);

@@ -67,7 +67,7 @@ faulty() {
   timeout -k 5 90 "$mpiexec" -q -n 2 --oversubscribe --bind-to none -x OMP_NUM_THREADS=1 \
     -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM -x LD_PRELOAD="$shim" \
     -x IOCA_FAULT_PATH -x IOCA_FAULT_ACTION -x IOCA_FAULT_AFTER -x IOCA_FAULT_RANK \
-    -x IOCA_FAULT_FILL -x IOCA_FAULT_PAUSED -x IOCA_FAULT_CONTINUE -x IOCA_FAULT_STAMP \
+    -x IOCA_FAULT_FILL -x IOCA_FAULT_PAUSED -x IOCA_FAULT_CONTINUE -x IOCA_FAULT_STAMP -x IOCA_WRITE_STALL \
     "$ioca" run --config study.ini --quiet "$@" >/dev/null 2>"$name.err" &
   local job=$!
   [ -n "${on_pause:-}" ] && $on_pause
@@ -114,7 +114,7 @@ check_resume() {
 }
 
 export IOCA_FAULT_PATH IOCA_FAULT_ACTION IOCA_FAULT_AFTER=0 IOCA_FAULT_RANK= IOCA_FAULT_FILL= \
-  IOCA_FAULT_PAUSED= IOCA_FAULT_CONTINUE= IOCA_FAULT_STAMP=$tmp/stamp
+  IOCA_FAULT_PAUSED= IOCA_FAULT_CONTINUE= IOCA_FAULT_STAMP=$tmp/stamp IOCA_WRITE_STALL=
 
 # 1. The disk fills during a checkpoint segment: the base stays, and is resumed.
 mount_fs fill1 4
@@ -183,6 +183,19 @@ faulty eio-one-rank --out eio/r.h5
 check_failed eio-one-rank "eio/r.h5:" "input/output error"
 IOCA_FAULT_ACTION=
 check_resume eio-one-rank eio
+IOCA_FAULT_RANK=
+
+# 4b. A write that never returns on rank 1 (the shim fills the disk, then holds the write
+# forever; rank 0 waits in the collective): only the write watchdog can end this, once the
+# file has stood still (IOCA_WRITE_STALL=2 s here, 10 s by default) on a full file system.
+mount_fs hang 4
+IOCA_FAULT_PATH=r.h5.tmp IOCA_FAULT_ACTION=hang IOCA_FAULT_AFTER=4096 IOCA_FAULT_RANK=1
+IOCA_FAULT_FILL=$tmp/hang/filler
+IOCA_WRITE_STALL=2 faulty hang --out hang/r.h5
+check_failed hang "hang/r.h5:" "the write stopped making progress: no space left on device"
+rm -f hang/filler
+IOCA_FAULT_ACTION=
+check_resume hang hang
 IOCA_FAULT_RANK=
 
 # 5. A write cut short (as a nearly full disk may do) in a checkpoint segment: never lost

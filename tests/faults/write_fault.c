@@ -9,6 +9,9 @@
  *   IOCA_FAULT_ACTION=fill    once, first fills the file system with IOCA_FAULT_FILL (a file
  *                             on it, written until it is full), then lets the write proceed:
  *                             the kernel itself then reports ENOSPC, as on a disk that fills
+ *   IOCA_FAULT_ACTION=hang    fills the file system as `fill` does, then never returns from
+ *                             that write (a write stuck in a full or dead file system that
+ *                             reports nothing): only ioca's write watchdog can end the job
  *   IOCA_FAULT_ACTION=pause   once, before a matching file is created (open with O_CREAT),
  *                             creates the file IOCA_FAULT_PAUSED and waits (at most 60 s)
  *                             until IOCA_FAULT_CONTINUE exists: the test acts meanwhile (say,
@@ -106,6 +109,14 @@ static ssize_t decide(int fd, size_t count) {
     say("cut a write short");
     written += (long long)(count / 2);
     return (ssize_t)(count / 2);
+  }
+  if (strcmp(action, "hang") == 0) {
+    if (!filled) {
+      filled = 1;
+      fill_disk();
+    }
+    say("holding a write forever");
+    for (;;) pause();
   }
   if (strcmp(action, "fill") == 0 && !filled) {
     filled = 1;
