@@ -80,6 +80,17 @@ Attributes measure_attributes(const info::MeasureOptions& o, const std::string& 
 // must exist and be writable, and path must not be a folder.
 void check_writable(const std::string& path);
 
+// Why writing `path` failed, as a user should read it ("no space left on device"): from
+// `error_number` (errno of the failed call) when it is one that writes give (ENOSPC, EDQUOT,
+// EROFS, EIO, EFBIG), else from the file's folder as it is now: a read-only file system, no
+// free blocks, or the error of a small test write there. Empty when none of these shows a
+// problem.
+std::string write_failure_cause(const std::string& path, int error_number = 0);
+// The problem for a FileError on `path`: "<what>: <cause>", or `what` alone when no cause
+// shows; `error_number` as above.
+std::string write_failure_message(const std::string& what, const std::string& path,
+                                  int error_number = 0);
+
 // Writes to "<path>.tmp.<pid>" through `write`, then renames over path. On any exception
 // the temporary file is removed and the exception passes on.
 void write_atomically(const std::string& path,

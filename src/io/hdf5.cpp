@@ -1,10 +1,14 @@
 #include "io/hdf5.hpp"
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 
 #include "ioca/core.hpp"
+#include "ioca/io.hpp"
 
 namespace ioca::io::h5 {
 
@@ -54,7 +58,69 @@ void silence_errors() {
   });
 }
 
+int failed_call_errno(int saved_errno) {
+  struct Found {
+    int errno_value = 0;
+  } found;
+  const auto walk = [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+    auto* out = static_cast<Found*>(data);
+    if (out->errno_value || !e->desc) return 0;
+    const std::string desc = e->desc;
+    // sec2 / core drivers: "..., errno = 28, error message = 'No space left on device'"
+    if (const auto at = desc.find("errno = "); at != std::string::npos) {
+      out->errno_value = std::atoi(desc.c_str() + at + 8);
+      return 0;
+    }
+    // MPI-IO driver: the MPI error string of the failed call.
+    static const std::pair<const char*, int> classes[] = {{"MPI_ERR_NO_SPACE", ENOSPC},
+                                                          {"MPI_ERR_QUOTA", EDQUOT},
+                                                          {"MPI_ERR_READ_ONLY", EROFS},
+                                                          {"MPI_ERR_IO", EIO}};
+    for (const auto& [name, value] : classes)
+      if (desc.find(name) != std::string::npos) out->errno_value = value;
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &found);
+  return found.errno_value ? found.errno_value : saved_errno;
+}
+
 namespace {
+// The innermost message of HDF5's error stack ("MPI_File_write_at failed", "file write
+// failed"), for a failure whose cause nothing else shows.
+std::string innermost_error() {
+  std::string desc;
+  const auto walk = [](unsigned n, const H5E_error2_t* e, void* data) -> herr_t {
+    if (n == 0 && e->desc) *static_cast<std::string*>(data) = e->desc;
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk, &desc);
+  return desc;
+}
+}  // namespace
+
+FileError write_error(const std::string& path, const std::string& what, int saved_errno,
+                      const std::string& hint) {
+  const std::string detail = innermost_error();
+  const std::string cause = write_failure_cause(path, failed_call_errno(saved_errno));
+  if (!cause.empty()) return FileError(path, what + ": " + cause);
+  if (!hint.empty()) return FileError(path, what + " (" + hint + ")");
+  // Nothing to name (a short write, say): what the library said, and that the disk is fine.
+  return FileError(path, what + ": the write failed" + (detail.empty() ? "" : " (" + detail + ")") +
+                             ", though the file system shows no problem now");
+}
+
+namespace {
+
+// For calls that write: a failure names its cause (a full disk, a read-only file system).
+Handle check_write(hid_t id, const File& f, const std::string& what) {
+  const int saved = errno;
+  if (id < 0) throw write_error(f.path, what, saved);
+  return Handle(id);
+}
+void check_write_status(herr_t status, const File& f, const std::string& what) {
+  const int saved = errno;
+  if (status < 0) throw write_error(f.path, what, saved);
+}
 
 Handle check(hid_t id, const File& f, const std::string& what) {
   if (id < 0) throw FileError(f.path, what);
@@ -80,11 +146,12 @@ void write_any(const File& f, hid_t loc, const std::string& name, const T* data,
                const std::vector<hsize_t>& dims) {
   Handle space = check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), f,
                        "cannot create dataspace for " + name);
-  Handle set = check(H5Dcreate2(loc, name.c_str(), native_type(data), space.id(), H5P_DEFAULT,
-                                H5P_DEFAULT, H5P_DEFAULT),
-                     f, "cannot create dataset " + name);
-  check_status(H5Dwrite(set.id(), native_type(data), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), f,
-               "cannot write dataset " + name);
+  Handle set = check_write(H5Dcreate2(loc, name.c_str(), native_type(data), space.id(),
+                                      H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                           f, "cannot create dataset " + name);
+  check_write_status(
+      H5Dwrite(set.id(), native_type(data), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), f,
+      "cannot write dataset " + name);
 }
 
 Handle open_attribute(const File& f, hid_t loc, const std::string& name, const std::string& where) {
@@ -105,16 +172,18 @@ void require_single(const File& f, hid_t attr, const std::string& where) {
 File create_file(const std::string& path, const std::string& display_path) {
   silence_errors();
   File f{Handle(), display_path.empty() ? path : display_path};
-  f.handle = check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), f,
-                   "cannot create HDF5 file (check that the directory exists and is writable)");
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const int saved = errno;
+  if (id < 0)
+    throw write_error(f.path, "cannot create HDF5 file", saved,
+                      "check that the directory exists and is writable");
+  f.handle = Handle(id);
   return f;
 }
 
 void close_file(File& f) {
-  if (H5Fflush(f.handle.id(), H5F_SCOPE_GLOBAL) < 0)
-    throw FileError(f.path, "cannot write the file (is the disk full?)");
-  if (H5Fclose(f.handle.release()) < 0)
-    throw FileError(f.path, "cannot write the file (closing it failed)");
+  check_write_status(H5Fflush(f.handle.id(), H5F_SCOPE_GLOBAL), f, "cannot write the file");
+  check_write_status(H5Fclose(f.handle.release()), f, "cannot write the file (closing it failed)");
 }
 
 File open_file_read(const std::string& path) {
@@ -144,7 +213,7 @@ bool exists(hid_t loc, const std::string& name) {
 }
 
 Handle create_group(const File& f, hid_t loc, const std::string& name) {
-  return check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f,
+  return check_write(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), f,
                "cannot create group " + name);
 }
 
@@ -244,11 +313,11 @@ void write_attribute(const File& f, hid_t loc, const std::string& name, const st
   H5Tset_size(type.id(), H5T_VARIABLE);
   H5Tset_cset(type.id(), H5T_CSET_UTF8);
   Handle space = check(H5Screate(H5S_SCALAR), f, "cannot create dataspace");
-  Handle attr =
-      check(H5Acreate2(loc, name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), f,
-            "cannot create attribute " + name);
+  Handle attr = check_write(
+      H5Acreate2(loc, name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), f,
+      "cannot create attribute " + name);
   const char* text = value.c_str();
-  check_status(H5Awrite(attr.id(), type.id(), &text), f, "cannot write attribute " + name);
+  check_write_status(H5Awrite(attr.id(), type.id(), &text), f, "cannot write attribute " + name);
 }
 
 namespace {
@@ -256,9 +325,10 @@ template <class T>
 void write_scalar_attribute(const File& f, hid_t loc, const std::string& name, T value,
                             hid_t type) {
   Handle space = check(H5Screate(H5S_SCALAR), f, "cannot create dataspace");
-  Handle attr = check(H5Acreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT), f,
-                      "cannot create attribute " + name);
-  check_status(H5Awrite(attr.id(), type, &value), f, "cannot write attribute " + name);
+  Handle attr = check_write(
+      H5Acreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT), f,
+      "cannot create attribute " + name);
+  check_write_status(H5Awrite(attr.id(), type, &value), f, "cannot write attribute " + name);
 }
 }  // namespace
 

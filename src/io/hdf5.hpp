@@ -3,6 +3,8 @@
 // file; HDF5's own error printing is switched off once, so the user sees one line.
 #include <hdf5.h>
 
+#include "ioca/core.hpp"
+
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -41,6 +43,17 @@ class Handle {
 };
 
 void silence_errors();
+
+// The error number behind the HDF5 call that just failed (call it first, before any other
+// HDF5 call clears the error stack): the errno HDF5's error stack records (the sec2 driver's
+// "errno = 28", the MPI-IO driver's MPI_ERR_NO_SPACE, ...), else errno as the call left
+// it (captured in `saved_errno` by the caller), else 0.
+int failed_call_errno(int saved_errno);
+// The FileError for a failed write of `path`: "<path>: <what>: <cause>" (io::write_failure_cause).
+// `hint` (say, "check that the directory exists and is writable") is added only when no
+// cause shows.
+FileError write_error(const std::string& path, const std::string& what, int saved_errno,
+                      const std::string& hint = "");
 
 // The HDF5 library here is not thread-safe: threads that may call it at the same time (the
 // study's tasks run side by side on OpenMP threads) hold this lock around their calls.

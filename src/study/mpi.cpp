@@ -5,6 +5,7 @@
 #include <set>
 
 #include "ioca/study.hpp"
+#include "study/packed_file.hpp"
 
 namespace ioca::study {
 
@@ -32,7 +33,10 @@ MpiSession::MpiSession() {
 MpiSession::~MpiSession() {
   int finalised = 0;
   MPI_Finalized(&finalised);
-  if (!finalised) MPI_Finalize();
+  // After a failed write a results file is left open on purpose; MPI_Finalize would make
+  // HDF5 close it (its shutdown hangs on MPI_COMM_SELF), and libhdf5 1.10 crashes doing so.
+  // The process is ending with an error anyway: it ends without finalising.
+  if (!finalised && !results_files_left_open()) MPI_Finalize();
 }
 
 namespace mpi {

@@ -3,6 +3,8 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -191,13 +193,25 @@ struct PackedWriter::Impl {
   // row packed as bytes (encode_row): a few hundred bytes per network, not a map's KiBs.
   std::vector<std::pair<std::int64_t, Bytes>> network_rows;
 
+  // Every failure names its cause (a full disk, a read-only file system, an I/O error).
   Handle check(hid_t id, const std::string& what) const {
-    if (id < 0) throw FileError(display, what);
+    const int saved = errno;
+    if (id < 0) throw io::h5::write_error(display, what, saved);
     return Handle(id);
   }
   void check_status(herr_t rc, const std::string& what) const {
-    if (rc < 0) throw FileError(display, what);
+    const int saved = errno;
+    if (rc < 0) throw io::h5::write_error(display, what, saved);
   }
+  // Gives up a file that was not closed (a write failed): its HDF5 objects stay open, as
+  // explained below.
+  void abandon();
+  // Set once the file is closed. Until then, a writer that goes away (an exception) leaves
+  // its HDF5 objects open on purpose when other ranks share the file: closing them is
+  // collective, and a rank that failed alone would wait there forever for ranks that are
+  // still writing (or waiting for it in a collective write). The caller ends the job.
+  bool closed = false;
+  int ranks = 1;
 
   // A table column or data array, created by every rank together.
   void create(const std::string& name, hid_t type, hsize_t rows, hsize_t row_length, bool compress) {
@@ -242,7 +256,7 @@ struct PackedWriter::Impl {
                    "cannot select rows of " + name);
     }
     check_status(H5Dwrite(d, memory_type, memory.id(), space.id(), dxpl.id(), rows ? data : dummy),
-                 "cannot write " + name + " (disk full?)");
+                 "cannot write " + name);
   }
   template <class T>
   void put(const std::string& name, hid_t memory_type, std::int64_t first, const std::vector<T>& v,
@@ -260,9 +274,25 @@ struct PackedWriter::Impl {
   }
 };
 
+namespace {
+std::atomic<bool> files_left_open{false};
+}
+
+bool results_files_left_open() { return files_left_open; }
+
 PackedWriter::PackedWriter(const std::string& path, const std::string& display_path, int rank,
                            std::vector<TaskEntry> tasks, Storage storage)
     : impl_(std::make_unique<Impl>()) {
+  try {
+    open(path, display_path, rank, std::move(tasks), storage);
+  } catch (...) {
+    impl_->abandon();  // a constructor that throws runs no destructor
+    throw;
+  }
+}
+
+void PackedWriter::open(const std::string& path, const std::string& display_path, int rank,
+                        std::vector<TaskEntry> tasks, Storage storage) {
   Impl& w = *impl_;
   w.display = display_path;
   w.rank = rank;
@@ -302,10 +332,16 @@ PackedWriter::PackedWriter(const std::string& path, const std::string& display_p
   w.check_status(H5Pset_fapl_mpio(fapl.id(), MPI_COMM_WORLD, MPI_INFO_NULL), "cannot use MPI-IO");
   w.check_status(H5Pset_all_coll_metadata_ops(fapl.id(), true), "cannot set collective metadata");
   w.check_status(H5Pset_coll_metadata_write(fapl.id(), true), "cannot set collective metadata");
+  MPI_Comm_size(MPI_COMM_WORLD, &w.ranks);
   w.file.path = display_path;
-  w.file.handle = w.check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()),
-                          "cannot create the results file (check that the directory exists and "
-                          "is writable)");
+  {
+    const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
+    const int saved = errno;
+    if (id < 0)
+      throw io::h5::write_error(w.display, "cannot create the results file", saved,
+                                "check that the directory exists and is writable");
+    w.file.handle = Handle(id);
+  }
   w.dxpl = w.check(H5Pcreate(H5P_DATASET_XFER), "cannot create transfer properties");
   // Independent writes need no other rank: a rank's rows are one contiguous block of each
   // contiguous dataset, whose space parallel HDF5 allocates when it is created.
@@ -342,7 +378,16 @@ PackedWriter::PackedWriter(const std::string& path, const std::string& display_p
     w.create(data_names[k], slot_file_type(k), static_cast<hsize_t>(values[static_cast<std::size_t>(k)]), 1, false);
 }
 
-PackedWriter::~PackedWriter() = default;
+void PackedWriter::Impl::abandon() {
+  if (closed || file.handle.id() < 0) return;
+  files_left_open = true;
+  for (auto& [name, column] : columns) column.release();
+  text.release();
+  dxpl.release();
+  file.handle.release();
+}
+
+PackedWriter::~PackedWriter() { impl_->abandon(); }
 
 void PackedWriter::write(const std::vector<const Record*>& records) {
   Impl& w = *impl_;
@@ -553,13 +598,16 @@ void PackedWriter::finish(const io::Attributes& root, const io::Attributes& prov
   w.text.reset();
   w.dxpl.reset();
   // Collective close: everything is on disk when it returns.
-  if (H5Fclose(w.file.handle.release()) < 0) throw FileError(w.display, "cannot close the results file (disk full?)");
+  w.closed = true;  // whatever H5Fclose returns, the file is not to be closed again
+  const herr_t closed = H5Fclose(w.file.handle.release());
+  if (closed < 0) files_left_open = true;  // half closed: HDF5 keeps it, see results_files_left_open
+  w.check_status(closed, "cannot write the results file (closing it failed)");
 }
 
 void update_provenance(const std::string& path, const io::Attributes& values) {
   io::h5::silence_errors();
   io::h5::File f{Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)), path};
-  if (f.handle.id() < 0) throw FileError(path, "cannot reopen the results file");
+  if (f.handle.id() < 0) throw io::h5::write_error(path, "cannot reopen the results file", errno);
   Handle g(H5Gopen2(f.handle.id(), "/provenance", H5P_DEFAULT));
   if (g.id() < 0) throw FileError(path, "cannot open /provenance");
   for (const auto& [name, value] : values)

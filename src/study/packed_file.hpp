@@ -78,9 +78,16 @@ class PackedWriter {
   void finish(const io::Attributes& root, const io::Attributes& provenance);
 
  private:
+  void open(const std::string& path, const std::string& display_path, int rank,
+            std::vector<TaskEntry> tasks, Storage storage);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether a writer went away before its file was closed (a write failed): the file is left
+// open (see ~PackedWriter), and HDF5 must not be shut down any more — it would close that
+// file at MPI_Finalize, and libhdf5 1.10 crashes there on a file whose writes failed.
+bool results_files_left_open();
 
 // Serial: replaces attributes of /provenance in a closed results file (for the cost of
 // writing that file itself, known only once it is written).

@@ -9,12 +9,14 @@
 // the run on all ranks, with one message, never a hang.
 #include <fcntl.h>
 #include <omp.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdarg>
 #include <cstdlib>
@@ -38,6 +40,7 @@
 #include "io/hdf5.hpp"
 #include "study/checkpoint.hpp"
 #include "study/mpi.hpp"
+#include "study/output_lock.hpp"
 #include "study/plan.hpp"
 #include "study/packed_file.hpp"
 #include "study/sync.hpp"
@@ -102,21 +105,143 @@ void agree(const std::function<void()>& fn) {
 }
 
 // A file rename that survives a crash: the data reaches the disk before the name changes.
+// A sync that fails (a file system that reports a full disk or an I/O error only on flush)
+// fails the rename: the file it would replace stays.
 void durable_rename(const std::string& from, const std::string& to) {
   const int fd = ::open(from.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int e = errno;
+    if (fd >= 0) ::close(fd);
+    throw FileError(to, io::write_failure_message("cannot write " + from, to, e));
   }
+  ::close(fd);
   std::error_code ec;
   fs::rename(from, to, ec);
-  if (ec) throw FileError(to, "cannot rename " + from + " into place: " + ec.message());
+  if (ec)
+    throw FileError(to, io::write_failure_message("cannot rename " + from + " into place", to, ec.value()));
   const std::string dir = fs::path(to).parent_path().empty() ? "." : fs::path(to).parent_path().string();
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+// A write that failed inside collective HDF5 / MPI-IO calls on this rank. The other ranks
+// cannot be told: they may be inside a collective write waiting for this one (Open MPI's
+// two-phase I/O, a collective close), and would wait there forever. So this rank prints the
+// one line, removes its unfinished file (it would only take space) and ends every rank.
+// When several ranks fail at once (a full disk fails them all), one line is enough: rank 0
+// reports at once, any other rank only after a pause of 3 s or more, by which time rank 0's abort has ended
+// it if rank 0 failed too.
+[[noreturn]] void abort_write(const std::string& tmp, const std::string& message) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(3000 + 100 * rank, 8000)));
+  std::fprintf(stderr, "ioca run: error: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::error_code ignored;
+  fs::remove(tmp, ignored);
+  MPI_Abort(MPI_COMM_WORLD, bad_input);
+  std::_Exit(bad_input);  // MPI_Abort does not return
+}
+
+// The safety net of abort_write, for a rank that never returns from a collective write
+// (a failure that HDF5 or MPI-IO swallows and then waits on): while a file is written, a
+// thread watches it. When the file has not changed for `stall` and its file system shows a
+// problem (read-only, no free blocks, a test write there fails), the write cannot finish:
+// the thread prints the one line and ends every rank. A slow but healthy write (a busy
+// parallel file system, another rank still reading its share) never trips it. (MPI_Abort
+// from a thread that is not the main one: MPI_THREAD_FUNNELED does not promise it works,
+// Open MPI's does; nothing else can end ranks blocked inside MPI.)
+class WriteWatchdog {
+ public:
+  WriteWatchdog(std::string tmp, std::string shown, std::chrono::seconds stall)
+      : tmp_(std::move(tmp)), shown_(std::move(shown)), stall_(stall), thread_([this] { watch(); }) {}
+  ~WriteWatchdog() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  WriteWatchdog(const WriteWatchdog&) = delete;
+  WriteWatchdog& operator=(const WriteWatchdog&) = delete;
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    std::pair<std::int64_t, std::int64_t> last{-1, -1};  // size, mtime (ns)
+    auto changed = Clock::now();
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [&] { return done_; })) {
+      struct stat st {};
+      const std::pair<std::int64_t, std::int64_t> now =
+          ::stat(tmp_.c_str(), &st) == 0
+              ? std::pair<std::int64_t, std::int64_t>{st.st_size, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec}
+              : std::pair<std::int64_t, std::int64_t>{-1, -1};
+      if (now != last) {
+        last = now;
+        changed = Clock::now();
+        continue;
+      }
+      if (Clock::now() - changed < stall_) continue;
+      const std::string cause = io::write_failure_cause(tmp_);
+      if (cause.empty()) {
+        changed = Clock::now();  // healthy, only slow: look again after another stall
+        continue;
+      }
+      abort_write(tmp_, shown_ + ": the write stopped making progress: " + cause);
+    }
+  }
+
+  const std::string tmp_, shown_;
+  const std::chrono::seconds stall_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the rest is set
+};
+
+// How long a file being written may stand still, its file system showing a problem, before
+// the watchdog ends the job: well inside the 30 s a failed write may take to end a job.
+// IOCA_WRITE_STALL=<seconds> changes it (a testing aid: tests/e2e/write_faults.sh).
+std::chrono::seconds write_stall() {
+  const char* v = std::getenv("IOCA_WRITE_STALL");
+  const int seconds = v && *v ? std::atoi(v) : 10;
+  return std::chrono::seconds(std::clamp(seconds, 1, 3600));
+}
+
+// About how many bytes a results file of these tasks takes (uncompressed: an upper bound
+// for the compressed final file): the values, the index tables' rows (strings of the
+// file's width), and HDF5's metadata.
+std::uint64_t file_bytes(const std::vector<TaskSize>& sizes) {
+  std::uint64_t width = 1, bytes = 1 << 20;
+  for (const auto& z : sizes) width = std::max<std::uint64_t>(width, static_cast<std::uint64_t>(z.string_width));
+  for (const auto& z : sizes)
+    bytes += z.bytes() + (width + 80) + static_cast<std::uint64_t>(z.datasets) * (width + 80) +
+             static_cast<std::uint64_t>(z.attributes) * (3 * width + 40);
+  return bytes;
+}
+
+std::string mebibytes(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// Rank 0, before a file is written: fails (every rank agrees, nothing is aborted) when its
+// file system has clearly no room for it. A disk that fills while the file is written is
+// caught by the write itself (abort_write).
+void check_room(const std::string& target, std::uint64_t bytes) {
+  const std::string dir = fs::path(target).parent_path().empty() ? "." : fs::path(target).parent_path().string();
+  struct statvfs info {};
+  if (::statvfs(dir.c_str(), &info) != 0) return;
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+  if (free_bytes < bytes)
+    throw FileError(target, "cannot write it: no space left on device (about " + mebibytes(bytes) +
+                                " needed, " + mebibytes(free_bytes) + " free in " + dir + ")");
 }
 
 // A rough upper bound of the results file's size, to fail before computing when it cannot
@@ -187,6 +312,7 @@ class Runner {
   const RunOptions& options_;
   Plan plan_;
   Worker worker_;
+  OutputLock lock_;  // rank 0: <out>.lock, for the run's whole life
   std::string checkpoint_path_;
   std::vector<std::size_t> by_key_;             // plan task indices, sorted by key
   std::vector<std::optional<Location>> done_;   // by plan task index: finished, and where
@@ -556,7 +682,15 @@ std::string Runner::new_checkpoint_id() const {
 void Runner::committed(const std::string& tmp, const std::string& target, bool remove_chain,
                        bool checkpoint, Clock::time_point started) {
   agree([&] {
-    if (mpi_.rank() == 0) durable_rename(tmp, target);
+    if (mpi_.rank() == 0) {
+      try {
+        durable_rename(tmp, target);
+      } catch (...) {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);  // never left to look like a result; the old file stays
+        throw;
+      }
+    }
     // Only once the new file is in place: the chain it replaces (final: every checkpoint
     // file; a new base: the old segments).
     if (remove_chain) remove_checkpoint_files(checkpoint);
@@ -589,6 +723,12 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   root["checkpoint_id"] = checkpoint_id_;
   root["checkpoint_segment"] = static_cast<std::int64_t>(base ? 0 : segments_ + 1);
   const io::Attributes prov = provenance();
+  agree([&] {
+    if (mpi_.rank() != 0) return;
+    std::vector<TaskSize> sizes;
+    for (const auto& e : fresh) sizes.push_back(e.size);
+    check_room(target, file_bytes(sizes));
+  });
   // In rounds of at most segment_round_bytes per rank (every rank knows every rank's
   // sizes, so all agree on the number of rounds): a rank's memory then holds its results
   // and one round's tables, not its results twice over.
@@ -605,6 +745,7 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
   }
   const std::size_t rounds = *std::max_element(rounds_of.begin(), rounds_of.end());
   try {
+    const WriteWatchdog watchdog(tmp, target, write_stall());
     PackedWriter writer(tmp, target, mpi_.rank(), fresh, Storage::plain);
     std::size_t next = 0;
     for (std::size_t k = 0; k < rounds; ++k) {
@@ -619,11 +760,10 @@ void Runner::write_segment(const std::vector<TaskEntry>& fresh) {
     }
     if (next != fresh_.size()) throw std::logic_error("a segment's rounds left records unwritten");
     writer.finish(root, prov);
+  } catch (const std::bad_alloc&) {
+    abort_write(tmp, target + ": out of memory while writing the checkpoint");
   } catch (const std::exception& e) {
-    // Inside collective HDF5 calls the other ranks cannot be told: end the job.
-    std::fprintf(stderr, "ioca run: error: %s\n", e.what());
-    std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, bad_input);
+    abort_write(tmp, e.what());  // the previous checkpoint files are untouched
   }
   committed(tmp, target, false, true, t);
   files_.push_back(target);
@@ -650,14 +790,21 @@ void Runner::compact_chain(const std::string& target, io::Attributes root, Stora
     if (done_[i]) placements.push_back({done_[i]->file, done_[i]->row, {plan_.tasks[i].key, done_[i]->size, 0}});
   const std::string tmp = target + ".tmp";
   const io::Attributes prov = provenance();
+  agree([&] {
+    if (mpi_.rank() != 0) return;
+    std::vector<TaskSize> sizes;
+    for (const auto& p : placements) sizes.push_back(p.entry.size);
+    check_room(target, file_bytes(sizes));
+  });
   try {
+    const WriteWatchdog watchdog(tmp, target, write_stall());
     compact(tmp, target, mpi_.rank(), mpi_.size(), std::move(placements),
             [&](const Placement& p) { return read_task(Location{p.source, p.row, p.entry.size}); },
             root, prov, std::uint64_t{4} << 20, storage);
+  } catch (const std::bad_alloc&) {
+    abort_write(tmp, target + ": out of memory while writing it");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ioca run: error: %s\n", e.what());
-    std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, bad_input);
+    abort_write(tmp, e.what());  // the checkpoint chain is untouched
   }
 }
 
@@ -720,7 +867,14 @@ void Runner::finish() {
   const double write = mpi::allreduce_sum(write_seconds_ + std::chrono::duration<double>(Clock::now() - t).count());
   const double wall = std::chrono::duration<double>(Clock::now() - start_).count();
   agree([&] {
-    if (mpi_.rank() == 0) update_provenance(tmp, {{"write_seconds", write}, {"wall_seconds", wall}});
+    if (mpi_.rank() != 0) return;
+    try {
+      update_provenance(tmp, {{"write_seconds", write}, {"wall_seconds", wall}});
+    } catch (...) {
+      std::error_code ignored;
+      fs::remove(tmp, ignored);
+      throw;
+    }
   });
   committed(tmp, options_.out, true, false, t);
 }
@@ -729,7 +883,13 @@ int Runner::run() {
   // Every rank builds the same plan; a bad config or model file is reported once.
   agree([&] {
     plan_ = make_plan(config_);
-    if (mpi_.rank() == 0) prepare_output();
+    if (mpi_.rank() != 0) return;
+    // One writer per output, before anything looks at it (with or without --resume).
+    io::check_writable(options_.out);
+    std::string note;
+    lock_ = OutputLock(options_.out, options_.force, &note);
+    if (!note.empty()) log("%s", note.c_str());
+    prepare_output();
   });
   if (options_.resume && fs::exists(options_.out) && !options_.force) {
     log("%s is already complete; nothing to do", options_.out.c_str());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -231,4 +232,21 @@ TEST_CASE("a model's training indices load sorted and distinct, bad ones are rej
   REQUIRE(m.training_indices == std::vector<std::int64_t>{0, 2, 7});
   require_file_error(with_indices("negative.h5", {3, -1}, {2}), "holds -1");
   require_file_error(with_indices("square.h5", {1, 2, 3, 4}, {2, 2}), "1-D");
+}
+
+TEST_CASE("a failed write names its cause from the error number, else from the folder",
+          "[io]") {
+  TempDir tmp;
+  const auto path = tmp.file("out.h5");
+  CHECK(io::write_failure_cause(path, ENOSPC) == "no space left on device");
+  CHECK(io::write_failure_cause(path, EDQUOT) == "disk quota exceeded");
+  CHECK(io::write_failure_cause(path, EROFS) == "read-only file system");
+  CHECK(io::write_failure_cause(path, EIO) == "input/output error");
+  // An error number that is not a write's, in a healthy folder: no cause to name, and the
+  // test write there leaves nothing behind.
+  CHECK(io::write_failure_cause(path, EINVAL).empty());
+  CHECK(fs::is_empty(tmp.path));
+  CHECK(io::write_failure_message("cannot write /data/f64", path, ENOSPC) ==
+        "cannot write /data/f64: no space left on device");
+  CHECK(io::write_failure_message("cannot write /data/f64", path, 0) == "cannot write /data/f64");
 }

@@ -1,16 +1,20 @@
 // Study pieces that need no MPI: the information plane, and task records as bytes.
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
 #include "ioca/info.hpp"
 #include "ioca/nn.hpp"
 #include "ioca/study.hpp"
+#include "study/output_lock.hpp"
 #include "study/record.hpp"
 #include "test_helpers.hpp"
 
@@ -231,4 +235,96 @@ TEST_CASE("same_study_config accepts an earlier ioca's spelling of the same conf
   REQUIRE_FALSE(study::same_study_config(now, now + "pairs = true\n"));
   REQUIRE_FALSE(study::same_study_config(now, changed("momentum = 0.9", "momentum = 0.9000000000000001")));
   REQUIRE_FALSE(study::same_study_config(now, changed("zero_bin = false", "zero_bin = true")));
+}
+
+TEST_CASE("output lock: written and read back, holders judged by host, pid and SLURM job",
+          "[study][lock]") {
+  const study::LockHolder me = study::this_process_holder();
+  REQUIRE(me.pid == static_cast<long long>(::getpid()));
+  REQUIRE(me.pid_start > 0);
+  const auto back = study::parse_lock(study::format_lock(me));
+  REQUIRE(back);
+  CHECK(back->host == me.host);
+  CHECK(back->pid == me.pid);
+  CHECK(back->pid_start == me.pid_start);
+  CHECK(back->started == me.started);
+  CHECK_FALSE(study::parse_lock("not a lock"));
+  CHECK_FALSE(study::parse_lock("host=a\npid=x\n"));
+
+  // The parent process is alive on this host: never ended, whatever else.
+  study::LockHolder live = me;
+  live.pid = static_cast<long long>(::getppid());
+  live.pid_start = 0;
+  CHECK_FALSE(study::judge_holder(live, me).ended);
+  CHECK(study::judge_holder(live, me).checkable);
+  // The same pid with another start time is another process: the holder has ended.
+  study::LockHolder reused = me;
+  reused.pid = live.pid;
+  reused.pid_start = 1;
+  CHECK(study::judge_holder(reused, me).ended);
+  // A pid that does not exist.
+  study::LockHolder dead = me;
+  dead.pid = 0x3ffffffe;
+  CHECK(study::judge_holder(dead, me).ended);
+  // Another host cannot be checked...
+  study::LockHolder remote = me;
+  remote.host = me.host + "-elsewhere";
+  CHECK_FALSE(study::judge_holder(remote, me).ended);
+  CHECK_FALSE(study::judge_holder(remote, me).checkable);
+  // ... unless it is an earlier run of this very SLURM job.
+  study::LockHolder requeued = me;
+  requeued.slurm_job = "77";
+  requeued.slurm_restart = 2;
+  remote.slurm_job = "77";
+  remote.slurm_restart = 1;
+  CHECK(study::judge_holder(remote, requeued).ended);
+  remote.slurm_restart = 2;
+  CHECK_FALSE(study::judge_holder(remote, requeued).ended);
+  remote.slurm_job = "78";
+  remote.slurm_restart = 0;
+  CHECK_FALSE(study::judge_holder(remote, requeued).ended);
+}
+
+TEST_CASE("output lock: one holder at a time, released on destruction, stale ones taken over",
+          "[study][lock]") {
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("ioca_lock_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string out = dir + "/r.h5";
+  std::string note;
+  {
+    study::OutputLock first(out, false, &note);
+    CHECK(note.empty());
+    REQUIRE(std::filesystem::exists(out + ".lock"));
+    // This process holds it: another taker is refused, with --force too.
+    CHECK_THROWS_WITH(study::OutputLock(out, true, nullptr),
+                      Catch::Contains("is being written by another run") &&
+                          Catch::Contains("never breaks the lock of a live run"));
+  }
+  CHECK_FALSE(std::filesystem::exists(out + ".lock"));
+  // A dead holder on this host.
+  study::LockHolder dead = study::this_process_holder();
+  dead.pid = 0x3ffffffe;
+  {
+    std::ofstream(out + ".lock") << study::format_lock(dead);
+  }
+  {
+    study::OutputLock taken(out, false, &note);
+    CHECK_THAT(note, Catch::Contains("took over the lock of a run that has ended"));
+  }
+  CHECK_FALSE(std::filesystem::exists(out + ".lock"));
+  // Another host: refused, broken by force.
+  study::LockHolder remote = study::this_process_holder();
+  remote.host += "-elsewhere";
+  {
+    std::ofstream(out + ".lock") << study::format_lock(remote);
+  }
+  CHECK_THROWS_WITH(study::OutputLock(out, false, nullptr), Catch::Contains("use --force"));
+  {
+    study::OutputLock broken(out, true, &note);
+    CHECK_THAT(note, Catch::Contains("--force: broke the lock"));
+  }
+  CHECK(std::filesystem::is_empty(dir));
+  std::filesystem::remove_all(dir);
 }
