@@ -24,19 +24,23 @@ std::string read_text(const std::string& path, bool* exists) {
   return s.str();
 }
 
-// Field 22 of /proc/<pid>/stat: when the process started (clock ticks since boot). With the
-// pid it names one process: a pid reused by a later process has another start time. 0 when
-// unknown (no /proc).
-long long process_start(long long pid) {
+// /proc/<pid>/stat after the command name (which may hold spaces and parentheses): " S ppid
+// ...", field 3 first; "" when there is no such process (or no /proc).
+std::string stat_fields(long long pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text;
-  if (!in || !std::getline(in, text)) return 0;
-  const auto paren = text.rfind(')');  // the command name may hold spaces and parentheses
-  if (paren == std::string::npos) return 0;
-  std::istringstream fields(text.substr(paren + 1));
+  if (!in || !std::getline(in, text)) return "";
+  const auto paren = text.rfind(')');
+  return paren == std::string::npos ? "" : text.substr(paren + 1);
+}
+
+// Field 22 of /proc/<pid>/stat: when the process started (clock ticks since boot). With the
+// pid it names one process: a pid reused by a later process has another start time. 0 when
+// unknown.
+long long process_start(long long pid) {
+  std::istringstream fields(stat_fields(pid));
   std::string field;
-  // After the name: state is field 3, starttime field 22.
-  for (int i = 3; i <= 22; ++i)
+  for (int i = 3; i <= 22; ++i)  // state is field 3, starttime field 22
     if (!(fields >> field)) return 0;
   try {
     return std::stoll(field);
@@ -48,13 +52,9 @@ long long process_start(long long pid) {
 // Field 3 of /proc/<pid>/stat: 'Z' (zombie) or 'X' (dead) for a process that has ended but
 // whose parent has not collected it yet (ranks killed by an MPI_Abort, for a moment).
 bool process_exited(long long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!in || !std::getline(in, text)) return false;
-  const auto paren = text.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= text.size()) return false;
-  const char state = text[paren + 2];
-  return state == 'Z' || state == 'X';
+  const std::string fields = stat_fields(pid);
+  if (fields.size() < 2) return false;
+  return fields[1] == 'Z' || fields[1] == 'X';
 }
 
 std::string host_name() {
