@@ -3,7 +3,7 @@
 #include "core/kernels_isa.hpp"
 
 #include <Eigen/Core>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #include <algorithm>
@@ -146,10 +146,21 @@ void affine_block(const float* __restrict a, std::size_t n_in, const double* __r
   for (int r = 0; r < NB; ++r) z[r] = bias[r] + reduce_lanes(acc[r]);
 }
 
+// The most outputs one affine_block handles: its accumulators (8 doubles per output) must
+// fit the vector registers, or they spill to the stack on every step of the loop. The
+// blocking never changes a result: every output's sum is its own.
+#if defined(__AVX512F__)
+constexpr std::size_t max_block = 16;  // 32 registers of 8 doubles
+#elif defined(__AVX2__)
+constexpr std::size_t max_block = 6;  // 16 registers of 4 doubles: 12 accumulators
+#else
+constexpr std::size_t max_block = 3;  // 16 registers of 2 doubles
+#endif
+
 template <int... NB>
-void affine_last_block(std::size_t nb, const float* a, std::size_t n_in, const double* w,
-                       const double* bias, double* z, std::integer_sequence<int, NB...>) {
-  // Calls affine_block<nb> for the run-time nb in 1..16.
+void affine_any_block(std::size_t nb, const float* a, std::size_t n_in, const double* w,
+                      const double* bias, double* z, std::integer_sequence<int, NB...>) {
+  // Calls affine_block<nb> for the run-time nb in 1..max_block.
   (void)((nb == static_cast<std::size_t>(NB + 1) ? (affine_block<NB + 1>(a, n_in, w, bias, z), true)
                                                  : false) ||
          ...);
@@ -157,19 +168,38 @@ void affine_last_block(std::size_t nb, const float* a, std::size_t n_in, const d
 
 void affine_row(const float* __restrict a, std::size_t n_in, const double* __restrict weight,
                 const double* __restrict bias, std::size_t n_out, double* __restrict z) {
+  // Full blocks, then what is left in one block or two halves (10 outputs: 5 + 5).
   std::size_t o = 0;
-  for (; n_out - o > 16; o += 8) affine_block<8>(a, n_in, weight + o * n_in, bias + o, z + o);
-  affine_last_block(n_out - o, a, n_in, weight + o * n_in, bias + o, z + o,
-                    std::make_integer_sequence<int, 16>{});
+  while (n_out - o > 0) {
+    const std::size_t left = n_out - o;
+    const std::size_t nb = left <= max_block       ? left
+                           : left <= 2 * max_block ? (left + 1) / 2
+                                                   : max_block;
+    affine_any_block(nb, a, n_in, weight + o * n_in, bias + o, z + o,
+                     std::make_integer_sequence<int, static_cast<int>(max_block)>{});
+    o += nb;
+  }
 }
 
 void activate_row(const double* __restrict z, float* __restrict a, std::size_t n, int activation,
                   const std::uint8_t* __restrict ablated, const float* __restrict values) {
+  if (activation == 0) {  // relu: one pass (the ablation engines call this per sample row)
+    if (!ablated) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const float x = static_cast<float>(z[i]);
+        a[i] = x > 0.0f ? x : 0.0f;
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const float x = static_cast<float>(z[i]);
+      const float active = x > 0.0f ? x : 0.0f;
+      a[i] = ablated[i] ? values[i] : active;
+    }
+    return;
+  }
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(z[i]);
   switch (activation) {
-    case 0:  // relu
-      for (std::size_t i = 0; i < n; ++i) a[i] = a[i] > 0.0f ? a[i] : 0.0f;
-      break;
     case 1: {  // tanh: Eigen's vectorised rational approximation (a few ulp; libm's
                // scalar tanhf made tanh ablation sweeps 18x slower than relu ones)
       Eigen::Map<Eigen::ArrayXf> v(a, static_cast<Eigen::Index>(n));
@@ -186,6 +216,31 @@ void activate_row(const double* __restrict z, float* __restrict a, std::size_t n
   }
   if (ablated)
     for (std::size_t i = 0; i < n; ++i) a[i] = ablated[i] ? values[i] : a[i];
+}
+
+// exp in float, 16 at a time with Eigen's vectorised exp (padding adds exp(-inf) = 0);
+// its 1e-7 relative error is far below what a loss is read to.
+using SoftmaxBlock = Eigen::Array<float, 16, 1>;
+
+// The plain version of softmax_cross_entropy, and the reference its AVX2 path must equal
+// bit for bit (a unit test compares them).
+double softmax_cross_entropy_scalar(const double* z, int classes, int label, int* predicted) {
+  int best = 0;
+  double max = z[0];
+  for (int c = 1; c < classes; ++c) {  // first maximum; selects, not branches
+    const bool larger = z[c] > max;
+    best = larger ? c : best;
+    max = larger ? z[c] : max;
+  }
+  *predicted = best;
+  float sum = 0.0f;
+  for (int c0 = 0; c0 < classes; c0 += 16) {
+    SoftmaxBlock x = SoftmaxBlock::Constant(-std::numeric_limits<float>::infinity());
+    const int len = std::min(16, classes - c0);
+    for (int k = 0; k < len; ++k) x[k] = static_cast<float>(z[c0 + k] - max);
+    sum += x.exp().sum();
+  }
+  return static_cast<double>(std::log(sum)) + max - z[label];
 }
 
 double softmax_cross_entropy(const double* z, int classes, int label, int* predicted) {
@@ -210,25 +265,44 @@ double softmax_cross_entropy(const double* z, int classes, int label, int* predi
     return static_cast<double>(std::log(sum)) + max - z[label];
   }
 #endif
-  int best = 0;
-  double max = z[0];
-  for (int c = 1; c < classes; ++c) {  // first maximum; selects, not branches
-    const bool larger = z[c] > max;
-    best = larger ? c : best;
-    max = larger ? z[c] : max;
+#if defined(__AVX2__) && !defined(__AVX512F__)
+  if (classes <= 16) {
+    // softmax_cross_entropy_scalar's arithmetic, with the arg-max and the shifts done four lanes at
+    // a time: the scalar arg-max is a chain of dependent selects, the longest part of the function
+    // at 10 classes (the ablation engines call it per changed sample row).
+    const __m256d minus_inf = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
+    __m256d v[4];
+    __m256d any_nan = _mm256_setzero_pd();
+    for (int k = 0; k < 4; ++k) {
+      const __m256i lane = _mm256_setr_epi64x(4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3);
+      const __m256d inside =
+          _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_set1_epi64x(classes), lane));
+      v[k] = _mm256_blendv_pd(minus_inf, _mm256_maskload_pd(z + 4 * k, _mm256_castpd_si256(inside)),
+                              inside);
+      any_nan = _mm256_or_pd(any_nan, _mm256_cmp_pd(v[k], v[k], _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_pd(any_nan) == 0) {  // NaN logits: the scalar rules
+      __m256d m = _mm256_max_pd(_mm256_max_pd(v[0], v[1]), _mm256_max_pd(v[2], v[3]));
+      m = _mm256_max_pd(m, _mm256_permute2f128_pd(m, m, 1));
+      m = _mm256_max_pd(m, _mm256_permute_pd(m, 0b0101));
+      unsigned equal = 0;
+      for (int k = 0; k < 4; ++k)
+        equal |= static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(v[k], m, _CMP_EQ_OQ)))
+                 << (4 * k);
+      *predicted = __builtin_ctz(equal);  // the first maximum
+      // Eigen's exp and sum of the 16-float block, on registers (a block stored in halves
+      // and loaded whole would stall on store forwarding).
+      const __m256 lo = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_sub_pd(v[1], m)),
+                                        _mm256_cvtpd_ps(_mm256_sub_pd(v[0], m)));
+      const __m256 hi = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_sub_pd(v[3], m)),
+                                        _mm256_cvtpd_ps(_mm256_sub_pd(v[2], m)));
+      using Eigen::internal::padd, Eigen::internal::pexp, Eigen::internal::predux;
+      const float sum = predux(padd(pexp(lo), pexp(hi)));
+      return static_cast<double>(std::log(sum)) + _mm256_cvtsd_f64(m) - z[label];
+    }
   }
-  *predicted = best;
-  // exp in float, 16 at a time with Eigen's vectorised exp (padding adds exp(-inf) = 0);
-  // its 1e-7 relative error is far below what a loss is read to.
-  using Block = Eigen::Array<float, 16, 1>;
-  float sum = 0.0f;
-  for (int c0 = 0; c0 < classes; c0 += 16) {
-    Block x = Block::Constant(-std::numeric_limits<float>::infinity());
-    const int len = std::min(16, classes - c0);
-    for (int k = 0; k < len; ++k) x[k] = static_cast<float>(z[c0 + k] - max);
-    sum += x.exp().sum();
-  }
-  return static_cast<double>(std::log(sum)) + max - z[label];
+#endif
+  return softmax_cross_entropy_scalar(z, classes, label, predicted);
 }
 
 #define IOCA_STRINGIFY2(x) #x
@@ -237,9 +311,17 @@ double softmax_cross_entropy(const double* z, int classes, int label, int* predi
 }  // namespace
 
 const Table& table() {
-  static const Table t{
-      IOCA_STRINGIFY(IOCA_KERNEL_ISA), &gemm,        &adam, &sgd, &uniform_bins, &axpy, &affine_row,
-      &softmax_cross_entropy,          &activate_row, &gemm_f64};
+  static const Table t{IOCA_STRINGIFY(IOCA_KERNEL_ISA),
+                       &gemm,
+                       &adam,
+                       &sgd,
+                       &uniform_bins,
+                       &axpy,
+                       &affine_row,
+                       &softmax_cross_entropy,
+                       &activate_row,
+                       &gemm_f64,
+                       &softmax_cross_entropy_scalar};
   return t;
 }
 

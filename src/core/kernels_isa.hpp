@@ -21,6 +21,8 @@ struct Table {
   void (*activate_row)(const double*, float*, std::size_t, int, const std::uint8_t*, const float*);
   void (*gemm_f64)(Trans, Trans, int, int, int, double, const double*, int, const double*, int,
                    double, double*, int);
+  // The plain loop softmax_cross_entropy's vector paths are checked against.
+  double (*softmax_cross_entropy_scalar)(const double*, int, int, int*);
 };
 
 #define IOCA_DECLARE_KERNEL_TABLE(isa) \

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <set>
 
@@ -265,6 +266,34 @@ TEST_CASE("softmax_cross_entropy: loss to float precision and the first maximum"
       INFO("classes " << classes << " trial " << trial);
       REQUIRE(predicted == first);
       REQUIRE(loss == Approx(reference).epsilon(1e-6).margin(1e-6));
+    }
+  }
+}
+
+TEST_CASE("softmax_cross_entropy: the AVX2 path equals the plain loop bit for bit", "[core]") {
+  __builtin_cpu_init();
+  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return;
+  const kernels::Table& avx2 = kernels::avx2::table();
+  Rng rng(32);
+  const double inf = std::numeric_limits<double>::infinity();
+  for (int classes = 1; classes <= 18; ++classes) {
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<double> z(static_cast<std::size_t>(classes));
+      for (auto& v : z) v = (trial % 5 == 0 ? 100.0 : 5.0) * rng.normal();
+      const auto last = static_cast<std::size_t>(classes - 1);
+      if (trial % 4 == 1) z[last] = z[0];                          // a tie
+      if (trial % 7 == 2) z[rng.below(z.size())] = -inf;           // a silenced class
+      if (trial % 11 == 3) std::fill(z.begin(), z.end(), z[0]);    // all tied
+      if (trial % 13 == 4) z[rng.below(z.size())] = std::nan("");  // NaN: plain rules
+      if (trial % 17 == 5) std::fill(z.begin(), z.end(), -inf);
+      const int label = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes)));
+      int fast_predicted = -1, plain_predicted = -2;
+      const double fast = avx2.softmax_cross_entropy(z.data(), classes, label, &fast_predicted);
+      const double plain =
+          avx2.softmax_cross_entropy_scalar(z.data(), classes, label, &plain_predicted);
+      INFO("classes " << classes << " trial " << trial);
+      REQUIRE(fast_predicted == plain_predicted);
+      REQUIRE(std::memcmp(&fast, &plain, sizeof fast) == 0);
     }
   }
 }
