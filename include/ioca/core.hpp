@@ -195,4 +195,9 @@ void activate_row(const double* z, float* a, std::size_t n, int activation,
 // environment may force a lower one (for testing and comparison).
 std::string_view kernel_isa();
 
+// The machine a figure was measured on, for benchmarks and `ioca --version`: the CPU's
+// model name, its logical CPUs and vector extensions, and the kernels in use, e.g.
+// "AMD EPYC (2 logical CPUs; AVX2+FMA, no AVX-512); kernels avx2".
+std::string machine_description();
+
 }  // namespace ioca

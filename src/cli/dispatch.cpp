@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
       return command.empty() ? exit_bad_input : exit_ok;
     }
     if (command == "--version") {
-      std::printf("ioca %s (git %s, kernels %s)\n", version_string, git_commit,
-                  std::string(kernel_isa()).c_str());
+      std::printf("ioca %s (git %s, kernels %s)\ncpu: %s\n", version_string, git_commit,
+                  std::string(kernel_isa()).c_str(), machine_description().c_str());
       return exit_ok;
     }
     if (command == "train") return run_command<TrainArgs>(args, parse_train_args, run_train);

@@ -1,7 +1,9 @@
 // Run-time choice of the kernel variant, and the thread-count-independent tiling of gemm.
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "core/kernels_isa.hpp"
 #include "ioca/core.hpp"
@@ -58,6 +60,22 @@ int tile_start(int i, int count, int dim) {
 
 std::string_view kernel_isa() {
   return table().name;
+}
+
+std::string machine_description() {
+  std::string model = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      model = line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
+      break;
+    }
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") != 0,
+             avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const std::string vectors = avx512 ? "AVX-512" : avx2 ? "AVX2+FMA, no AVX-512" : "no AVX2";
+  return model + " (" + std::to_string(std::thread::hardware_concurrency()) + " logical CPUs; " +
+         vectors + "); kernels " + std::string(kernel_isa());
 }
 
 int gemm_tiles(int m, int n, int k) {

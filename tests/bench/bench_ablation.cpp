@@ -28,6 +28,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::printf("cpu: %s\n", machine_description().c_str());
   if (argc < 2) {
     std::fprintf(stderr, "usage: ioca_bench_ablation MODEL.h5 [MNIST_DIR]\n");
     return 2;

@@ -14,6 +14,7 @@
 using namespace ioca;
 
 int main() {
+  std::printf("cpu: %s\n", machine_description().c_str());
   __builtin_cpu_init();
   struct Variant {
     const kernels::Table* table;

@@ -19,6 +19,7 @@
 using namespace ioca;
 
 int main(int argc, char** argv) {
+  std::printf("cpu: %s\n", machine_description().c_str());
   nn::Mlp net;
   data::Dataset split;
   if (argc > 1) {

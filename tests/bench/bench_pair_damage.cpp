@@ -29,6 +29,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::printf("cpu: %s\n", machine_description().c_str());
   if (argc < 2) {
     std::fprintf(stderr, "usage: ioca_bench_pair_damage MODEL.h5 [MNIST_DIR] [PAIRS_PER_GROUP]\n");
     return 2;

@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #include "../unit/naive_pairs.hpp"
@@ -30,14 +29,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -46,6 +37,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main() {
+  std::printf("cpu: %s\n", machine_description().c_str());
   constexpr std::size_t neurons = 200, samples = 10000;
   constexpr int bins = 30, classes = 10;
   Rng rng(2024);
@@ -71,7 +63,6 @@ int main() {
     }
   }
   const std::size_t pairs = neurons * (neurons - 1) / 2;
-  std::printf("cpu: %s (%d threads available)\n", cpu_model().c_str(), omp_get_max_threads());
   std::printf("layer: %zu neurons = %zu pairs, %zu samples, %d bins, %d classes\n", neurons, pairs,
               samples, bins, classes);
 

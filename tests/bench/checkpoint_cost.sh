@@ -14,6 +14,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 attr() { h5dump -a "/provenance/$2" "$1" 2>/dev/null | sed -n 's/.*(0): \(.*\)/\1/p' || true; }
 binaries=("$PWD/build/ioca")
+build/ioca --version  # the commit, and the CPU and kernels the figures below are from
 [ -z "$baseline" ] || binaries+=("$(realpath "$baseline")")
 for ((r = 1; r <= rounds; r++)); do
   for bin in "${binaries[@]}"; do

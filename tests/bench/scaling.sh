@@ -21,7 +21,8 @@ claims=${CLAIMS:-20000} reps=${REPS:-5} sync_reps=${SYNC_REPS:-21}
 payloads=${PAYLOADS:-"paper:4 scale:500"}
 dir=${DIR:-$PWD/out}
 mkdir -p "$dir"
-echo "cpu: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1) ($(nproc) cores); $(mpiexec --version | head -1)"
+build/ioca --version  # the commit, and the CPU and kernels the figures below are from
+mpiexec --version | head -1
 run() { mpiexec -q --oversubscribe --bind-to none -n "$1" -x OMP_NUM_THREADS=1 "$bench" "${@:2}"; }
 for n in "${counts[@]}"; do run "$n" claim "$claims" "$reps"; done
 for n in "${counts[@]}"; do run "$n" sync "$sync_reps" 1 10 100 1000; done

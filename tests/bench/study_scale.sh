@@ -21,8 +21,7 @@ if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) cores)"
-echo "ioca: $("$ioca" --version | tr '\n' ' ')"
+"$ioca" --version  # the commit, and the CPU and kernels the figures below are from
 
 # Each rank under GNU time: its peak RSS (KiB) into rss.<rank>.
 cat >"$dir/rss.sh" <<'SH'

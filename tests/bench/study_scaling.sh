@@ -12,6 +12,7 @@ if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 attr() { h5dump -a "/provenance/$2" "$1" | sed -n 's/.*(0): \(.*\)/\1/p'; }
+build/ioca --version  # the commit, and the CPU and kernels the figures below are from
 declare -A times
 for ((r = 1; r <= rounds; r++)); do
   for layout in "1 2" "2 1"; do

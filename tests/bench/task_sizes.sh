@@ -28,7 +28,7 @@ ioca=$PWD/build/ioca
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-echo "cpu: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1) ($(nproc) cores)"
+"$ioca" --version  # the commit, and the CPU and kernels the figures below are from
 echo "study: $config $* on $ranks ranks x 1 thread"
 start=$EPOCHREALTIME
 mpiexec -q --oversubscribe --bind-to none -n "$ranks" -x OMP_NUM_THREADS=1 -x IOCA_TASK_TIMES="$dir/times" \
