@@ -84,6 +84,10 @@ struct SweepOptions {
   // fit this budget, so memory stays bounded for any test-set size (results do not depend
   // on it).
   std::size_t memory_budget_bytes = std::size_t{512} << 20;
+  // The fast engine takes a chunk's rows through an order in parts whose state fits this
+  // many bytes (a core's L2 cache, or half of it); at least 8 rows. Results do not depend
+  // on it.
+  std::size_t cache_bytes = std::size_t{256} << 10;
 };
 
 // One curve: values at each recorded point.

@@ -177,9 +177,8 @@ std::vector<Curve> run_fast(const nn::Mlp& net, const data::Dataset& test,
   check_sweep_inputs(net, test, values, orders);
   const ExactNet en(net, values);
   const std::size_t chunk = options.chunk_rows;
-  // Rows whose task state fits a core's L2 cache (half of 512 KiB, the smallest here).
   const std::size_t rows_in_cache =
-      std::max<std::size_t>(8, (256 << 10) / intact_bytes_per_row(en));
+      std::max<std::size_t>(8, options.cache_bytes / intact_bytes_per_row(en));
   const auto C = static_cast<std::size_t>(en.classes());
   const RecordingPlan plan = plan_recording(orders, options, en.classes());
   const auto& points = plan.points;

@@ -208,6 +208,23 @@ TEST_CASE("sweeps reject duplicate and unknown neurons", "[ablation]") {
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{1, 0}}}, {}), Error);
 }
 
+TEST_CASE("chunks taken through an order in parts of 8 rows change no bit", "[ablation]") {
+  const auto d = testing::gaussian_blobs(1000, 10, 4, 29, 0.3f);
+  const auto net = trained(nn::Activation::tanh, d, {20, 12});
+  const auto orders = some_orders(net);
+  SweepOptions whole, parts;
+  whole.chunk_rows = parts.chunk_rows = 100;  // 10 chunks: 12 parts of 8 rows and one of 4
+  parts.cache_bytes = 1;
+  const auto a = run_sweeps(net, d, zero_values(net), orders, whole);
+  const auto b = run_sweeps(net, d, zero_values(net), orders, parts);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i].accuracy == b[i].accuracy);
+    REQUIRE(a[i].per_class_accuracy == b[i].per_class_accuracy);
+    REQUIRE(std::memcmp(a[i].loss.data(), b[i].loss.data(), a[i].loss.size() * sizeof(double)) ==
+            0);
+  }
+}
+
 TEST_CASE("a small memory budget (many blocks of the test set) changes no bit", "[ablation]") {
   const auto d = testing::gaussian_blobs(1000, 10, 4, 23, 0.3f);
   const auto net = trained(nn::Activation::relu, d, {20, 12});
