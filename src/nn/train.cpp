@@ -199,12 +199,13 @@ class Step {
     throw std::logic_error("Step: no plan for this batch size");
   }
 
-  // Runs one task of a step on the batch of `rows` rows in input slot `slot`. next()
-  // gathers the following batch into the other slot (the last phase runs it).
-  void run(const Task& task, int rows, int slot, const AdamStep& adam,
-           const std::function<void()>& next) {
-    for (const Item& item : task) run(item, rows, slot, adam, next);
+  // Runs one task of step `step` on the batch of `rows` rows in input slot `slot`. The last
+  // phase calls gather_next(step + 1), which gathers the following batch into the other
+  // slot (if there is one).
+  void run(const Task& task, std::size_t step, int rows, int slot, const AdamStep& adam) {
+    for (const Item& item : task) run(item, step, rows, slot, adam);
   }
+  std::function<void(std::size_t)> gather_next;
 
   // The loss summed over the batches run (nats) and their correct predictions.
   double loss_sum = 0.0;
@@ -244,8 +245,7 @@ class Step {
     }
   }
 
-  void run(const Item& item, int rows, int slot, const AdamStep& adam,
-           const std::function<void()>& next) {
+  void run(const Item& item, std::size_t step, int rows, int slot, const AdamStep& adam) {
     const int l = item.layer;
     const int in = net_.in_size(l), out = net_.out_size(l);
     const auto ul = static_cast<std::size_t>(l);
@@ -328,7 +328,7 @@ class Step {
         update(net_.weight_offset(l) + item.lo, item.hi - item.lo, adam);
         break;
       case Kind::gather_next:
-        if (next) next();
+        if (gather_next) gather_next(step + 1);
         break;
     }
   }
@@ -465,7 +465,7 @@ double loss_and_gradient(const Mlp& net, const float* x, const std::int32_t* y, 
   step.gather(0, x, static_cast<std::size_t>(net.input_size()), y, nullptr, rows);
   step.plan(rows);
   for (const auto& phase : step.phases(rows))
-    for (const auto& task : phase) step.run(task, rows, 0, AdamStep{}, {});
+    for (const auto& task : phase) step.run(task, 0, rows, 0, AdamStep{});
   gradient = step.gradient();
   return step.loss_sum / rows;
 }
@@ -513,15 +513,15 @@ void train(Mlp& net, const data::Dataset& train_set, const TrainOptions& o,
                   order.data() + b * batch, rows_of(b));
     };
     gather(0);
+    step.gather_next = [&](std::size_t b) {
+      if (b < batches) gather(b);
+    };
     tasks.reset();
     // One parallel region for the epoch (nothing in it allocates or throws).
 #pragma omp parallel num_threads(threads)
     tasks.work([&](const EpochTasks::Entry& e) {
       const std::size_t b = e.step;
-      const std::function<void()> next = [&gather, b, batches] {
-        if (b + 1 < batches) gather(b + 1);
-      };
-      step.run(*e.task, rows_of(b), static_cast<int>(b % 2), adam[b], next);
+      step.run(*e.task, b, rows_of(b), static_cast<int>(b % 2), adam[b]);
     });
     steps_done += static_cast<std::int64_t>(batches);
     const double seconds =
