@@ -189,7 +189,9 @@ def report_environment(torch, threads, blas):
     if blas_threads != "1":
         print(f"warning: OPENBLAS_NUM_THREADS is {blas_threads!r}; OpenBLAS's own threads compete "
               "with torch's (set it to 1)", file=sys.stderr)
-    print(f"torch {torch.__version__}: {torch.__config__.show().strip().splitlines()[0]}",
+    capability = [line.strip() for line in torch.__config__.show().splitlines()
+                  if "CPU capability" in line]
+    print(f"torch {torch.__version__}: {capability[0].lstrip('- ') if capability else 'CPU capability unknown'}",
           file=sys.stderr)
     for line in torch.__config__.parallel_info().strip().splitlines():
         if "get_num_threads" in line or "backend" in line or "omp_get_max_threads" in line:
