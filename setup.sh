@@ -12,6 +12,7 @@ packages=(
   time  # tests/bench/study_scale.sh: peak RSS per rank
   python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest python3-sklearn
   python3-torch  # analysis/export_torch.py and its tests (converting PyTorch models)
+  libopenblas0-pthread python3-threadpoolctl  # tests/bench/train_throughput.sh: torch on OpenBLAS (Debian's alternatives select it over the reference BLAS), checked
   python3-pandas  # analysis/: the Python API's tidy tables
   python3-venv python3-pip  # analysis/: the offline pip install into a venv (and its test)
   chromium  # analysis/tests/test_analysis_browser.py: the report checked in a real browser

@@ -168,6 +168,13 @@ void adam_update(float* params, const float* grad, float* m, float* v, std::size
 // One SGD-with-momentum update: v = mu*v + g + wd*p; p -= lr*v.
 void sgd_momentum_update(float* params, const float* grad, float* velocity, std::size_t n, float lr,
                          float momentum, float weight_decay);
+// The same two updates on the calling thread only. Both are element-wise: any split of
+// the parameters gives the same bits (the training loop updates each tile of a layer's
+// weights right after its gradient, on the thread that computed it).
+void adam_update_serial(float* params, const float* grad, float* m, float* v, std::size_t n,
+                        const AdamStep& step);
+void sgd_momentum_update_serial(float* params, const float* grad, float* velocity, std::size_t n,
+                                float lr, float momentum, float weight_decay);
 
 // Uniform-rule bins of n values, each against its own [low, high] (see info.hpp):
 // out[i] = min(B-1, floor((a-low)/(high-low)*B)) in double, 0 when high <= low, and B for

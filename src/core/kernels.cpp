@@ -146,6 +146,16 @@ void sgd_momentum_update(float* params, const float* grad, float* velocity, std:
   }
 }
 
+void adam_update_serial(float* params, const float* grad, float* m, float* v, std::size_t n,
+                        const AdamStep& step) {
+  table().adam(params, grad, m, v, n, step);
+}
+
+void sgd_momentum_update_serial(float* params, const float* grad, float* velocity, std::size_t n,
+                                float lr, float momentum, float weight_decay) {
+  table().sgd(params, grad, velocity, n, lr, momentum, weight_decay);
+}
+
 void uniform_bins(const float* a, const float* low, const float* high, std::size_t n, int bins,
                   bool zero_bin, std::int32_t* out) {
   table().uniform_bins(a, low, high, n, bins, zero_bin, out);
