@@ -23,26 +23,29 @@ start=$SECONDS
 logs=build/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
-# Each stage appends "stream<TAB>name<TAB>start<TAB>seconds<TAB>status" to $logs/stages, printed
-# at the end (also after a failure): where CI time goes, and what overlapped.
+# Each stage appends "stream<TAB>name<TAB>start<TAB>seconds<TAB>cpu<TAB>status" to
+# $logs/stages, printed at the end (also after a failure): where CI time goes, what overlapped,
+# and the CPU seconds each stage used (user + system of the processes it waited for; not the
+# SLURM jobs, which slurmd runs), which say more than wall time on a shared machine.
 export IOCA_STAGES=$PWD/$logs/stages IOCA_RUN_START=$(date +%s)
 stage() {  # stage STREAM NAME CMD...: runs CMD, records its time and status
-  local stream=$1 name=$2 t0 status=0
+  local stream=$1 name=$2 t0 status=0 cpu
   shift 2
   t0=$(date +%s)
-  "$@" || status=$?
-  printf '%s\t%s\t%d\t%d\t%s\n' "$stream" "$name" $((t0 - IOCA_RUN_START)) $(($(date +%s) - t0)) \
-    "$( ((status == 0)) && echo ok || echo "FAILED ($status)")" >>"$IOCA_STAGES"
+  /usr/bin/time -f '%U %S' -o "$IOCA_STAGES.$stream" "$@" || status=$?
+  cpu=$(tail -n 1 "$IOCA_STAGES.$stream" | awk '{ printf "%d", $1 + $2 }')
+  printf '%s\t%s\t%d\t%d\t%s\t%s\n' "$stream" "$name" $((t0 - IOCA_RUN_START)) $(($(date +%s) - t0)) \
+    "${cpu:-?}" "$( ((status == 0)) && echo ok || echo "FAILED ($status)")" >>"$IOCA_STAGES"
   return "$status"
 }
 print_stages() {
   [ -s "$IOCA_STAGES" ] || return 0
   echo "tests: time per stage (streams ran side by side; start = seconds after tests/run.sh began)"
-  printf '  %-9s %-42s %6s %6s  %s\n' stream stage start secs status
-  sort -t$'\t' -k3,3n "$IOCA_STAGES" | while IFS=$'\t' read -r stream name t0 secs status; do
-    printf '  %-9s %-42s %6d %6d  %s\n' "$stream" "$name" "$t0" "$secs" "$status"
+  printf '  %-9s %-40s %6s %6s %6s  %s\n' stream stage start secs cpu-s status
+  sort -t$'\t' -k3,3n "$IOCA_STAGES" | while IFS=$'\t' read -r stream name t0 secs cpu status; do
+    printf '  %-9s %-40s %6d %6d %6s  %s\n' "$stream" "$name" "$t0" "$secs" "$cpu" "$status"
   done
-  printf '  %-9s %-42s %6s %6d\n' "" "total (wall)" "" $((SECONDS - start))
+  printf '  %-9s %-40s %6s %6d\n' "" "total (wall)" "" $((SECONDS - start))
 }
 pids=()
 cleanup() {
