@@ -13,6 +13,10 @@ function(ioca_add_kernel_variants target source)
     # GCC 12 reports false maybe-uninitialized warnings inside its own AVX-512 headers.
     # -fno-math-errno lets sqrt vectorise; ioca never reads errno.
     target_compile_options(${obj} PRIVATE ${flags} -fno-math-errno -Wno-maybe-uninitialized)
+    if(IOCA_SANITIZE)
+      # tests/sanitize.sh builds at -O1; the kernels, where the tests spend their time, at -O2.
+      target_compile_options(${obj} PRIVATE -O2)
+    endif()
     target_compile_definitions(${obj} PRIVATE IOCA_KERNEL_ISA=${isa} Eigen=ioca_eigen_${isa}
       EIGEN_DONT_PARALLELIZE EIGEN_NO_DEBUG)
     target_link_libraries(${obj} PRIVATE Eigen3::Eigen OpenMP::OpenMP_CXX ioca_warnings)

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The unit and MPI tests under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer:
-# configures and builds build-asan/ (IOCA_SANITIZE=ON, g++, -O2 -g; only `ioca` and the unit
-# tests) and runs the ctest labels unit and mpi there. tests/run.sh runs this.
-# Usage: tests/sanitize.sh [--e2e] [--all-isas] [--build-only]
+# The unit and MPI tests under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer,
+# and the replay of the fuzz corpora: configures and builds build-asan/ (IOCA_SANITIZE=ON,
+# g++; only `ioca`, the unit tests and the fuzz targets linked for replay) and runs the ctest
+# labels unit, mpi and fuzz there. tests/run.sh runs this.
+# Usage: tests/sanitize.sh [--e2e] [--all-isas] [--build-only | --no-build]
 #   --e2e       also the end-to-end tests (command line, ablation, the bad-input corpus;
 #               about 8 more minutes here)
-#   --all-isas  also the unit suite again on the generic and AVX2 kernels (ctest's
-#               unit_kernels_* tests; skipped by default, they double the unit time)
+#   --all-isas  also the kernel-dependent unit tests again on the generic and AVX2 kernels
+#               (ctest's unit_kernels_*; builds every kernel variant)
 #   --build-only  only configure and build
+#   --no-build    only run the tests (tests/run.sh builds first, at its own stage)
+# The build is cheaper than a release one, and as thorough for the sanitizers: -O1 with line
+# tables only (-g1: file and line in every report), except the kernels (-O2: the tests spend
+# most of their time there), and of the kernel variants only generic and the one this
+# machine runs (the others are never executed here).
 # Every sanitizer report goes to a file under build-asan/sanitizer-reports/ as well as
 # failing the process that made it, so a report from a process whose exit status a test
 # script ignores (a rank of a run expected to fail, say) still fails this script. Leak
@@ -17,23 +23,41 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=$(realpath -m "${IOCA_ASAN_BUILD:-build-asan}")
-labels='unit|mpi'
+labels='unit|mpi|fuzz'
 exclude=(-E '^unit_kernels_')
-build_only=0
+build_only=0 no_build=0 all_isas=0
 for arg in "$@"; do
   case $arg in
-    --e2e) labels='unit|mpi|e2e' ;;
-    --all-isas) exclude=() ;;
+    --e2e) labels='unit|mpi|fuzz|e2e' ;;
+    --all-isas) exclude=() all_isas=1 ;;
     --build-only) build_only=1 ;;
-    *) echo "usage: tests/sanitize.sh [--e2e] [--all-isas] [--build-only]" >&2; exit 2 ;;
+    --no-build) no_build=1 ;;
+    *) echo "usage: tests/sanitize.sh [--e2e] [--all-isas] [--build-only | --no-build]" >&2; exit 2 ;;
   esac
 done
 
+# generic and this machine's variant (what IOCA_KERNELS caps at: src/core/kernels.cpp).
+variants="generic;avx2;avx512"
+if ((!all_isas)); then
+  flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+  has() { [[ " $flags " == *" $1 "* ]]; }
+  if has avx512f && has avx512vl && has avx512bw && has avx512dq; then variants="generic;avx512"
+  elif has avx2 && has fma; then variants="generic;avx2"
+  else variants="generic"
+  fi
+fi
+targets=(ioca ioca_unit_tests fuzz_replay_idx fuzz_replay_cifar10 fuzz_replay_model
+  fuzz_replay_model_struct fuzz_replay_config)
+
 start=$SECONDS
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCA_SANITIZE=ON >/dev/null
-cmake --build "$build" -j2 --target ioca ioca_unit_tests
+if ((!no_build)); then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOCA_SANITIZE=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+    -DIOCA_KERNEL_VARIANTS="$variants" >/dev/null
+  cmake --build "$build" -j2 --target "${targets[@]}"
+fi
 built=$SECONDS
-((!build_only)) || { echo "sanitize: built in $((built - start)) s"; exit 0; }
+((!build_only)) || { echo "sanitize: built in $((built - start)) s (kernel variants: $variants)"; exit 0; }
 
 reports=$build/sanitizer-reports
 rm -rf "$reports"
@@ -43,16 +67,21 @@ mkdir -p "$reports"
 # with libgomp, Open MPI and HDF5; the leaks inside those libraries are suppressed by name
 # (tests/sanitizers/lsan.supp), never by turning leak checking off. fast_unwind_on_malloc=0
 # gives full allocation stacks through those libraries (no frame pointers), which the
-# suppressions need. mpiexec passes this environment on to every rank it starts here.
+# suppressions need (the fast unwinder halves the MPI tests' time, but measured here it
+# leaves leaks from Open MPI's dlopened components one frame deep and unsuppressible). mpiexec passes this environment on to every rank it starts here.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:fast_unwind_on_malloc=0:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan:log_exe_name=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan:log_exe_name=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
 # Single-process commands of the MPI tests run as one rank of mpiexec here (see run_single
 # in tests/mpi/lib.sh: LeakSanitizer's exit-time scan crashed in Open MPI singletons in CI).
 export IOCA_SINGLETON_VIA_MPIEXEC=1
+# tests/mpi/study.sh: of the layouts that must give identical files (all compared in the
+# plain run), 3 ranks x 1 thread and 2 x 2 here: every rank of several, and threads.
+export IOCA_TEST_LAYOUTS=${IOCA_TEST_LAYOUTS:-3 1,2 2}
 
 status=0
-ctest --test-dir "$build" -L "$labels" "${exclude[@]}" --output-on-failure --timeout 1800 || status=$?
+# Two tests at a time: most are single-threaded, and the MPI tests wait on each other's ranks.
+ctest --test-dir "$build" -L "$labels" "${exclude[@]}" -j2 --output-on-failure --timeout 1800 || status=$?
 if compgen -G "$reports/*" >/dev/null; then
   echo "sanitize: sanitizer reports:" >&2
   for f in "$reports"/*; do

@@ -18,8 +18,15 @@ const kernels::Table& choose_table() {
   const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   // IOCA_KERNELS caps the choice (generic < avx2 < avx512); it can never raise it.
   std::string cap = std::getenv("IOCA_KERNELS") ? std::getenv("IOCA_KERNELS") : "avx512";
+  // A build may leave variants out (IOCA_KERNEL_VARIANTS): then the next lower one runs.
+#ifdef IOCA_HAVE_KERNELS_AVX512
   if (has_avx512 && cap == "avx512") return kernels::avx512::table();
+#endif
+#ifdef IOCA_HAVE_KERNELS_AVX2
   if (has_avx2 && (cap == "avx512" || cap == "avx2")) return kernels::avx2::table();
+#endif
+  (void)has_avx512;
+  (void)has_avx2;
   return kernels::generic::table();
 }
 

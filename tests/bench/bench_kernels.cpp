@@ -20,12 +20,18 @@ int main() {
     const kernels::Table* table;
     bool runs;
   };
+  // The variants this build has (IOCA_KERNEL_VARIANTS; all three by default).
   const Variant variants[] = {
       {&kernels::generic::table(), true},
+#ifdef IOCA_HAVE_KERNELS_AVX2
       {&kernels::avx2::table(), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")},
+#endif
+#ifdef IOCA_HAVE_KERNELS_AVX512
       {&kernels::avx512::table(),
        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")}};
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")},
+#endif
+  };
   struct Shape {
     const char* what;
     int m, n, k;

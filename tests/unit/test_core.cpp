@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 #include <set>
+#include <vector>
 
 #include "core/kernels_isa.hpp"
 #include "ioca/core.hpp"
@@ -107,20 +108,28 @@ std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
   for (auto& x : v) x = static_cast<float>(rng.normal());
   return v;
 }
+// The kernel variants of this build (IOCA_KERNEL_VARIANTS; all three by default) that this
+// CPU can run.
+std::vector<const kernels::Table*> runnable_tables() {
+  __builtin_cpu_init();
+  std::vector<const kernels::Table*> tables{&kernels::generic::table()};
+#ifdef IOCA_HAVE_KERNELS_AVX2
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    tables.push_back(&kernels::avx2::table());
+#endif
+#ifdef IOCA_HAVE_KERNELS_AVX512
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    tables.push_back(&kernels::avx512::table());
+#endif
+  return tables;
+}
 }  // namespace
 
 TEST_CASE("gemm variants agree with a naive double-precision product", "[core]") {
-  const kernels::Table* tables[] = {&kernels::generic::table(), &kernels::avx2::table(),
-                                    &kernels::avx512::table()};
-  __builtin_cpu_init();
-  const bool can_run[] = {true, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
-                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                              __builtin_cpu_supports("avx512dq") &&
-                              __builtin_cpu_supports("avx512vl")};
   const int shapes[][3] = {{1, 1, 1},    {3, 5, 7},    {32, 200, 784},
                            {65, 17, 33}, {10, 1, 200}, {1, 10, 200}};
-  for (std::size_t t = 0; t < 3; ++t) {
-    if (!can_run[t]) continue;
+  for (const kernels::Table* table : runnable_tables()) {
     for (auto& s : shapes)
       for (Trans ta : {Trans::no, Trans::yes})
         for (Trans tb : {Trans::no, Trans::yes})
@@ -136,12 +145,12 @@ TEST_CASE("gemm variants agree with a naive double-precision product", "[core]")
             if (beta == 0.0f)  // C must not be read: poison it
               for (auto& x : c) x = std::nanf("");
             const auto ref = naive_gemm(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, c, ldc);
-            tables[t]->gemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, c.data(),
+            table->gemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, c.data(),
                             ldc);
             for (int i = 0; i < m; ++i)
               for (int j = 0; j < n; ++j) {
                 const auto idx = static_cast<std::size_t>(i * ldc + j);
-                INFO(tables[t]->name << " m=" << m << " n=" << n << " k=" << k);
+                INFO(table->name << " m=" << m << " n=" << n << " k=" << k);
                 REQUIRE(std::abs(c[idx] - ref[idx]) <= 1e-4 * (1.0 + std::sqrt(k)));
               }
           }
@@ -149,16 +158,8 @@ TEST_CASE("gemm variants agree with a naive double-precision product", "[core]")
 }
 
 TEST_CASE("float64 gemm variants agree with a naive long-double product", "[core]") {
-  const kernels::Table* tables[] = {&kernels::generic::table(), &kernels::avx2::table(),
-                                    &kernels::avx512::table()};
-  __builtin_cpu_init();
-  const bool can_run[] = {true, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
-                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                              __builtin_cpu_supports("avx512dq") &&
-                              __builtin_cpu_supports("avx512vl")};
   const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {65, 130, 200}, {256, 17, 33}};
-  for (std::size_t t = 0; t < 3; ++t) {
-    if (!can_run[t]) continue;
+  for (const kernels::Table* table : runnable_tables()) {
     for (auto& s : shapes)
       for (Trans ta : {Trans::no, Trans::yes})
         for (Trans tb : {Trans::no, Trans::yes})
@@ -192,12 +193,12 @@ TEST_CASE("float64 gemm variants agree with a naive long-double product", "[core
                 ref[idx] =
                     0.75L * sum + (beta == 0.0 ? 0.0L : beta * static_cast<long double>(c[idx]));
               }
-            tables[t]->gemm_f64(ta, tb, m, n, k, 0.75, a.data(), lda, b.data(), ldb, beta, c.data(),
+            table->gemm_f64(ta, tb, m, n, k, 0.75, a.data(), lda, b.data(), ldb, beta, c.data(),
                                 ldc);
             for (int i = 0; i < m; ++i)
               for (int j = 0; j < n; ++j) {
                 const auto idx = static_cast<std::size_t>(i * ldc + j);
-                INFO(tables[t]->name << " m=" << m << " n=" << n << " k=" << k);
+                INFO(table->name << " m=" << m << " n=" << n << " k=" << k);
                 REQUIRE(std::abs(static_cast<long double>(c[idx]) - ref[idx]) <= 1e-12L * (1 + k));
               }
           }
