@@ -271,6 +271,7 @@ TEST_CASE("softmax_cross_entropy: loss to float precision and the first maximum"
   }
 }
 
+#ifdef IOCA_HAVE_KERNELS_AVX2
 TEST_CASE("softmax_cross_entropy: the AVX2 path equals the plain loop bit for bit", "[core]") {
   __builtin_cpu_init();
   if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return;
@@ -298,6 +299,7 @@ TEST_CASE("softmax_cross_entropy: the AVX2 path equals the plain loop bit for bi
     }
   }
 }
+#endif
 
 TEST_CASE("shortest prints the shortest text that reads back exactly", "[core]") {
   REQUIRE(shortest(0.35) == "0.35");
