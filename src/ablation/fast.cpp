@@ -67,8 +67,8 @@ IntactCache compute_intact(const ExactNet& en, const data::Dataset& test, std::s
 
 namespace {
 
-// The storage of a task's state, kept by each thread from task to task: a state is about
-// 1 MB, and fresh memory for every task cost a page fault per 4 KiB page.
+// The storage of a task's state, kept by each thread from task to task: fresh memory for
+// every task (a few hundred KB) cost a page fault per 4 KiB page.
 struct ChunkBuffers {
   std::vector<std::vector<float>> a;
   std::vector<std::vector<double>> z;
