@@ -11,7 +11,8 @@ step. A second PyTorch figure keeps the first layer's pre-activations from the i
 (they never change when hidden neurons are ablated), the cheapest honest shortcut.
 
 The rounds alternate ioca and PyTorch, so that both see the same machine load. PyTorch must
-run on OpenBLAS: the script checks with threadpoolctl and refuses to report a ratio on any
+run on OpenBLAS: the script checks which library torch's sgemm_ comes from and what
+threadpoolctl reports (torch_train_throughput.check_blas) and refuses to report a ratio on any
 other BLAS (Debian's python3-torch alone brings the reference BLAS, ~20x slower here; the
 setup installs libopenblas0-pthread). OpenBLAS picks its kernels for the CPU itself; an
 OPENBLAS_CORETYPE from the environment is removed unless --keep-coretype is given.
@@ -32,6 +33,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch_train_throughput as reference  # noqa: E402  (its IDX reader and BLAS check)
 
 
 def parse_args():
@@ -59,7 +62,6 @@ def main():
     os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     import numpy as np
     import torch
-    import threadpoolctl
 
     ioca = Path(args.build) / "ioca"
     bench = Path(args.build) / "tests" / "ioca_bench_ablation"
@@ -71,15 +73,13 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.ones(4, 4) @ torch.ones(4, 4)  # loads the BLAS
-    blas = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
-    if not blas or any(i.get("internal_api") != "openblas" for i in blas):
-        names = ", ".join(f"{i.get('internal_api')} ({i.get('filepath')})" for i in blas) or "none"
-        sys.exit(f"PyTorch's BLAS is {names}, not OpenBLAS: no ratio reported. Install "
-                 "libopenblas0-pthread (./setup.sh does) so that libblas.so.3 is OpenBLAS.")
-    for i in blas:
-        print(f"pytorch {torch.__version__}: BLAS OpenBLAS {i.get('version')}, core "
-              f"{i.get('architecture')}, {i.get('threading_layer')}, {i.get('num_threads')} "
-              f"threads ({i.get('filepath')}); {torch.get_num_threads()} torch threads")
+    try:
+        blas = reference.check_blas(torch)  # the library torch's sgemm_ really comes from
+    except reference.BlasError as e:
+        sys.exit(f"no ratio reported: {e}")
+    print(f"pytorch {torch.__version__}: BLAS OpenBLAS {blas['version']}, core "
+          f"{blas['architecture']}, {blas['threading_layer']}, {blas['num_threads']} threads "
+          f"(sgemm_ from {blas['sgemm_library']}); {torch.get_num_threads()} torch threads")
 
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
@@ -138,19 +138,8 @@ def load_model(path, np):
 
 
 def load_test(folder, np):
-    import gzip
-    import struct
-
-    def read(name, magic, header):
-        path = Path(folder) / name
-        opener = open if path.exists() else gzip.open
-        with opener(path if path.exists() else path.with_name(name + ".gz"), "rb") as f:
-            head = struct.unpack(">" + "I" * header, f.read(4 * header))
-            if head[0] != magic:
-                raise ValueError(f"{name}: bad magic {head[0]:#010x}")
-            return np.frombuffer(f.read(), dtype=np.uint8)
-    x = read("t10k-images-idx3-ubyte", 0x803, 4).reshape(-1, 784).astype(np.float32) / 255.0
-    y = read("t10k-labels-idx1-ubyte", 0x801, 2).astype(np.int64)
+    x = reference.read_idx_images(folder, "t10k-images-idx3-ubyte").astype(np.float32) / 255.0
+    y = reference.read_idx_labels(folder, "t10k-labels-idx1-ubyte").astype(np.int64)
     return x, y
 
 

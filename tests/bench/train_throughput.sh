@@ -8,8 +8,8 @@
 #
 # Runs `ioca train` and tests/bench/torch_train_throughput.py alternately for N rounds
 # (default 3) of N epochs (default 2), and reports the median seconds per epoch of each
-# over all epochs and the ratio pytorch/ioca. It first prints the CPU (/proc/cpuinfo), ioca's
-# kernels (`ioca --version`) and the BLAS torch runs on, and refuses to report anything
+# over all epochs and the ratio pytorch/ioca. It first prints `ioca --version` (the commit, the CPU and
+# ioca's kernels) and the BLAS torch runs on, and refuses to report anything
 # (exit 3) unless torch's GEMMs run on OpenBLAS (Debian's python3-torch otherwise runs on
 # the reference BLAS, about 6 GFLOP/s). OpenBLAS chooses its own kernel for the CPU:
 # OPENBLAS_CORETYPE is removed from torch's environment unless --openblas-coretype is given.
@@ -101,11 +101,8 @@ run_torch() {
   epoch_seconds "$tmp/torch.log"
 }
 
-cpu="$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-isa="$(grep -m 1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-echo "cpu: ${cpu:-unknown} ($(nproc) cores online; ${isa:-no avx2/avx512f})"
+"$ioca" --version  # the commit, and the CPU and kernels the figures below are from
 echo "host $(hostname); uptime before: $(uptime)"
-echo "ioca: $("$ioca" --version 2>&1 | head -n 1)"
 # Refuses (exit 3) unless torch's sgemm_ is OpenBLAS's; prints what it is.
 if ! blas="$("${torch_env[@]}" "$python" "$torch_script" --check-blas 2>"$tmp/blas.err")"; then
   cat "$tmp/blas.err" >&2
