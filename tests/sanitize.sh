@@ -72,8 +72,8 @@ mkdir -p "$reports"
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:fast_unwind_on_malloc=0:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan:log_exe_name=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan:log_exe_name=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
-# Single-process commands of the MPI tests run as one rank of mpiexec here (see run_single
-# in tests/mpi/lib.sh: LeakSanitizer's exit-time scan crashed in Open MPI singletons in CI).
+# Every MPI_Init of the MPI tests happens in a rank of mpiexec here, never in a singleton (see
+# tests/mpi/lib.sh: LeakSanitizer's exit-time scan crashed in Open MPI singletons in some CI runs).
 export IOCA_SINGLETON_VIA_MPIEXEC=1
 # tests/mpi/study.sh: of the layouts that must give identical files (all compared in the
 # plain run), 3 ranks x 1 thread and 2 x 2 here: every rank of several, and threads.
