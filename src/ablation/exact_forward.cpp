@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <set>
+#include <utility>
+#include <vector>
 
 #include "ioca/core.hpp"
 
@@ -179,14 +180,25 @@ void check_sweep_inputs(const nn::Mlp& net, const data::Dataset& test, const Abl
   for (int l = 0; l < net.num_hidden(); ++l)
     if (values[static_cast<std::size_t>(l)].size() != static_cast<std::size_t>(net.out_size(l)))
       throw std::logic_error("ablation values: one value per neuron");
+  // One flag per hidden neuron, cleared order by order (no allocation per neuron: this runs
+  // for every sweep task).
+  std::vector<std::size_t> first_of_layer;
+  std::size_t neurons = 0;
+  for (int l = 0; l < net.num_hidden(); ++l) {
+    first_of_layer.push_back(neurons);
+    neurons += static_cast<std::size_t>(net.out_size(l));
+  }
+  std::vector<char> seen(neurons);
   for (const auto& order : orders) {
-    std::set<std::pair<int, int>> seen;
+    std::fill(seen.begin(), seen.end(), 0);
     for (const auto& n : order) {
       if (n.layer < 0 || n.layer >= net.num_hidden() || n.index < 0 ||
           n.index >= net.out_size(n.layer))
         throw Error("order names neuron " + std::to_string(n.index) + " of hidden layer " +
                     std::to_string(n.layer) + ", which the network does not have");
-      if (!seen.insert({n.layer, n.index}).second)
+      char& flag = seen[first_of_layer[static_cast<std::size_t>(n.layer)] +
+                        static_cast<std::size_t>(n.index)];
+      if (std::exchange(flag, char{1}))
         throw Error("order names neuron " + std::to_string(n.index) + " of hidden layer " +
                     std::to_string(n.layer) + " twice");
     }

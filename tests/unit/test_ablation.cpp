@@ -206,6 +206,12 @@ TEST_CASE("sweeps reject duplicate and unknown neurons", "[ablation]") {
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{0, 1}, {0, 1}}}, {}), Error);
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{0, 3}}}, {}), Error);
   REQUIRE_THROWS_AS(run_sweeps(net, d, zero_values(net), {{{1, 0}}}, {}), Error);
+  // Two hidden layers: the same index in both is two neurons; a neuron named twice in the
+  // second order is refused even though the first order named it once.
+  const auto deep = nn::make_mlp(4, {3, 3}, nn::Activation::relu, 2, 1);
+  REQUIRE_NOTHROW(run_sweeps(deep, d, zero_values(deep), {{{0, 1}, {1, 1}}, {{1, 1}}}, {}));
+  REQUIRE_THROWS_AS(
+      run_sweeps(deep, d, zero_values(deep), {{{1, 2}}, {{0, 2}, {1, 2}, {1, 2}}}, {}), Error);
 }
 
 TEST_CASE("chunks taken through an order in parts of 8 rows change no bit", "[ablation]") {

@@ -241,6 +241,36 @@ TEST_CASE("adam_update matches the textbook formula", "[core]") {
   }
 }
 
+TEST_CASE("uniform_bins equals the plain formula of the rule within and across its blocks",
+          "[core]") {
+  // The plain loop of docs/definitions.md ("Binning rules"): bin = min(B-1, floor((a-low) /
+  // (high-low) * B)) in double, clamped at 0; bin 0 for a constant neuron; bin B for an exact
+  // zero when asked. Widths below, at and across the kernel's blocks of 64 neurons.
+  Rng rng(17);
+  for (std::size_t n : {1u, 7u, 63u, 64u, 65u, 128u, 200u}) {
+    std::vector<float> a(n), low(n), high(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      low[j] = static_cast<float>(rng.normal());
+      high[j] = j % 11 == 3 ? low[j] : low[j] + static_cast<float>(rng.uniform_double()) * 3.0f;
+      a[j] = j % 9 == 4 ? 0.0f : j % 13 == 5 ? high[j] : low[j] + static_cast<float>(rng.normal());
+    }
+    for (int bins : {2, 10, 30})
+      for (bool zero_bin : {false, true}) {
+        std::vector<std::int32_t> got(n, -1);
+        uniform_bins(a.data(), low.data(), high.data(), n, bins, zero_bin, got.data());
+        for (std::size_t j = 0; j < n; ++j) {
+          const double span = static_cast<double>(high[j]) - static_cast<double>(low[j]);
+          double want = std::floor((static_cast<double>(a[j]) - static_cast<double>(low[j])) /
+                                   span * bins);
+          want = span > 0.0 ? std::min(static_cast<double>(bins - 1), std::max(0.0, want)) : 0.0;
+          if (zero_bin && a[j] == 0.0f) want = bins;
+          INFO("n " << n << " neuron " << j << " bins " << bins << " zero_bin " << zero_bin);
+          REQUIRE(got[j] == static_cast<std::int32_t>(want));
+        }
+      }
+  }
+}
+
 TEST_CASE("kernel_isa names a known variant", "[core]") {
   const std::string isa(kernel_isa());
   REQUIRE((isa == "generic" || isa == "avx2" || isa == "avx512"));
