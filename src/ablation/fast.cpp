@@ -3,6 +3,7 @@
 // ablation value, and for those the next layer's pre-activation by the rank-1 term
 // (c - a_j) w_j; the layers above are recomputed for those samples alone.
 #include <algorithm>
+#include <optional>
 
 #include "ablation/exact_forward.hpp"
 #include "ablation/intact_cache.hpp"
@@ -155,8 +156,16 @@ class ChunkState {
       en_.affine(l + 1, a, z_[ul + 1].data() + r * en_.width(l + 1));
     }
     int predicted = 0;
-    loss_[r] = row_loss(z_.back().data() + r * en_.width(L - 1), en_.classes(), test.y[lo_ + r],
-                        predicted);
+    const double* logits = z_.back().data() + r * en_.width(L - 1);
+    const int label = test.y[lo_ + r];
+    loss_[r] = row_loss(logits, en_.classes(), label, predicted);
+    if (near_tie(logits, en_.classes())) {
+      // The rank-1 update rounds differently from the naive engine's full pass, and so close
+      // to a tie that could decide the arg-max: the row as the naive engine computes it (the
+      // state above stays the fast one; later steps that change this row come back here).
+      if (!naive_rows_) naive_rows_.emplace(en_);
+      loss_[r] = masked_forward(en_, test.row(lo_ + r), ablated_, label, *naive_rows_, predicted);
+    }
     predicted_[r] = predicted;
   }
 
@@ -168,6 +177,7 @@ class ChunkState {
   std::vector<std::vector<std::uint8_t>>& ablated_;
   std::vector<double>& loss_;
   std::vector<std::int32_t>& predicted_;
+  std::optional<ForwardRows> naive_rows_;  // made at the first near tie, if any
 };
 
 std::vector<Curve> run_fast(const nn::Mlp& net, const data::Dataset& test,

@@ -130,6 +130,32 @@ TEST_CASE("fast and naive engines give identical curves", "[ablation]") {
   }
 }
 
+TEST_CASE("a near tie that rounding decides: the fast engine takes the naive engine's row",
+          "[ablation]") {
+  // One sample, hidden activations 1 and 1e-17, logits 1 + 1e-17 (= 1 in double) and 5e-18.
+  // Ablating the first neuron: the naive pass gives logits 1e-17 > 5e-18 (class 0, correct);
+  // the fast engine's rank-1 update gives (1 + 1e-17) - 1 = 0 < 5e-18 (class 1) unless it
+  // recomputes the near-tied row.
+  nn::Mlp net({2, 2, 2}, {nn::Activation::relu, nn::Activation::identity});
+  std::fill(net.parameters().begin(), net.parameters().end(), 0.0f);
+  net.weight(0)[0] = net.weight(0)[3] = 1.0f;  // identity, [out, in]
+  net.weight(1)[0] = net.weight(1)[1] = 1.0f;  // logit 0 = a0 + a1
+  net.weight(1)[3] = 0.5f;                     // logit 1 = a1 / 2
+  data::Dataset d;
+  d.name = "synthetic";
+  d.samples = 1;
+  d.features = 2;
+  d.classes = 2;
+  d.x = {1.0f, 1e-17f};
+  d.y = {0};
+  SweepOptions fast, naive;
+  naive.engine = Engine::naive;
+  const std::vector<std::vector<Neuron>> orders{{{0, 0}}, {{0, 0}, {0, 1}}};
+  const auto b = run_sweeps(net, d, zero_values(net), orders, naive);
+  REQUIRE(b[0].accuracy == std::vector<double>{1.0, 1.0});
+  require_same(run_sweeps(net, d, zero_values(net), orders, fast), b);
+}
+
 TEST_CASE("a three-hidden-layer network: engines agree on every scope", "[ablation]") {
   const auto d = testing::gaussian_blobs(400, 8, 3, 5, 0.3f);
   const auto net = trained(nn::Activation::relu, d, {12, 10, 8});
