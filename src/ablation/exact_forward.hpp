@@ -2,6 +2,7 @@
 // The arithmetic both ablation engines share (see ablation.hpp): float activations,
 // pre-activations accumulated in double by one row kernel, double logits.
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "ioca/ablation.hpp"
@@ -67,6 +68,19 @@ double masked_forward(const ExactNet& en, const float* x,
 // engine recomputes a near-tied row with masked_forward (this happens when, say, every
 // neuron feeding the logits is silenced and equal output biases tie exactly).
 bool near_tie(const double* logits, int classes);
+
+// The loss and arg-max of a row whose logits a fast engine computed: row_loss, except that a
+// near-tied row is recomputed as the naive engine computes it (masked_forward of sample x
+// with the flags mask() returns). naive_rows is made at the first near tie; mask() is only
+// called then too, so an engine can build its flags lazily.
+template <class MaskFn>
+double fast_row_loss(const ExactNet& en, const double* logits, const float* x, int label,
+                     MaskFn&& mask, std::optional<ForwardRows>& naive_rows, int& predicted) {
+  const double loss = row_loss(logits, en.classes(), label, predicted);
+  if (!near_tie(logits, en.classes())) return loss;
+  if (!naive_rows) naive_rows.emplace(en);
+  return masked_forward(en, x, mask(), label, *naive_rows, predicted);
+}
 
 // Per-chunk results at each recorded point: loss sum and correct count per class.
 struct PointTotals {

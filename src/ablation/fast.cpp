@@ -155,17 +155,13 @@ class ChunkState {
       en_.activate(l, z_[ul].data() + r * en_.width(l), a, ablated_[ul].data());
       en_.affine(l + 1, a, z_[ul + 1].data() + r * en_.width(l + 1));
     }
+    // The rank-1 update rounds differently from the naive engine's full pass: a near-tied
+    // row is taken as the naive engine computes it (the state above stays the fast one;
+    // a later step that changes this row comes back here).
     int predicted = 0;
-    const double* logits = z_.back().data() + r * en_.width(L - 1);
-    const int label = test.y[lo_ + r];
-    loss_[r] = row_loss(logits, en_.classes(), label, predicted);
-    if (near_tie(logits, en_.classes())) {
-      // The rank-1 update rounds differently from the naive engine's full pass, and so close
-      // to a tie that could decide the arg-max: the row as the naive engine computes it (the
-      // state above stays the fast one; later steps that change this row come back here).
-      if (!naive_rows_) naive_rows_.emplace(en_);
-      loss_[r] = masked_forward(en_, test.row(lo_ + r), ablated_, label, *naive_rows_, predicted);
-    }
+    loss_[r] = fast_row_loss(
+        en_, z_.back().data() + r * en_.width(L - 1), test.row(lo_ + r), test.y[lo_ + r],
+        [this]() -> const auto& { return ablated_; }, naive_rows_, predicted);
     predicted_[r] = predicted;
   }
 

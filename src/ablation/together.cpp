@@ -105,19 +105,18 @@ SetDamage damage_together(const nn::Mlp& net, const data::Dataset& test,
         }
         int predicted = 0;
         const int label = test.y[block.lo + r];
-        double loss = row_loss(z.back().data(), en.classes(), label, predicted);
-        if (near_tie(z.back().data(), en.classes())) {
-          // Rounding could decide this arg-max: the row as the naive engine computes it.
-          if (!naive_rows) {
-            naive_rows.emplace(en);
-            mask.resize(static_cast<std::size_t>(en.hidden()));
-            for (int l = 0; l < en.hidden(); ++l)
-              mask[static_cast<std::size_t>(l)].assign(en.width(l), 0);
-            for (const auto& nr : set) mask[m][static_cast<std::size_t>(nr.index)] = 1;
-          }
-          loss = masked_forward(en, test.row(block.lo + r), mask, label, *naive_rows, predicted);
-        }
-        ablated_sum += loss;
+        ablated_sum += fast_row_loss(
+            en, z.back().data(), test.row(block.lo + r), label,
+            [&]() -> const auto& {
+              if (mask.empty()) {  // the set as the naive engine's flags, at the first near tie
+                mask.resize(static_cast<std::size_t>(en.hidden()));
+                for (int l = 0; l < en.hidden(); ++l)
+                  mask[static_cast<std::size_t>(l)].assign(en.width(l), 0);
+                for (const auto& nr : set) mask[m][static_cast<std::size_t>(nr.index)] = 1;
+              }
+              return mask;
+            },
+            naive_rows, predicted);
         dcorrect += (predicted == label) - (cache.predicted[r] == label);
       }
       chunk_ablated[static_cast<std::size_t>(task)] = ablated_sum;
