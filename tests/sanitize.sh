@@ -13,7 +13,9 @@
 # The build is cheaper than a release one, and as thorough for the sanitizers: -O1 with line
 # tables only (-g1: file and line in every report), except the kernels (-O2: the tests spend
 # most of their time there), and of the kernel variants only generic and the one this
-# machine runs (the others are never executed here).
+# machine runs (the others are never executed here). The flags each part drops, and why:
+# CMakeLists.txt, cmake/IocaKernels.cmake, tests/CMakeLists.txt. Its ioca keeps Open MPI's
+# components loaded until exit (tests/sanitizers/keep_libraries_loaded.c).
 # Every sanitizer report goes to a file under build-asan/sanitizer-reports/ as well as
 # failing the process that made it, so a report from a process whose exit status a test
 # script ignores (a rank of a run expected to fail, say) still fails this script. Leak
@@ -67,13 +69,14 @@ mkdir -p "$reports"
 # with libgomp, Open MPI and HDF5; the leaks inside those libraries are suppressed by name
 # (tests/sanitizers/lsan.supp), never by turning leak checking off. fast_unwind_on_malloc=0
 # gives full allocation stacks through those libraries (no frame pointers), which the
-# suppressions need (the fast unwinder halves the MPI tests' time, but measured here it
-# leaves leaks from Open MPI's dlopened components one frame deep and unsuppressible). mpiexec passes this environment on to every rank it starts here.
+# suppressions need: with the fast unwinder (much cheaper) Open MPI's leak
+# stacks are one frame deep and no longer name the MPI call, see lsan.supp. mpiexec passes
+# this environment on to every rank it starts here.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:fast_unwind_on_malloc=0:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan:log_exe_name=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan:log_exe_name=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
 # Every MPI_Init of the MPI tests happens in a rank of mpiexec here, never in a singleton (see
-# tests/mpi/lib.sh: LeakSanitizer's exit-time scan crashed in Open MPI singletons in some CI runs).
+# tests/mpi/lib.sh: LeakSanitizer's exit-time scan crashes in Open MPI singletons).
 export IOCA_SINGLETON_VIA_MPIEXEC=1
 # tests/mpi/study.sh: of the layouts that must give identical files (all compared in the
 # plain run), 3 ranks x 1 thread and 2 x 2 here: every rank of several, and threads.

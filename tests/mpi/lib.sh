@@ -18,10 +18,15 @@ run_ranks() {
 # run it, an MPI singleton. Under tests/sanitize.sh (IOCA_SINGLETON_VIA_MPIEXEC=1) every
 # command that starts MPI runs as one rank of mpiexec instead, through the wrapper below, so
 # that a test calling "$ioca" run directly is covered too: LeakSanitizer's exit-time scan
-# crashed in every Open MPI singleton of some CI runs ("Tracer caught signal 11" in
-# __lsan::ScanRangeForPointers, no leak reported) and not in others, while the ranks mpiexec
-# started were checked cleanly in all of them. The plain CTest run keeps testing the
-# singleton path; both run the same code once MPI is initialised.
+# crashes in Open MPI singletons ("Tracer caught signal 11", no leak reported). A singleton
+# loads libraries with dynamic thread-local storage that ranks of mpiexec do not, and GCC 12's
+# LeakSanitizer records one of their blocks at an address that is not memory (with
+# LSAN_OPTIONS=verbosity=1:log_threads=1: "DTLS 11 at 0x000000003b83-0x000400004c85"), then
+# faults scanning it. It crashed in some CI runs only while Open MPI unloaded those libraries
+# at MPI_Finalize; the sanitizer build now keeps them loaded
+# (tests/sanitizers/keep_libraries_loaded.c), and every sanitized singleton crashes. The
+# ranks mpiexec starts are checked cleanly. The plain CTest run keeps testing the singleton
+# path; both run the same code once MPI is initialised.
 run_single() { "$ioca" "$@"; }
 if [ "${IOCA_SINGLETON_VIA_MPIEXEC:-0}" = 1 ]; then
   ioca_binary=$(realpath "$ioca")
