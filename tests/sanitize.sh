@@ -69,9 +69,9 @@ mkdir -p "$reports"
 # with libgomp, Open MPI and HDF5; the leaks inside those libraries are suppressed by name
 # (tests/sanitizers/lsan.supp), never by turning leak checking off. fast_unwind_on_malloc=0
 # gives full allocation stacks through those libraries (no frame pointers), which the
-# suppressions need: with the fast unwinder (much cheaper) Open MPI's leak
-# stacks are one frame deep and no longer name the MPI call, see lsan.supp. mpiexec passes
-# this environment on to every rank it starts here.
+# suppressions need: with the fast unwinder (much cheaper) Open MPI's leak stacks are one
+# frame deep and no longer name the MPI call, see lsan.supp. mpiexec passes this environment
+# on to every rank it starts here.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:fast_unwind_on_malloc=0:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan:log_exe_name=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan:log_exe_name=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"

@@ -22,10 +22,10 @@ run_ranks() {
 # loads libraries with dynamic thread-local storage that ranks of mpiexec do not, and GCC 12's
 # LeakSanitizer records one of their blocks at an address that is not memory (with
 # LSAN_OPTIONS=verbosity=1:log_threads=1: "DTLS 11 at 0x000000003b83-0x000400004c85"), then
-# faults scanning it. It crashed in some CI runs only while Open MPI unloaded those libraries
-# at MPI_Finalize; the sanitizer build now keeps them loaded
-# (tests/sanitizers/keep_libraries_loaded.c), and every sanitized singleton crashes. The
-# ranks mpiexec starts are checked cleanly. The plain CTest run keeps testing the singleton
+# faults scanning it. While Open MPI unloaded those libraries at MPI_Finalize, it crashed in
+# some CI runs only (presumably when one of them stayed loaded); the sanitizer build now keeps
+# them all loaded (tests/sanitizers/keep_libraries_loaded.c), and every sanitized singleton
+# crashes. The ranks mpiexec starts are checked cleanly. The plain CTest run keeps testing the singleton
 # path; both run the same code once MPI is initialised.
 run_single() { "$ioca" "$@"; }
 if [ "${IOCA_SINGLETON_VIA_MPIEXEC:-0}" = 1 ]; then
