@@ -59,6 +59,12 @@ if ((!no_build)); then
   cmake --build "$build" -j2 --target "${targets[@]}"
 fi
 built=$SECONDS
+# The sanitizer build's ioca must export its own dlclose (keep_libraries_loaded.c), or the
+# leak reports of every rank lose their Open MPI frames' names and cost seconds again.
+if ! nm -D --defined-only "$build/ioca" | grep -qw dlclose; then
+  echo "sanitize: $build/ioca does not export dlclose (tests/sanitizers/keep_libraries_loaded.c)" >&2
+  exit 1
+fi
 ((!build_only)) || { echo "sanitize: built in $((built - start)) s (kernel variants: $variants)"; exit 0; }
 
 reports=$build/sanitizer-reports
