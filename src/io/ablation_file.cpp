@@ -117,7 +117,7 @@ void save_ablation(const std::string& path, const AblationResults& r,
 
 namespace {
 
-struct Reader {
+struct AblationFileReader {
   const h5::File& f;
   std::size_t classes;
 
@@ -191,7 +191,7 @@ AblationFile load_ablation(const std::string& path) {
   AblationResults& r = out.results;
   r.classes = static_cast<int>(attribute_int(out.attributes, "classes", 0));
   if (r.classes < 1) throw FileError(path, "root attribute classes is missing or not positive");
-  const Reader rd{f, static_cast<std::size_t>(r.classes)};
+  const AblationFileReader rd{f, static_cast<std::size_t>(r.classes)};
   {
     auto w = rd.ints(f.handle.id(), "", "hidden_widths");
     if (w.dims.size() != 1 || w.data.empty()) rd.fail("/hidden_widths must be 1-D and not empty");

@@ -79,7 +79,7 @@ Model load_model(const std::string& path) {
     throw FileError(path, "the last layer /layers/" + std::to_string(acts.size() - 1) +
                               " must have activation 'identity' (softmax is implied)");
 
-  Model model{nn::Mlp(sizes, acts), {}};
+  Model model{nn::Mlp(sizes, acts), {}, {}};
   for (std::size_t k = 0; k < weights.size(); ++k) {
     const int l = static_cast<int>(k);
     std::copy(weights[k].data.begin(), weights[k].data.end(), model.net.weight(l));

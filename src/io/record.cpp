@@ -87,7 +87,7 @@ namespace {
 
 constexpr std::uint32_t record_magic = 0x494f4352;  // "IOCR"
 
-struct Writer {
+struct RecordWriter {
   Bytes& out;
   void raw(const void* p, std::size_t n) {
     const auto* c = static_cast<const char*>(p);
@@ -101,7 +101,7 @@ struct Writer {
   }
 };
 
-struct Reader {
+struct RecordReader {
   const Bytes& in;
   std::size_t pos = 0;
   const std::string& what;
@@ -135,7 +135,7 @@ struct Reader {
 }  // namespace
 
 void serialize(const Record& r, bool with_data, Bytes& out) {
-  Writer w{out};
+  RecordWriter w{out};
   w.u64(record_magic);
   w.str(r.key);
   w.u64(r.datasets.size());
@@ -169,7 +169,7 @@ void serialize(const Record& r, bool with_data, Bytes& out) {
 }
 
 std::vector<Record> deserialize_all(const Bytes& in, const std::string& what) {
-  Reader rd{in, 0, what};
+  RecordReader rd{in, 0, what};
   std::vector<Record> out;
   while (rd.pos < in.size()) {
     if (rd.u64() != record_magic) throw Error(what + ": damaged task records (bad marker)");

@@ -146,7 +146,7 @@ io::Model Worker::network(const NetworkSpec& n, const data::Splits& sp,
       });
   *plane = std::move(trained.plane);
   *snapshot_seconds = trained.snapshot_seconds;
-  return {std::move(trained.net), {}};
+  return {std::move(trained.net), {}, {}};
 }
 
 Record Worker::prepare(const NetworkSpec& n, const Task& task,

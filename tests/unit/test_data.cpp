@@ -25,29 +25,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed (with its contents) at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    for (;;) {
-      path_ = fs::temp_directory_path() /
-              ("ioca_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-      if (fs::create_directory(path_)) break;
-    }
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ioca::testing::TempDir;
 
 Bytes read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -1,7 +1,14 @@
 #pragma once
-// Data for the unit tests: class-dependent Gaussian blobs, seeded.
+// Shared helpers of the unit tests: class-dependent Gaussian blobs (seeded), trained
+// networks, a scratch directory. Shared, not copied per file: the unit tests are compiled
+// as a unity build, where two files' helpers of the same name would clash.
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <string>
+#include <system_error>
 #include <vector>
 
 #include "ioca/ablation.hpp"
@@ -10,6 +17,30 @@
 #include "ioca/nn.hpp"
 
 namespace ioca::testing {
+
+// A fresh directory under the system temp dir, removed (with its contents) at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    for (;;) {
+      path_ = std::filesystem::temp_directory_path() /
+              ("ioca_unit_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+      if (std::filesystem::create_directory(path_)) break;
+    }
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Bit-for-bit equality of two vectors. Empty vectors may have null data(), which memcmp
 // must not be given (UBSan reports it).

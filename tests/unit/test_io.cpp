@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "io/hdf5.hpp"
+#include "test_helpers.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
 
@@ -18,19 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("ioca_test_io_" +
-            std::to_string(Rng(static_cast<std::uint64_t>(
-                                   std::chrono::steady_clock::now().time_since_epoch().count()))
-                               .next()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using ioca::testing::TempDir;
 
 // Writes a model file by hand through the C API, as h5py would, with knobs to break it.
 struct RawLayer {
@@ -116,7 +105,7 @@ TEST_CASE("model file round trip keeps every bit and attribute", "[io]") {
   REQUIRE(io::attribute_int(m.attributes, "ioca_model_format", 0) == io::model_format_version);
   // No temporary file is left beside it.
   int files = 0;
-  for (auto& e : fs::directory_iterator(tmp.path)) files += e.is_regular_file();
+  for (auto& e : fs::directory_iterator(tmp.path())) files += e.is_regular_file();
   REQUIRE(files == 1);
 }
 
@@ -208,7 +197,7 @@ TEST_CASE("write_atomically leaves nothing behind when the writer fails", "[io]"
                                            throw Error("boom");
                                          }),
                     Error);
-  REQUIRE(fs::is_empty(tmp.path));
+  REQUIRE(fs::is_empty(tmp.path()));
   REQUIRE_THROWS_AS(io::save_model(tmp.file("no/such/dir/m.h5"),
                                    nn::make_mlp(2, {2}, nn::Activation::relu, 2, 1), {}),
                     FileError);
@@ -245,7 +234,7 @@ TEST_CASE("a failed write names its cause from the error number, else from the f
   // An error number that is not a write's, in a healthy folder: no cause to name, and the
   // test write there leaves nothing behind.
   CHECK(io::write_failure_cause(path, EINVAL).empty());
-  CHECK(fs::is_empty(tmp.path));
+  CHECK(fs::is_empty(tmp.path()));
   CHECK(io::write_failure_message("cannot write /data/f64", path, ENOSPC) ==
         "cannot write /data/f64: no space left on device");
   CHECK(io::write_failure_message("cannot write /data/f64", path, 0) == "cannot write /data/f64");

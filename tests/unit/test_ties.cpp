@@ -19,7 +19,7 @@ using namespace ioca;
 
 namespace {
 
-constexpr int width = 8;         // hidden neurons
+constexpr int tied_width = 8;  // hidden neurons
 constexpr std::size_t samples = 400;
 
 // One input x, evenly spread over (0, 1); a hidden layer of 8 ReLU neurons that all compute
@@ -30,12 +30,12 @@ constexpr std::size_t samples = 400;
 // neuron j's importance grows with j.
 pipeline::Prepared index_weighted_network() {
   pipeline::Prepared p;
-  p.net = nn::Mlp({1, width, 2}, {nn::Activation::relu, nn::Activation::identity});
-  for (int j = 0; j < width; ++j) {
+  p.net = nn::Mlp({1, tied_width, 2}, {nn::Activation::relu, nn::Activation::identity});
+  for (int j = 0; j < tied_width; ++j) {
     p.net.weight(0)[j] = 1.0f;
     p.net.bias(0)[j] = 0.0f;
     p.net.weight(1)[j] = 0.0f;                                // class 0 row
-    p.net.weight(1)[width + j] = static_cast<float>(j + 1);  // class 1 row
+    p.net.weight(1)[tied_width + j] = static_cast<float>(j + 1);  // class 1 row
   }
   p.net.bias(1)[0] = 0.0f;
   p.net.bias(1)[1] = -9.0f;
@@ -65,9 +65,9 @@ ablation::Curve sweep_one(const pipeline::Prepared& p, const data::Dataset& d,
 
 // Mean accuracy at each point over curves recorded at every step.
 std::vector<double> mean_accuracy(const std::vector<const ablation::Curve*>& curves) {
-  std::vector<double> mean(width + 1, 0.0);
+  std::vector<double> mean(tied_width + 1, 0.0);
   for (const auto* c : curves)
-    for (int k = 0; k <= width; ++k) mean[static_cast<std::size_t>(k)] += c->accuracy[static_cast<std::size_t>(k)];
+    for (int k = 0; k <= tied_width; ++k) mean[static_cast<std::size_t>(k)] += c->accuracy[static_cast<std::size_t>(k)];
   for (auto& m : mean) m /= static_cast<double>(curves.size());
   return mean;
 }
@@ -86,24 +86,24 @@ TEST_CASE("all-tied neurons: random tie-breaking gives random's expected curve, 
   const data::Dataset d = evenly_spread_x();
   const ablation::Scope scope = ablation::make_scope(p.net, "layer0");
   const auto& entropy = p.measures.layers[0].entropy;
-  REQUIRE(ablation::count_tied(entropy) == width);  // the construction: every neuron tied
-  REQUIRE(ablation::count_tied(p.measures.layers[0].mutual_information) == width);
+  REQUIRE(ablation::count_tied(entropy) == tied_width);  // the construction: every neuron tied
+  REQUIRE(ablation::count_tied(p.measures.layers[0].mutual_information) == tied_width);
 
   // The exact expectation over uniformly random orders: after k ablations the ablated set is
   // a uniformly random k-subset, so E_k and the spread sd_k of one curve's value follow from
   // all 2^8 subsets.
-  std::vector<double> expected(width + 1, 0.0), sd(width + 1, 0.0);
+  std::vector<double> expected(tied_width + 1, 0.0), sd(tied_width + 1, 0.0);
   {
-    std::vector<std::vector<double>> by_size(width + 1);
-    for (unsigned mask = 0; mask < (1u << width); ++mask) {
+    std::vector<std::vector<double>> by_size(tied_width + 1);
+    for (unsigned mask = 0; mask < (1u << tied_width); ++mask) {
       std::vector<ablation::Neuron> subset;
-      for (int j = 0; j < width; ++j)
+      for (int j = 0; j < tied_width; ++j)
         if (mask & (1u << j)) subset.push_back({0, j});
       const double acc = subset.empty() ? sweep_one(p, d, {{0, 0}}).accuracy[0]
                                         : sweep_one(p, d, subset).accuracy.back();
       by_size[subset.size()].push_back(acc);
     }
-    for (int k = 0; k <= width; ++k) {
+    for (int k = 0; k <= tied_width; ++k) {
       const auto& a = by_size[static_cast<std::size_t>(k)];
       const double m = std::accumulate(a.begin(), a.end(), 0.0) / static_cast<double>(a.size());
       double v = 0;
@@ -125,7 +125,7 @@ TEST_CASE("all-tied neurons: random tie-breaking gives random's expected curve, 
   pipeline::sweep(p, d, r, {}, 0);
   std::vector<const ablation::Curve*> ascending, descending, random;
   for (const auto& o : r.ordered) {
-    REQUIRE(o.tied == width);
+    REQUIRE(o.tied == tied_width);
     (o.direction == ablation::Direction::ascending ? ascending : descending).push_back(&o.curve);
   }
   for (const auto& c : r.random.front().curves) random.push_back(&c);
@@ -149,7 +149,7 @@ TEST_CASE("all-tied neurons: random tie-breaking gives random's expected curve, 
   // sd_k sqrt(2/M) (one standard error) by chance; 4 standard errors allow that with
   // probability ~1e-4 per point. The seeds are fixed, so the test cannot flake either way.
   double largest_old_gap = 0, largest_new_gap = 0;
-  for (int k = 0; k <= width; ++k) {
+  for (int k = 0; k <= tied_width; ++k) {
     const auto i = static_cast<std::size_t>(k);
     const double tolerance = 4 * sd[i] * std::sqrt(2.0 / M) + 1e-12;
     INFO("k = " << k << ": exact " << expected[i] << ", random " << mean_random[i]
@@ -170,7 +170,7 @@ TEST_CASE("all-tied neurons: random tie-breaking gives random's expected curve, 
     }
   }
   // The same check fails for index order, by far: the test can tell the two apart.
-  const auto mid = static_cast<std::size_t>(width / 2);
+  const auto mid = static_cast<std::size_t>(tied_width / 2);
   INFO("half ablated: random " << mean_random[mid] << ", random ties ascending "
                                << mean_ascending[mid] << " / descending " << mean_descending[mid]
                                << ", index order ascending " << old_ascending[mid]
