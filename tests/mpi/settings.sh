@@ -14,7 +14,7 @@ cd "$tmp"
 py=/usr/bin/python3
 
 # --- a model file, measured and ablated standalone under 4 settings
-"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 \
+"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples "$test_samples" \
   --synthetic-features 32 --hidden 20,12 --activation relu --epochs 2 --seed 5 --out m.h5 --quiet >/dev/null
 by=entropy,mutual_information,kl_selectivity,outgoing_l2,single_damage
 for binning in uniform quantile; do
@@ -176,9 +176,9 @@ run_ranks 2 1 run --config split.ini --data.split_seeds "5, 6" --out split.h5 --
   fail "study with data.split_seeds: $(cat err-split)"
 run_ranks 2 1 run --config split.ini --data.split_seeds seed --ablation.random 0 --ablation.quantities entropy \
   --out split-rule.h5 --quiet 2>err-rule >/dev/null || fail "study with data.split_seeds = seed: $(cat err-rule)"
-"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 --synthetic-features 32 \
+"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples "$test_samples" --synthetic-features 32 \
   --validation-size 1000 --hidden 24,16 --activation relu --epochs 2 --seed 2 --split-seed 6 --out t26.h5 --quiet >/dev/null
-"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 --synthetic-features 32 \
+"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples "$test_samples" --synthetic-features 32 \
   --validation-size 1000 --hidden 24,16 --activation relu --epochs 2 --seed 2 --split-seed 0 --out t20.h5 --quiet >/dev/null
 run_single convert split.h5 split-v1.h5 --format 1 --quiet
 h5diff split-v1.h5 t26.h5 /networks/synthetic-relu-24x16-s2/model/layers/0/weight /layers/0/weight >/dev/null 2>&1 &&

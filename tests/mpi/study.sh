@@ -72,7 +72,7 @@ expect_status 2 "merge refuses files of another study" run_single merge m3.h5 pa
 [ ! -e m2.h5 ] && [ ! -e m3.h5 ] && pass "no merged file after a refusal" || fail "merged file left after refusal"
 
 # --- networks given as model files reproduce standalone ioca measure + ioca ablate
-"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples 1000 \
+"$ioca" train --dataset synthetic --synthetic-samples 3000 --synthetic-test-samples "$test_samples" \
   --synthetic-features 32 --hidden 20,12 --activation tanh --epochs 2 --seed 5 --out m.h5 --quiet >/dev/null
 "$ioca" measure --model m.h5 --out ms.h5 2>/dev/null
 "$ioca" ablate --model m.h5 --measures ms.h5 --by entropy,mutual_information,single_damage \
