@@ -72,32 +72,20 @@ if ((checking)); then
   checker=$!
 fi
 
-# The main stream, one test at a time: several run two OpenMP threads each.
-main_stream() {
-  local status=0
-  stage main "ctest (unit, e2e, mpi)" ctest --test-dir build -LE slurm --output-on-failure \
-    --timeout 900 || status=1
-  stage main "pytest (analysis)" \
-    bash -c 'cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=8 tests' ||
-    status=1
-  return "$status"
-}
-export -f main_stream
-# Beside the checking stream, the main stream yields to it: the checking stream is the
-# longest (its sanitizer tests can only start once its build is done), and with an equal
-# share the main stream finished minutes before it. Each stream is a session of its own, and
-# Linux's scheduler (autogroups) shares the CPU between sessions as equals whatever their
-# processes' nice values, so the main stream's session gets nice 5 (/proc/self/autogroup):
-# where the two compete, it gets about a quarter of the CPU. Its waits (60-120 s
-# for runs of seconds) allow for being slowed that much, as on a loaded machine.
+# The main stream, one test at a time: several run two OpenMP threads each. Beside the
+# checking stream it runs at nice 5, so that where they compete for a core the checking
+# stream gets about three quarters of it: that stream is the longest (its sanitizer tests
+# can only start once its build is done), and the main stream finished minutes before it
+# when both shared alike. The main stream's waits (60-120 s for runs of seconds) allow for
+# being slowed that much, as on a loaded machine.
+main_nice=()
+((checking)) && main_nice=(nice -n 5)
 main_status=0
-if ((checking)); then
-  setsid bash -c 'echo 5 >/proc/self/autogroup 2>/dev/null; main_stream' &
-  pids+=($!)
-  wait $! || main_status=1
-else
-  main_stream || main_status=1
-fi
+stage main "ctest (unit, e2e, mpi)" "${main_nice[@]}" ctest --test-dir build -LE slurm \
+  --output-on-failure --timeout 900 || main_status=1
+stage main "pytest (analysis)" "${main_nice[@]}" \
+  bash -c 'cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=8 tests' ||
+  main_status=1
 
 status=$main_status
 failed=()
