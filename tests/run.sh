@@ -72,18 +72,11 @@ if ((checking)); then
   checker=$!
 fi
 
-# The main stream, one test at a time: several run two OpenMP threads each. Beside the
-# checking stream it runs at nice 5, so that where they compete for a core the checking
-# stream gets about three quarters of it: that stream is the longest (its sanitizer tests
-# can only start once its build is done), and the main stream finished minutes before it
-# when both shared alike. The main stream's waits (60-120 s for runs of seconds) allow for
-# being slowed that much, as on a loaded machine.
-main_nice=()
-((checking)) && main_nice=(nice -n 5)
+# The main stream, one test at a time: several run two OpenMP threads each.
 main_status=0
-stage main "ctest (unit, e2e, mpi)" "${main_nice[@]}" ctest --test-dir build -LE slurm \
-  --output-on-failure --timeout 900 || main_status=1
-stage main "pytest (analysis)" "${main_nice[@]}" \
+stage main "ctest (unit, e2e, mpi)" ctest --test-dir build -LE slurm --output-on-failure --timeout 900 ||
+  main_status=1
+stage main "pytest (analysis)" \
   bash -c 'cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=8 tests' ||
   main_status=1
 
