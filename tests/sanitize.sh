@@ -87,7 +87,8 @@ export IOCA_SINGLETON_VIA_MPIEXEC=1
 # tests/mpi/study.sh: of the layouts that must give identical files (all compared in the
 # plain run), 3 ranks x 1 thread and 2 x 2 here: every rank of several, and threads.
 export IOCA_TEST_LAYOUTS=${IOCA_TEST_LAYOUTS:-3 1,2 2}
-# tests/mpi/lib.sh: fewer test samples in the MPI tests' studies (their sweeps are most of their time).
+# tests/mpi/lib.sh: fewer test samples in the MPI tests' studies, which their sweeps go through at
+# every step.
 export IOCA_TEST_SYNTHETIC_TEST_SAMPLES=${IOCA_TEST_SYNTHETIC_TEST_SAMPLES:-500}
 
 status=0

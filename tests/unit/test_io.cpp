@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "io/hdf5.hpp"
-#include "test_helpers.hpp"
 #include "ioca/core.hpp"
 #include "ioca/io.hpp"
+#include "test_helpers.hpp"
 
 using namespace ioca;
 namespace fs = std::filesystem;

@@ -34,7 +34,7 @@ pipeline::Prepared index_weighted_network() {
   for (int j = 0; j < tied_width; ++j) {
     p.net.weight(0)[j] = 1.0f;
     p.net.bias(0)[j] = 0.0f;
-    p.net.weight(1)[j] = 0.0f;                                // class 0 row
+    p.net.weight(1)[j] = 0.0f;                                     // class 0 row
     p.net.weight(1)[tied_width + j] = static_cast<float>(j + 1);  // class 1 row
   }
   p.net.bias(1)[0] = 0.0f;
