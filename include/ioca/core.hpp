@@ -192,6 +192,15 @@ void affine_row(const float* a, std::size_t n_in, const double* weight, const do
 // Cross-entropy (nats) of a row of double logits against label, and the arg-max (first
 // maximum) in *predicted.
 double softmax_cross_entropy(const double* logits, int classes, int label, int* predicted);
+// softmax_cross_entropy of the listed rows of a row-major logits matrix (row r at
+// logits + r * stride), bit for bit: loss[r] and predicted[r] for each r in rows[0, count),
+// against labels[r]; and top2[2r], top2[2r + 1], the row's largest and second-largest
+// logits (equal at a tie; NaN skipped, -inf where there are none). Several rows at a time
+// where the instruction set allows.
+void softmax_cross_entropy_rows(const double* logits, std::size_t stride, int classes,
+                                const std::uint32_t* rows, std::size_t count,
+                                const std::int32_t* labels, double* loss, std::int32_t* predicted,
+                                double* top2);
 
 // a = f(float(z)) for a row, f by code (0 relu, 1 tanh, 2 sigmoid, 3 identity); then, where
 // ablated[i] is set (if ablated is given), a[i] = values[i].

@@ -79,6 +79,8 @@ double masked_forward(const ExactNet& en, const float* x,
   return row_loss(rows.z.back().data(), en.classes(), label, predicted);
 }
 
+bool near_tie(double top, double second) { return top - second <= 1e-6 * (1.0 + std::abs(top)); }
+
 bool near_tie(const double* logits, int classes) {
   double top = -std::numeric_limits<double>::infinity(), second = top;
   for (int c = 0; c < classes; ++c) {
@@ -89,7 +91,7 @@ bool near_tie(const double* logits, int classes) {
       second = logits[c];
     }
   }
-  return top - second <= 1e-6 * (1.0 + std::abs(top));
+  return near_tie(top, second);
 }
 
 std::vector<std::int64_t> points_for(std::size_t n, const SweepOptions& options) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ioca/ablation.hpp"
+#include "ioca/core.hpp"
 #include "ioca/nn.hpp"
 
 namespace ioca::ablation::detail {
@@ -68,6 +69,9 @@ double masked_forward(const ExactNet& en, const float* x,
 // engine recomputes a near-tied row with masked_forward (this happens when, say, every
 // neuron feeding the logits is silenced and equal output biases tie exactly).
 bool near_tie(const double* logits, int classes);
+// The same test on a row's two largest logits (NaN skipped, as softmax_cross_entropy_rows
+// gives them).
+bool near_tie(double top, double second);
 
 // The loss and arg-max of a row whose logits a fast engine computed: row_loss, except that a
 // near-tied row is recomputed as the naive engine computes it (masked_forward of sample x
@@ -80,6 +84,27 @@ double fast_row_loss(const ExactNet& en, const double* logits, const float* x, i
   if (!near_tie(logits, en.classes())) return loss;
   if (!naive_rows) naive_rows.emplace(en);
   return masked_forward(en, x, mask(), label, *naive_rows, predicted);
+}
+
+// fast_row_loss for the listed rows of a row-major [rows, classes] block of logits at once
+// (the batched softmax kernel, which also gives each row's two largest logits for the
+// near-tie test): sample(r) is row r's input; labels, loss and predicted are indexed by row,
+// top2 is scratch for two doubles per row.
+template <class SampleFn, class MaskFn>
+void fast_rows_loss(const ExactNet& en, const double* logits, const std::vector<std::uint32_t>& rows,
+                    const std::int32_t* labels, SampleFn&& sample, MaskFn&& mask,
+                    std::optional<ForwardRows>& naive_rows, double* loss, std::int32_t* predicted,
+                    double* top2) {
+  const auto C = static_cast<std::size_t>(en.classes());
+  softmax_cross_entropy_rows(logits, C, en.classes(), rows.data(), rows.size(), labels, loss,
+                             predicted, top2);
+  for (const std::uint32_t r : rows) {
+    if (!near_tie(top2[2 * r], top2[2 * r + 1])) continue;
+    if (!naive_rows) naive_rows.emplace(en);
+    int p = 0;
+    loss[r] = masked_forward(en, sample(r), mask(), labels[r], *naive_rows, p);
+    predicted[r] = p;
+  }
 }
 
 // Per-chunk results at each recorded point: loss sum and correct count per class.

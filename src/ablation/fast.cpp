@@ -76,6 +76,8 @@ struct ChunkBuffers {
   std::vector<std::vector<std::uint8_t>> ablated;
   std::vector<double> loss;
   std::vector<std::int32_t> predicted;
+  std::vector<std::uint32_t> changed;
+  std::vector<double> top2;
 };
 
 // The mutable state of one task: rows [lo, lo + rows) from layer `low` upward.
@@ -91,7 +93,10 @@ class ChunkState {
         z_(buffers.z),
         ablated_(buffers.ablated),
         loss_(buffers.loss),
-        predicted_(buffers.predicted) {
+        predicted_(buffers.predicted),
+        changed_(buffers.changed),
+        top2_(buffers.top2) {
+    top2_.resize(2 * rows);
     a_.resize(static_cast<std::size_t>(en.hidden()));
     z_.resize(static_cast<std::size_t>(en.layers()));
     ablated_.resize(static_cast<std::size_t>(en.hidden()));
@@ -123,17 +128,33 @@ class ChunkState {
     const double* outgoing = en_.outgoing(nr.layer, nr.index);
     float* a = a_[m].data();
     double* z_next = z_[m + 1].data();
-    std::int64_t changed = 0;
+    // The rows whose a_j is not c yet, listed without a branch (half of them change at a
+    // typical step, a branch would guess wrong half the time).
+    changed_.resize(rows_);
+    std::size_t n_changed = 0;
     for (std::size_t r = 0; r < rows_; ++r) {
+      changed_[n_changed] = static_cast<std::uint32_t>(r);
+      n_changed += a[r * w + j] != c;
+    }
+    changed_.resize(n_changed);
+    for (const std::uint32_t r : changed_) {
       const float current = a[r * w + j];
-      if (current == c) continue;  // this sample does not change
       a[r * w + j] = c;
       axpy(static_cast<double>(c) - static_cast<double>(current), outgoing, z_next + r * w_next,
            w_next);
-      propagate(r, nr.layer + 1, test);
-      ++changed;
+      propagate(r, nr.layer + 1);
     }
-    return changed;
+    // The changed rows' losses in one batch (the kernel overlaps rows). The rank-1 update
+    // rounds differently from the naive engine's full pass: a near-tied row is taken as the
+    // naive engine computes it (the state above stays the fast one; a later step that
+    // changes this row comes back here).
+    const std::size_t r0 = lo_;
+    fast_rows_loss(
+        en_, z_.back().data(), changed_, test.y.data() + lo_,
+        [&test, r0](std::size_t r) { return test.row(r0 + r); },
+        [this]() -> const auto& { return ablated_; }, naive_rows_, loss_.data(),
+        predicted_.data(), top2_.data());
+    return static_cast<std::int64_t>(changed_.size());
   }
 
   // Adds the rows' losses to `loss`, in row order, and counts the correct ones per class.
@@ -146,8 +167,8 @@ class ChunkState {
   }
 
  private:
-  // Recomputes row r from the pre-activation of layer `from` up to the loss.
-  void propagate(std::size_t r, int from, const data::Dataset& test) {
+  // Recomputes row r from the pre-activation of layer `from` up to the logits.
+  void propagate(std::size_t r, int from) {
     const int L = en_.layers();
     for (int l = from; l + 1 < L; ++l) {
       const auto ul = static_cast<std::size_t>(l);
@@ -155,14 +176,6 @@ class ChunkState {
       en_.activate(l, z_[ul].data() + r * en_.width(l), a, ablated_[ul].data());
       en_.affine(l + 1, a, z_[ul + 1].data() + r * en_.width(l + 1));
     }
-    // The rank-1 update rounds differently from the naive engine's full pass: a near-tied
-    // row is taken as the naive engine computes it (the state above stays the fast one;
-    // a later step that changes this row comes back here).
-    int predicted = 0;
-    loss_[r] = fast_row_loss(
-        en_, z_.back().data() + r * en_.width(L - 1), test.row(lo_ + r), test.y[lo_ + r],
-        [this]() -> const auto& { return ablated_; }, naive_rows_, predicted);
-    predicted_[r] = predicted;
   }
 
   const ExactNet& en_;
@@ -173,6 +186,8 @@ class ChunkState {
   std::vector<std::vector<std::uint8_t>>& ablated_;
   std::vector<double>& loss_;
   std::vector<std::int32_t>& predicted_;
+  std::vector<std::uint32_t>& changed_;  // the rows the current step changed
+  std::vector<double>& top2_;            // per row: its two largest logits
   std::optional<ForwardRows> naive_rows_;  // made at the first near tie, if any
 };
 

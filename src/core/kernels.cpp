@@ -186,4 +186,12 @@ double softmax_cross_entropy(const double* logits, int classes, int label, int* 
   return table().softmax_cross_entropy(logits, classes, label, predicted);
 }
 
+void softmax_cross_entropy_rows(const double* logits, std::size_t stride, int classes,
+                                const std::uint32_t* rows, std::size_t count,
+                                const std::int32_t* labels, double* loss, std::int32_t* predicted,
+                                double* top2) {
+  table().softmax_cross_entropy_rows(logits, stride, classes, rows, count, labels, loss, predicted,
+                                     top2);
+}
+
 }  // namespace ioca

@@ -313,6 +313,116 @@ double softmax_cross_entropy(const double* z, int classes, int label, int* predi
   return softmax_cross_entropy_scalar(z, classes, label, predicted);
 }
 
+// One row of softmax_cross_entropy_rows: the per-row function, and the two largest logits
+// (NaN skipped; -inf where there are none).
+void softmax_row(const double* z, int classes, std::uint32_t r, const std::int32_t* labels,
+                 double* loss, std::int32_t* predicted, double* top2) {
+  int p = 0;
+  loss[r] = softmax_cross_entropy(z, classes, labels[r], &p);
+  predicted[r] = p;
+  double top = -std::numeric_limits<double>::infinity(), second = top;
+  for (int c = 0; c < classes; ++c) {
+    if (z[c] > top) {
+      second = top;
+      top = z[c];
+    } else if (z[c] > second) {
+      second = z[c];
+    }
+  }
+  top2[2 * r] = top;
+  top2[2 * r + 1] = second;
+}
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// softmax_cross_entropy_rows eight rows at a time, one row per lane (the per-row path's
+// latency chain, max -> exp -> sum -> log, then overlaps across rows). Each lane does the
+// per-row path's arithmetic: the same subtraction and conversion, Eigen's exp of eight floats,
+// and the additions of its padd + predux over 16 lanes in the same tree, with the same
+// exp(-inf) in the lanes beyond the classes. So every row gets the same bits.
+void softmax_rows_avx2(const double* __restrict logits, std::size_t stride, int classes,
+                       const std::uint32_t* __restrict rows, std::size_t count,
+                       const std::int32_t* __restrict labels, double* __restrict loss,
+                       std::int32_t* __restrict predicted, double* __restrict top2) {
+  using Eigen::internal::pexp;
+  const __m256 beyond = pexp(_mm256_set1_ps(-std::numeric_limits<float>::infinity()));
+  for (std::size_t k0 = 0; k0 < count; k0 += 8) {
+    const std::size_t lanes = std::min<std::size_t>(8, count - k0);
+    std::uint32_t row[8];
+    const double* z[8];
+    for (std::size_t j = 0; j < 8; ++j) {  // a partial group repeats its last row
+      row[j] = rows[k0 + std::min(j, lanes - 1)];
+      z[j] = logits + row[j] * stride;
+    }
+    __m256d v[16][2];
+    __m256d any_nan = _mm256_setzero_pd();
+    for (int c = 0; c < classes; ++c)
+      for (int h = 0; h < 2; ++h) {
+        v[c][h] = _mm256_setr_pd(z[4 * h][c], z[4 * h + 1][c], z[4 * h + 2][c], z[4 * h + 3][c]);
+        any_nan = _mm256_or_pd(any_nan, _mm256_cmp_pd(v[c][h], v[c][h], _CMP_UNORD_Q));
+      }
+    if (_mm256_movemask_pd(any_nan) != 0) {  // NaN logits: the per-row path's rules
+      for (std::size_t j = 0; j < lanes; ++j) softmax_row(z[j], classes, row[j], labels, loss, predicted, top2);
+      continue;
+    }
+    __m256d m[2], second[2], first[2];
+    __m256 e[16];
+    for (int h = 0; h < 2; ++h) {
+      m[h] = v[0][h];
+      second[h] = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
+      for (int c = 1; c < classes; ++c) {  // no NaN here: max and min are exact selects
+        second[h] = _mm256_max_pd(second[h], _mm256_min_pd(m[h], v[c][h]));
+        m[h] = _mm256_max_pd(m[h], v[c][h]);
+      }
+      first[h] = _mm256_setzero_pd();  // the lowest class equal to the maximum
+      for (int c = classes - 1; c >= 0; --c)
+        first[h] = _mm256_blendv_pd(first[h], _mm256_set1_pd(c),
+                                    _mm256_cmp_pd(v[c][h], m[h], _CMP_EQ_OQ));
+    }
+    for (int c = 0; c < 16; ++c)
+      e[c] = c < classes ? pexp(_mm256_set_m128(_mm256_cvtpd_ps(_mm256_sub_pd(v[c][1], m[1])),
+                                                _mm256_cvtpd_ps(_mm256_sub_pd(v[c][0], m[0]))))
+                         : beyond;
+    // padd(lo, hi): t_i = e_i + e_{i+8}; predux of 8: u_i = t_i + t_{i+4}, then
+    // (u_0 + u_2) + (u_1 + u_3).
+    __m256 t[8];
+    for (int i = 0; i < 8; ++i) t[i] = _mm256_add_ps(e[i], e[i + 8]);
+    __m256 u[4];
+    for (int i = 0; i < 4; ++i) u[i] = _mm256_add_ps(t[i], t[i + 4]);
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(u[0], u[2]), _mm256_add_ps(u[1], u[3]));
+    alignas(32) float sums[8];
+    alignas(32) double maxima[8], seconds[8], firsts[8];
+    _mm256_store_ps(sums, sum);
+    _mm256_store_pd(maxima, m[0]);
+    _mm256_store_pd(maxima + 4, m[1]);
+    _mm256_store_pd(seconds, second[0]);
+    _mm256_store_pd(seconds + 4, second[1]);
+    _mm256_store_pd(firsts, first[0]);
+    _mm256_store_pd(firsts + 4, first[1]);
+    for (std::size_t j = 0; j < lanes; ++j) {
+      const std::uint32_t r = row[j];
+      loss[r] = static_cast<double>(std::log(sums[j])) + maxima[j] - z[j][labels[r]];
+      predicted[r] = static_cast<std::int32_t>(firsts[j]);
+      top2[2 * r] = maxima[j];
+      top2[2 * r + 1] = seconds[j];
+    }
+  }
+}
+#endif
+
+void softmax_cross_entropy_rows(const double* __restrict logits, std::size_t stride, int classes,
+                                const std::uint32_t* __restrict rows, std::size_t count,
+                                const std::int32_t* __restrict labels, double* __restrict loss,
+                                std::int32_t* __restrict predicted, double* __restrict top2) {
+#if defined(__AVX2__) && !defined(__AVX512F__)
+  if (classes <= 16) {
+    softmax_rows_avx2(logits, stride, classes, rows, count, labels, loss, predicted, top2);
+    return;
+  }
+#endif
+  for (std::size_t k = 0; k < count; ++k)
+    softmax_row(logits + rows[k] * stride, classes, rows[k], labels, loss, predicted, top2);
+}
+
 #define IOCA_STRINGIFY2(x) #x
 #define IOCA_STRINGIFY(x) IOCA_STRINGIFY2(x)
 
@@ -329,7 +439,8 @@ const Table& table() {
                        &softmax_cross_entropy,
                        &activate_row,
                        &gemm_f64,
-                       &softmax_cross_entropy_scalar};
+                       &softmax_cross_entropy_scalar,
+                       &softmax_cross_entropy_rows};
   return t;
 }
 

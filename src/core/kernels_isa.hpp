@@ -23,6 +23,9 @@ struct Table {
                    double, double*, int);
   // The plain loop softmax_cross_entropy's vector paths are checked against.
   double (*softmax_cross_entropy_scalar)(const double*, int, int, int*);
+  void (*softmax_cross_entropy_rows)(const double*, std::size_t, int, const std::uint32_t*,
+                                     std::size_t, const std::int32_t*, double*, std::int32_t*,
+                                     double*);
 };
 
 #define IOCA_DECLARE_KERNEL_TABLE(isa) \

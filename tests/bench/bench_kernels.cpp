@@ -73,6 +73,13 @@ int main() {
       w2(classes * width, 0.02), b2(classes, 0.1);
   std::vector<float> act(rows * width, 0.5f), values(width, 0.0f);
   std::vector<std::uint8_t> ablated(width, 0);
+  std::vector<std::uint32_t> listed(rows);
+  std::vector<std::int32_t> labels(rows), row_predicted(rows);
+  std::vector<double> losses(rows), top2(2 * rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    listed[r] = static_cast<std::uint32_t>(r);
+    labels[r] = static_cast<std::int32_t>(r % 10);
+  }
   for (std::size_t i = 0; i < z.size(); ++i) z[i] = static_cast<double>(i % 7) - 3.0;
   for (std::size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<double>(i % 11) * 0.3;
   for (std::size_t i = 0; i < width; i += 3) ablated[i] = 1;
@@ -129,6 +136,15 @@ int main() {
                 int predicted = 0;
                 sink += t.softmax_cross_entropy(logits.data() + r * classes, 10,
                                                 static_cast<int>(r % 10), &predicted);
+              });
+    // The engine's batched call: all changed rows of a step at once (here 32 at a time).
+    time_rows("softmax_cross_entropy_rows 10, per row", *v.table,
+              [&](const kernels::Table& t, std::size_t r) {
+                if (r % 32 != 0) return;
+                t.softmax_cross_entropy_rows(logits.data(), classes, 10, listed.data() + r, 32,
+                                             labels.data(), losses.data(), row_predicted.data(),
+                                             top2.data());
+                sink += losses[r];
               });
   }
   std::printf("(checksum %g)\n", sink);

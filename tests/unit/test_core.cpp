@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -330,6 +331,68 @@ TEST_CASE("softmax_cross_entropy: the AVX2 path equals the plain loop bit for bi
   }
 }
 #endif
+
+TEST_CASE("softmax_cross_entropy_rows equals the per-row function bit for bit", "[core]") {
+  // Every kernel variant this CPU runs: listed rows in any order, partial groups of the
+  // batched path, ties, -inf, NaN rows among plain ones, and more classes than one batch takes.
+  Rng rng(33);
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const kernels::Table* table : runnable_tables()) {
+    for (int classes : {1, 2, 3, 7, 8, 9, 10, 15, 16, 17, 24}) {
+      const std::size_t rows = 61, C = static_cast<std::size_t>(classes);
+      const std::size_t stride = C + 3;  // rows need not be packed
+      std::vector<double> z(rows * stride, std::nan(""));
+      std::vector<std::int32_t> labels(rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        double* row = z.data() + r * stride;
+        for (std::size_t c = 0; c < C; ++c) row[c] = (r % 5 == 0 ? 100.0 : 5.0) * rng.normal();
+        if (r % 4 == 1) row[C - 1] = row[0];                         // a tie
+        if (r % 7 == 2) row[rng.below(C)] = -inf;                    // a silenced class
+        if (r % 11 == 3) std::fill(row, row + C, row[0]);            // all tied
+        if (r % 13 == 4) row[rng.below(C)] = std::nan("");           // NaN: plain rules
+        if (r % 17 == 5) std::fill(row, row + C, -inf);
+        labels[r] = static_cast<std::int32_t>(rng.below(C));
+      }
+      // A subset of the rows, not in order: the rest must stay untouched.
+      std::vector<std::uint32_t> listed;
+      for (std::uint32_t r = 0; r < rows; ++r)
+        if (r % 3 != 2) listed.push_back(r);
+      std::reverse(listed.begin(), listed.begin() + 9);
+      for (std::size_t count : {listed.size(), std::size_t{5}, std::size_t{0}}) {
+        std::vector<double> loss(rows, -1.0), top2(2 * rows, -1.0);
+        std::vector<std::int32_t> predicted(rows, -1);
+        table->softmax_cross_entropy_rows(z.data(), stride, classes, listed.data(), count,
+                                          labels.data(), loss.data(), predicted.data(),
+                                          top2.data());
+        std::vector<char> seen(rows, 0);
+        for (std::size_t k = 0; k < count; ++k) seen[listed[k]] = 1;
+        for (std::size_t r = 0; r < rows; ++r) {
+          INFO(table->name << " classes " << classes << " row " << r << " count " << count);
+          if (!seen[r]) {
+            REQUIRE(loss[r] == -1.0);
+            REQUIRE(predicted[r] == -1);
+            REQUIRE(top2[2 * r] == -1.0);
+            continue;
+          }
+          const double* row = z.data() + r * stride;
+          int expected_predicted = -2;
+          const double expected =
+              table->softmax_cross_entropy(row, classes, labels[r], &expected_predicted);
+          REQUIRE(predicted[r] == expected_predicted);
+          REQUIRE(std::memcmp(&loss[r], &expected, sizeof expected) == 0);
+          // The two largest logits, NaN skipped, by a sort.
+          std::vector<double> finite;
+          for (std::size_t c = 0; c < C; ++c)
+            if (!std::isnan(row[c])) finite.push_back(row[c]);
+          std::sort(finite.begin(), finite.end(), std::greater<>());
+          finite.resize(std::max<std::size_t>(finite.size(), 2), -inf);
+          REQUIRE(top2[2 * r] == finite[0]);
+          REQUIRE(top2[2 * r + 1] == finite[1]);
+        }
+      }
+    }
+  }
+}
 
 TEST_CASE("shortest prints the shortest text that reads back exactly", "[core]") {
   REQUIRE(shortest(0.35) == "0.35");
