@@ -206,6 +206,9 @@ void softmax_cross_entropy_rows(const double* logits, std::size_t stride, int cl
 // ablated[i] is set (if ablated is given), a[i] = values[i].
 void activate_row(const double* z, float* a, std::size_t n, int activation,
                   const std::uint8_t* ablated, const float* values);
+// axpy(alpha, x, z, n), then activate_row(z, a, ...): the same bits, in one pass where it can.
+void axpy_activate_row(double alpha, const double* x, double* z, float* a, std::size_t n,
+                       int activation, const std::uint8_t* ablated, const float* values);
 
 // Name of the kernel variant in use: "avx512", "avx2" or "generic". IOCA_KERNELS in the
 // environment may force a lower one (for testing and comparison).

@@ -48,6 +48,12 @@ void ExactNet::activate(int layer, const double* z, float* a, const std::uint8_t
                values_[static_cast<std::size_t>(layer)].data());
 }
 
+void ExactNet::update_activate(int layer, double delta, const double* x, double* z, float* a,
+                               const std::uint8_t* ablated) const {
+  axpy_activate_row(delta, x, z, a, width(layer), static_cast<int>(net_.activation(layer)),
+                    ablated, values_[static_cast<std::size_t>(layer)].data());
+}
+
 double row_loss(const double* logits, int classes, int label, int& predicted) {
   return softmax_cross_entropy(logits, classes, label, &predicted);
 }

@@ -35,6 +35,9 @@ class ExactNet {
   void affine(int layer, const float* input, double* z) const;
   // a = f(float(z)) for hidden `layer`, then ablated neurons set to their value.
   void activate(int layer, const double* z, float* a, const std::uint8_t* ablated) const;
+  // z += delta * x, then activate(layer, z, a, ablated): the same bits, in one pass.
+  void update_activate(int layer, double delta, const double* x, double* z, float* a,
+                       const std::uint8_t* ablated) const;
 
  private:
   const nn::Mlp& net_;

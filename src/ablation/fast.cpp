@@ -137,12 +137,21 @@ class ChunkState {
       n_changed += a[r * w + j] != c;
     }
     changed_.resize(n_changed);
+    const int next = nr.layer + 1;
+    const bool next_hidden = next < en_.hidden();
     for (const std::uint32_t r : changed_) {
       const float current = a[r * w + j];
       a[r * w + j] = c;
-      axpy(static_cast<double>(c) - static_cast<double>(current), outgoing, z_next + r * w_next,
-           w_next);
-      propagate(r, nr.layer + 1);
+      const double delta = static_cast<double>(c) - static_cast<double>(current);
+      if (!next_hidden) {  // the logits themselves
+        axpy(delta, outgoing, z_next + r * w_next, w_next);
+        continue;
+      }
+      float* a_next = a_[m + 1].data() + r * w_next;
+      en_.update_activate(next, delta, outgoing, z_next + r * w_next, a_next,
+                          ablated_[m + 1].data());
+      en_.affine(next + 1, a_next, z_[m + 2].data() + r * en_.width(next + 1));
+      propagate(r, next + 1);
     }
     // The changed rows' losses in one batch (the kernel overlaps rows). The rank-1 update
     // rounds differently from the naive engine's full pass: a near-tied row is taken as the

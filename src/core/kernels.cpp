@@ -182,6 +182,11 @@ void activate_row(const double* z, float* a, std::size_t n, int activation,
   table().activate_row(z, a, n, activation, ablated, values);
 }
 
+void axpy_activate_row(double alpha, const double* x, double* z, float* a, std::size_t n,
+                       int activation, const std::uint8_t* ablated, const float* values) {
+  table().axpy_activate_row(alpha, x, z, a, n, activation, ablated, values);
+}
+
 double softmax_cross_entropy(const double* logits, int classes, int label, int* predicted) {
   return table().softmax_cross_entropy(logits, classes, label, predicted);
 }

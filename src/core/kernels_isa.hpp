@@ -19,6 +19,8 @@ struct Table {
   void (*affine_row)(const float*, std::size_t, const double*, const double*, std::size_t, double*);
   double (*softmax_cross_entropy)(const double*, int, int, int*);
   void (*activate_row)(const double*, float*, std::size_t, int, const std::uint8_t*, const float*);
+  void (*axpy_activate_row)(double, const double*, double*, float*, std::size_t, int,
+                            const std::uint8_t*, const float*);
   void (*gemm_f64)(Trans, Trans, int, int, int, double, const double*, int, const double*, int,
                    double, double*, int);
   // The plain loop softmax_cross_entropy's vector paths are checked against.

@@ -332,6 +332,36 @@ TEST_CASE("softmax_cross_entropy: the AVX2 path equals the plain loop bit for bi
 }
 #endif
 
+TEST_CASE("axpy_activate_row equals axpy then activate_row bit for bit", "[core]") {
+  Rng rng(34);
+  for (const kernels::Table* table : runnable_tables()) {
+    for (int activation = 0; activation < 4; ++activation)
+      for (std::size_t n : {1u, 7u, 8u, 31u, 200u, 203u})
+        for (bool masked : {false, true}) {
+          std::vector<double> x(n), z(n);
+          std::vector<float> values(n);
+          std::vector<std::uint8_t> ablated(n);
+          for (std::size_t i = 0; i < n; ++i) {
+            x[i] = rng.normal();
+            z[i] = 3.0 * rng.normal();
+            values[i] = static_cast<float>(rng.normal());
+            ablated[i] = rng.below(4) == 0;
+          }
+          const double alpha = rng.normal();
+          std::vector<double> z_fused = z, z_apart = z;
+          std::vector<float> a_fused(n, -7.0f), a_apart(n, -7.0f);
+          const std::uint8_t* mask = masked ? ablated.data() : nullptr;
+          table->axpy_activate_row(alpha, x.data(), z_fused.data(), a_fused.data(), n, activation,
+                                   mask, values.data());
+          table->axpy(alpha, x.data(), z_apart.data(), n);
+          table->activate_row(z_apart.data(), a_apart.data(), n, activation, mask, values.data());
+          INFO(table->name << " activation " << activation << " n " << n << " masked " << masked);
+          REQUIRE(std::memcmp(z_fused.data(), z_apart.data(), n * sizeof(double)) == 0);
+          REQUIRE(std::memcmp(a_fused.data(), a_apart.data(), n * sizeof(float)) == 0);
+        }
+  }
+}
+
 TEST_CASE("softmax_cross_entropy_rows equals the per-row function bit for bit", "[core]") {
   // Every kernel variant this CPU runs: listed rows in any order, partial groups of the
   // batched path, ties, -inf, NaN rows among plain ones, and more classes than one batch takes.
