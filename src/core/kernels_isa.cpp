@@ -189,6 +189,9 @@ void affine_row(const float* __restrict a, std::size_t n_in, const double* __res
   }
 }
 
+void activate_floats(float* __restrict a, std::size_t n, int activation,
+                     const std::uint8_t* __restrict ablated, const float* __restrict values);
+
 void activate_row(const double* __restrict z, float* __restrict a, std::size_t n, int activation,
                   const std::uint8_t* __restrict ablated, const float* __restrict values) {
   if (activation == 0) {  // relu: one pass (the ablation engines call this per sample row)
@@ -207,6 +210,12 @@ void activate_row(const double* __restrict z, float* __restrict a, std::size_t n
     return;
   }
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(z[i]);
+  activate_floats(a, n, activation, ablated, values);
+}
+
+// activate_row's tanh, sigmoid and identity, on a = float(z).
+void activate_floats(float* __restrict a, std::size_t n, int activation,
+                     const std::uint8_t* __restrict ablated, const float* __restrict values) {
   switch (activation) {
     case 1: {  // tanh: Eigen's vectorised rational approximation (a few ulp; libm's
                // scalar tanhf made tanh ablation sweeps 18x slower than relu ones)
@@ -226,15 +235,23 @@ void activate_row(const double* __restrict z, float* __restrict a, std::size_t n
     for (std::size_t i = 0; i < n; ++i) a[i] = ablated[i] ? values[i] : a[i];
 }
 
-// axpy, then activate_row on the updated row, in one pass for relu (the ablation engine's
-// step on a changed row: the next layer's pre-activation and its activations). The same
-// expressions as the two kernels, so the same bits.
+// axpy, then activate_row on the updated row, with one pass over z (the ablation engine's
+// step on a changed row: the next layer's pre-activation and its activations; relu in that
+// one pass). The same expressions as the two kernels, so the same bits.
 void axpy_activate_row(double alpha, const double* __restrict x, double* __restrict z,
                        float* __restrict a, std::size_t n, int activation,
                        const std::uint8_t* __restrict ablated, const float* __restrict values) {
-  if (activation != 0 || !ablated) {
+  if (!ablated) {
     axpy(alpha, x, z, n);
     activate_row(z, a, n, activation, ablated, values);
+    return;
+  }
+  if (activation != 0) {
+    for (std::size_t i = 0; i < n; ++i) {
+      z[i] += alpha * x[i];
+      a[i] = static_cast<float>(z[i]);
+    }
+    activate_floats(a, n, activation, ablated, values);
     return;
   }
   for (std::size_t i = 0; i < n; ++i) {
