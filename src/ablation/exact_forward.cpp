@@ -50,8 +50,8 @@ void ExactNet::activate(int layer, const double* z, float* a, const std::uint8_t
 
 void ExactNet::update_activate(int layer, double delta, const double* x, double* z, float* a,
                                const std::uint8_t* ablated) const {
-  axpy_activate_row(delta, x, z, a, width(layer), static_cast<int>(net_.activation(layer)),
-                    ablated, values_[static_cast<std::size_t>(layer)].data());
+  axpy_activate_row(delta, x, z, a, width(layer), static_cast<int>(net_.activation(layer)), ablated,
+                    values_[static_cast<std::size_t>(layer)].data());
 }
 
 double row_loss(const double* logits, int classes, int label, int& predicted) {
@@ -85,7 +85,9 @@ double masked_forward(const ExactNet& en, const float* x,
   return row_loss(rows.z.back().data(), en.classes(), label, predicted);
 }
 
-bool near_tie(double top, double second) { return top - second <= 1e-6 * (1.0 + std::abs(top)); }
+bool near_tie(double top, double second) {
+  return top - second <= 1e-6 * (1.0 + std::abs(top));
+}
 
 bool near_tie(const double* logits, int classes) {
   double top = -std::numeric_limits<double>::infinity(), second = top;

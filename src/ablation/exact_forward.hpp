@@ -94,10 +94,10 @@ double fast_row_loss(const ExactNet& en, const double* logits, const float* x, i
 // near-tie test): sample(r) is row r's input; labels, loss and predicted are indexed by row,
 // top2 is scratch for two doubles per row.
 template <class SampleFn, class MaskFn>
-void fast_rows_loss(const ExactNet& en, const double* logits, const std::vector<std::uint32_t>& rows,
-                    const std::int32_t* labels, SampleFn&& sample, MaskFn&& mask,
-                    std::optional<ForwardRows>& naive_rows, double* loss, std::int32_t* predicted,
-                    double* top2) {
+void fast_rows_loss(const ExactNet& en, const double* logits,
+                    const std::vector<std::uint32_t>& rows, const std::int32_t* labels,
+                    SampleFn&& sample, MaskFn&& mask, std::optional<ForwardRows>& naive_rows,
+                    double* loss, std::int32_t* predicted, double* top2) {
   const auto C = static_cast<std::size_t>(en.classes());
   softmax_cross_entropy_rows(logits, C, en.classes(), rows.data(), rows.size(), labels, loss,
                              predicted, top2);

@@ -128,8 +128,8 @@ class ChunkState {
     const double* outgoing = en_.outgoing(nr.layer, nr.index);
     float* a = a_[m].data();
     double* z_next = z_[m + 1].data();
-    // The rows whose a_j is not c yet, listed without a branch (half of them change at a
-    // typical step, a branch would guess wrong half the time).
+    // The rows whose a_j is not c yet, listed without a branch (a quarter to a half of them
+    // change at a ReLU network's step, which a branch would keep guessing wrong).
     changed_.resize(rows_);
     std::size_t n_changed = 0;
     for (std::size_t r = 0; r < rows_; ++r) {
@@ -161,8 +161,8 @@ class ChunkState {
     fast_rows_loss(
         en_, z_.back().data(), changed_, test.y.data() + lo_,
         [&test, r0](std::size_t r) { return test.row(r0 + r); },
-        [this]() -> const auto& { return ablated_; }, naive_rows_, loss_.data(),
-        predicted_.data(), top2_.data());
+        [this]() -> const auto& { return ablated_; }, naive_rows_, loss_.data(), predicted_.data(),
+        top2_.data());
     return static_cast<std::int64_t>(changed_.size());
   }
 
@@ -195,8 +195,8 @@ class ChunkState {
   std::vector<std::vector<std::uint8_t>>& ablated_;
   std::vector<double>& loss_;
   std::vector<std::int32_t>& predicted_;
-  std::vector<std::uint32_t>& changed_;  // the rows the current step changed
-  std::vector<double>& top2_;            // per row: its two largest logits
+  std::vector<std::uint32_t>& changed_;    // the rows the current step changed
+  std::vector<double>& top2_;              // per row: its two largest logits
   std::optional<ForwardRows> naive_rows_;  // made at the first near tie, if any
 };
 

@@ -397,7 +397,8 @@ void softmax_rows_avx2(const double* __restrict logits, std::size_t stride, int 
         any_nan = _mm256_or_pd(any_nan, _mm256_cmp_pd(v[c][h], v[c][h], _CMP_UNORD_Q));
       }
     if (_mm256_movemask_pd(any_nan) != 0) {  // NaN logits: the per-row path's rules
-      for (std::size_t j = 0; j < lanes; ++j) softmax_row(z[j], classes, row[j], labels, loss, predicted, top2);
+      for (std::size_t j = 0; j < lanes; ++j)
+        softmax_row(z[j], classes, row[j], labels, loss, predicted, top2);
       continue;
     }
     __m256d m[2], second[2], first[2];
@@ -411,8 +412,8 @@ void softmax_rows_avx2(const double* __restrict logits, std::size_t stride, int 
       }
       first[h] = _mm256_setzero_pd();  // the lowest class equal to the maximum
       for (int c = classes - 1; c >= 0; --c)
-        first[h] = _mm256_blendv_pd(first[h], _mm256_set1_pd(c),
-                                    _mm256_cmp_pd(v[c][h], m[h], _CMP_EQ_OQ));
+        first[h] =
+            _mm256_blendv_pd(first[h], _mm256_set1_pd(c), _mm256_cmp_pd(v[c][h], m[h], _CMP_EQ_OQ));
     }
     for (int c = 0; c < 16; ++c)
       e[c] = c < classes ? pexp(_mm256_set_m128(_mm256_cvtpd_ps(_mm256_sub_pd(v[c][1], m[1])),

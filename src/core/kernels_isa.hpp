@@ -14,7 +14,8 @@ struct Table {
                float*, int);
   void (*adam)(float*, const float*, float*, float*, std::size_t, const AdamStep&);
   void (*sgd)(float*, const float*, float*, std::size_t, float, float, float);
-  void (*uniform_bins)(const float*, const float*, const float*, std::size_t, int, bool, std::int32_t*);
+  void (*uniform_bins)(const float*, const float*, const float*, std::size_t, int, bool,
+                       std::int32_t*);
   void (*axpy)(double, const double*, double*, std::size_t);
   void (*affine_row)(const float*, std::size_t, const double*, const double*, std::size_t, double*);
   double (*softmax_cross_entropy)(const double*, int, int, int*);

@@ -146,8 +146,7 @@ TEST_CASE("gemm variants agree with a naive double-precision product", "[core]")
             if (beta == 0.0f)  // C must not be read: poison it
               for (auto& x : c) x = std::nanf("");
             const auto ref = naive_gemm(ta, tb, m, n, k, 0.75f, a, lda, b, ldb, beta, c, ldc);
-            table->gemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, c.data(),
-                            ldc);
+            table->gemm(ta, tb, m, n, k, 0.75f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
             for (int i = 0; i < m; ++i)
               for (int j = 0; j < n; ++j) {
                 const auto idx = static_cast<std::size_t>(i * ldc + j);
@@ -195,7 +194,7 @@ TEST_CASE("float64 gemm variants agree with a naive long-double product", "[core
                     0.75L * sum + (beta == 0.0 ? 0.0L : beta * static_cast<long double>(c[idx]));
               }
             table->gemm_f64(ta, tb, m, n, k, 0.75, a.data(), lda, b.data(), ldb, beta, c.data(),
-                                ldc);
+                            ldc);
             for (int i = 0; i < m; ++i)
               for (int j = 0; j < n; ++j) {
                 const auto idx = static_cast<std::size_t>(i * ldc + j);
@@ -261,8 +260,8 @@ TEST_CASE("uniform_bins equals the plain formula of the rule within and across i
         uniform_bins(a.data(), low.data(), high.data(), n, bins, zero_bin, got.data());
         for (std::size_t j = 0; j < n; ++j) {
           const double span = static_cast<double>(high[j]) - static_cast<double>(low[j]);
-          double want = std::floor((static_cast<double>(a[j]) - static_cast<double>(low[j])) /
-                                   span * bins);
+          double want =
+              std::floor((static_cast<double>(a[j]) - static_cast<double>(low[j])) / span * bins);
           want = span > 0.0 ? std::min(static_cast<double>(bins - 1), std::max(0.0, want)) : 0.0;
           if (zero_bin && a[j] == 0.0f) want = bins;
           INFO("n " << n << " neuron " << j << " bins " << bins << " zero_bin " << zero_bin);
@@ -376,10 +375,10 @@ TEST_CASE("softmax_cross_entropy_rows equals the per-row function bit for bit", 
       for (std::size_t r = 0; r < rows; ++r) {
         double* row = z.data() + r * stride;
         for (std::size_t c = 0; c < C; ++c) row[c] = (r % 5 == 0 ? 100.0 : 5.0) * rng.normal();
-        if (r % 4 == 1) row[C - 1] = row[0];                         // a tie
-        if (r % 7 == 2) row[rng.below(C)] = -inf;                    // a silenced class
-        if (r % 11 == 3) std::fill(row, row + C, row[0]);            // all tied
-        if (r % 13 == 4) row[rng.below(C)] = std::nan("");           // NaN: plain rules
+        if (r % 4 == 1) row[C - 1] = row[0];                // a tie
+        if (r % 7 == 2) row[rng.below(C)] = -inf;           // a silenced class
+        if (r % 11 == 3) std::fill(row, row + C, row[0]);   // all tied
+        if (r % 13 == 4) row[rng.below(C)] = std::nan("");  // NaN: plain rules
         if (r % 17 == 5) std::fill(row, row + C, -inf);
         labels[r] = static_cast<std::int32_t>(rng.below(C));
       }
