@@ -126,6 +126,12 @@ int main() {
                 t.activate_row(z.data() + r * width, act.data() + r * width, width, 1,
                                ablated.data(), values.data());
               });
+    time_rows("axpy_activate_row 200 relu (both)", *v.table,
+              [&](const kernels::Table& t, std::size_t r) {
+                t.axpy_activate_row(1e-3, outgoing.data(), z.data() + r * width,
+                                    act.data() + r * width, width, 0, ablated.data(),
+                                    values.data());
+              });
     time_rows("affine_row 200 -> 10 (logits)", *v.table,
               [&](const kernels::Table& t, std::size_t r) {
                 t.affine_row(act.data() + r * width, width, w2.data(), b2.data(), classes,
