@@ -206,6 +206,9 @@ void softmax_cross_entropy_rows(const double* logits, std::size_t stride, int cl
 // ablated[i] is set (if ablated is given), a[i] = values[i].
 void activate_row(const double* z, float* a, std::size_t n, int activation,
                   const std::uint8_t* ablated, const float* values);
+// The largest and second-largest of a row's logits (equal at a tie; NaN skipped, -inf where
+// there are none): what softmax_cross_entropy_rows gives in top2, and near ties are judged on.
+void largest_two(const double* logits, int classes, double& top, double& second);
 // axpy(alpha, x, z, n), then activate_row(z, a, ...): the same bits, in one pass where it can.
 void axpy_activate_row(double alpha, const double* x, double* z, float* a, std::size_t n,
                        int activation, const std::uint8_t* ablated, const float* values);

@@ -90,15 +90,8 @@ bool near_tie(double top, double second) {
 }
 
 bool near_tie(const double* logits, int classes) {
-  double top = -std::numeric_limits<double>::infinity(), second = top;
-  for (int c = 0; c < classes; ++c) {
-    if (logits[c] > top) {
-      second = top;
-      top = logits[c];
-    } else if (logits[c] > second) {
-      second = logits[c];
-    }
-  }
+  double top = 0.0, second = 0.0;
+  largest_two(logits, classes, top, second);
   return near_tie(top, second);
 }
 

@@ -89,19 +89,19 @@ double fast_row_loss(const ExactNet& en, const double* logits, const float* x, i
   return masked_forward(en, x, mask(), label, *naive_rows, predicted);
 }
 
-// fast_row_loss for the listed rows of a row-major [rows, classes] block of logits at once
-// (the batched softmax kernel, which also gives each row's two largest logits for the
-// near-tie test): sample(r) is row r's input; labels, loss and predicted are indexed by row,
-// top2 is scratch for two doubles per row.
+// fast_row_loss for the rows listed in rows[0, count) of a row-major [rows, classes] block of
+// logits at once (the batched softmax kernel, which also gives each row's two largest logits
+// for the near-tie test): sample(r) is row r's input; labels, loss and predicted are indexed
+// by row, top2 is scratch for two doubles per row.
 template <class SampleFn, class MaskFn>
-void fast_rows_loss(const ExactNet& en, const double* logits,
-                    const std::vector<std::uint32_t>& rows, const std::int32_t* labels,
-                    SampleFn&& sample, MaskFn&& mask, std::optional<ForwardRows>& naive_rows,
-                    double* loss, std::int32_t* predicted, double* top2) {
+void fast_rows_loss(const ExactNet& en, const double* logits, const std::uint32_t* rows,
+                    std::size_t count, const std::int32_t* labels, SampleFn&& sample, MaskFn&& mask,
+                    std::optional<ForwardRows>& naive_rows, double* loss, std::int32_t* predicted,
+                    double* top2) {
   const auto C = static_cast<std::size_t>(en.classes());
-  softmax_cross_entropy_rows(logits, C, en.classes(), rows.data(), rows.size(), labels, loss,
-                             predicted, top2);
-  for (const std::uint32_t r : rows) {
+  softmax_cross_entropy_rows(logits, C, en.classes(), rows, count, labels, loss, predicted, top2);
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::uint32_t r = rows[k];
     if (!near_tie(top2[2 * r], top2[2 * r + 1])) continue;
     if (!naive_rows) naive_rows.emplace(en);
     int p = 0;

@@ -96,6 +96,7 @@ class ChunkState {
         predicted_(buffers.predicted),
         changed_(buffers.changed),
         top2_(buffers.top2) {
+    changed_.resize(rows);
     top2_.resize(2 * rows);
     a_.resize(static_cast<std::size_t>(en.hidden()));
     z_.resize(static_cast<std::size_t>(en.layers()));
@@ -130,16 +131,16 @@ class ChunkState {
     double* z_next = z_[m + 1].data();
     // The rows whose a_j is not c yet, listed without a branch (a quarter to a half of them
     // change at a ReLU network's step, which a branch would keep guessing wrong).
-    changed_.resize(rows_);
+    std::uint32_t* changed = changed_.data();
     std::size_t n_changed = 0;
     for (std::size_t r = 0; r < rows_; ++r) {
-      changed_[n_changed] = static_cast<std::uint32_t>(r);
+      changed[n_changed] = static_cast<std::uint32_t>(r);
       n_changed += a[r * w + j] != c;
     }
-    changed_.resize(n_changed);
     const int next = nr.layer + 1;
     const bool next_hidden = next < en_.hidden();
-    for (const std::uint32_t r : changed_) {
+    for (std::size_t k = 0; k < n_changed; ++k) {
+      const std::uint32_t r = changed[k];
       const float current = a[r * w + j];
       a[r * w + j] = c;
       const double delta = static_cast<double>(c) - static_cast<double>(current);
@@ -159,11 +160,11 @@ class ChunkState {
     // changes this row comes back here).
     const std::size_t r0 = lo_;
     fast_rows_loss(
-        en_, z_.back().data(), changed_, test.y.data() + lo_,
+        en_, z_.back().data(), changed, n_changed, test.y.data() + lo_,
         [&test, r0](std::size_t r) { return test.row(r0 + r); },
         [this]() -> const auto& { return ablated_; }, naive_rows_, loss_.data(), predicted_.data(),
         top2_.data());
-    return static_cast<std::int64_t>(changed_.size());
+    return static_cast<std::int64_t>(n_changed);
   }
 
   // Adds the rows' losses to `loss`, in row order, and counts the correct ones per class.
@@ -195,7 +196,7 @@ class ChunkState {
   std::vector<std::vector<std::uint8_t>>& ablated_;
   std::vector<double>& loss_;
   std::vector<std::int32_t>& predicted_;
-  std::vector<std::uint32_t>& changed_;    // the rows the current step changed
+  std::vector<std::uint32_t>& changed_;    // room for a step's changed rows (all of them)
   std::vector<double>& top2_;              // per row: its two largest logits
   std::optional<ForwardRows> naive_rows_;  // made at the first near tie, if any
 };

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -189,6 +190,18 @@ void axpy_activate_row(double alpha, const double* x, double* z, float* a, std::
 
 double softmax_cross_entropy(const double* logits, int classes, int label, int* predicted) {
   return table().softmax_cross_entropy(logits, classes, label, predicted);
+}
+
+void largest_two(const double* logits, int classes, double& top, double& second) {
+  top = second = -std::numeric_limits<double>::infinity();
+  for (int c = 0; c < classes; ++c) {
+    if (logits[c] > top) {
+      second = top;
+      top = logits[c];
+    } else if (logits[c] > second) {
+      second = logits[c];
+    }
+  }
 }
 
 void softmax_cross_entropy_rows(const double* logits, std::size_t stride, int classes,

@@ -356,17 +356,7 @@ void softmax_row(const double* z, int classes, std::uint32_t r, const std::int32
   int p = 0;
   loss[r] = softmax_cross_entropy(z, classes, labels[r], &p);
   predicted[r] = p;
-  double top = -std::numeric_limits<double>::infinity(), second = top;
-  for (int c = 0; c < classes; ++c) {
-    if (z[c] > top) {
-      second = top;
-      top = z[c];
-    } else if (z[c] > second) {
-      second = z[c];
-    }
-  }
-  top2[2 * r] = top;
-  top2[2 * r + 1] = second;
+  ioca::largest_two(z, classes, top2[2 * r], top2[2 * r + 1]);
 }
 
 #if defined(__AVX2__) && !defined(__AVX512F__)
