@@ -3,7 +3,7 @@
 #
 # Gives: $ioca (absolute path), $repo, $tmp (removed at exit unless IOCA_TEST_KEEP=1 or a
 # failure), pass, fail, check, finish, submit (sets $job_id), wait_job, job_field, show_log,
-# root_attribute. Starts the local SLURM (jobs/local-slurm) unless it is already running,
+# root_attribute, test_study. Starts the local SLURM (jobs/local-slurm) unless it is already running,
 # and stops it at exit only if it was started here. Exit status 77 means "skipped" (not root, or SLURM not installed): CTest's
 # SKIP_RETURN_CODE.
 # Settings: IOCA_SLURM_DIR (see jobs/local-slurm), IOCA_SLURM_TEST_TIMEOUT (seconds a job
@@ -139,7 +139,7 @@ wait_job() {
       echo "FAIL job $id did not finish within $secs s; cancelled"
       return 1
     fi
-    sleep 2
+    sleep 0.5
   done
   echo "     job $id: $(job_field "$id" JobState) after $((SECONDS - start)) s (restarts $(job_field "$id" Restarts), exit code $(job_field "$id" ExitCode))"
 }
@@ -154,4 +154,33 @@ show_log() {
 # root_attribute FILE NAME: the value of a scalar root attribute, via h5dump.
 root_attribute() {
   h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/^ *(0): *//p' | head -n 1
+}
+
+# test_study FILE: the study of the tests that exercise the cluster rather than a data set
+# (several hosts, killed ranks, lost nodes, arrays): synthetic data, 4 networks, 88 tasks,
+# every kind of task (training, measures, single-neuron damage, sweeps of every scope). About
+# 6 s on 2 ranks here and 8 s on 6 ranks of 2 cores, so a job is still running a few seconds
+# after its first checkpoint (at checkpoint_interval 1), and a third of the quick study's
+# CPU time. tests/slurm/quick_study.sh runs the repository's quick study on real MNIST.
+test_study() {
+  cat >"$1" <<INI
+name = slurm-test
+[data]
+datasets = synthetic
+synthetic_samples = 30000
+synthetic_test_samples = 5000
+synthetic_features = 64
+validation_size = 2000
+[network]
+hidden = 64x32
+activations = relu, tanh
+seeds = 1, 2
+[train]
+epochs = 3
+[ablation]
+quantities = entropy, mutual_information, kl_selectivity, selectivity_index, outgoing_l2, single_damage
+random = 8
+[run]
+checkpoint_interval = 5
+INI
 }

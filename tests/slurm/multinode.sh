@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The quick study on a 3-node SLURM cluster of real hosts (jobs/local-slurm start --nodes 3:
+# A study (test_study in tests/slurm/lib.sh) on a 3-node SLURM cluster of real hosts (jobs/local-slurm start --nodes 3:
 # each node a network and UTS namespace with its own host name, address and /tmp; MPI
 # between nodes over TCP through a bridge), and what goes wrong on clusters. One scenario
-# per run; each compares its results with the quick study run on one host outside SLURM
+# per run; each compares its results with the same study run on one host outside SLURM
 # (h5diff --exclude-path /provenance):
 #
 #   study        jobs/multinode.sbatch over all 3 nodes, 2 ranks per node: the job
@@ -28,29 +28,28 @@ test_scenario=$scenario
 source "$(dirname "$0")/lib.sh" "$1"
 echo "     scenario $test_scenario on $("$local_slurm" exec sinfo -h -o '%D nodes: %N' 2>/dev/null)"
 
-cp "$repo/jobs/studies/quick.ini" "$tmp/study.ini"
-export IOCA_DATA="${IOCA_DATA:-$repo/data}"
+test_study "$tmp/study.ini"
 job_timeout=${IOCA_SLURM_TEST_TIMEOUT:-600}
 cd "$tmp" || exit 1
 
-# reference: the quick study on this host, 2 ranks, outside SLURM. Kept between runs (and
-# shared by the scenarios) under /var/tmp/ioca-multinode-reference, keyed by the binary and
-# the study; prints its path.
+# reference: the study on this host, 2 ranks, outside SLURM. Kept between runs (and shared
+# by the scenarios) under /var/tmp/ioca-multinode-reference, keyed by the binary and the
+# study; prints its path.
 reference() {
   local cache=/var/tmp/ioca-multinode-reference key file start
-  key=$(cat "$ioca" "$repo/jobs/studies/quick.ini" | sha256sum | cut -c1-16)
-  file=$cache/quick-$key.h5
+  key=$(cat "$ioca" "$tmp/study.ini" | sha256sum | cut -c1-16)
+  file=$cache/study-$key.h5
   mkdir -p "$cache"
   (
     flock -w 900 8 || exit 1
     if [ ! -e "$file" ]; then
-      find "$cache" -name 'quick-*' -delete # other binaries' references
+      find "$cache" -name '*-*.h5' -delete # other binaries' or studies' references
       start=$SECONDS
       OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
         mpiexec -q -n 2 --oversubscribe --bind-to none "$ioca" run --quiet \
-        --config "$repo/jobs/studies/quick.ini" --out "$file" >"$cache/reference.log" 2>&1 ||
+        --config "$tmp/study.ini" --out "$file" >"$cache/reference.log" 2>&1 ||
         { cat "$cache/reference.log" >&2; exit 1; }
-      echo "     reference: the quick study on one host, 2 ranks, in $((SECONDS - start)) s" >&2
+      echo "     reference: the study on one host, 2 ranks, in $((SECONDS - start)) s" >&2
     fi
   ) 8>"$cache/.lock" 9>&- || return 1
   echo "$file"
@@ -93,7 +92,7 @@ checkpoint_written() { [ -s "$tmp/results.h5.checkpoint" ]; }
 ranks_running() { [ -n "$(ioca_pids "$job_id")" ]; }
 no_ranks() { [ -z "$(ioca_pids "$job_id")" ]; }
 
-# submit_study NODES OUT [ioca run options]: the quick study through multinode.sbatch.
+# submit_study NODES OUT [ioca run options]: the study through multinode.sbatch.
 submit_study() {
   local nodes=$1 out=$2
   shift 2
@@ -143,7 +142,7 @@ case $test_scenario in
     ;;
 
   rank-killed)
-    submit_study 3 "$tmp/results.h5" --run.checkpoint_interval 3
+    submit_study 3 "$tmp/results.h5" --run.checkpoint_interval 1
     if await_checkpoint; then
       victim=$(ioca_pids "$job_id" node3 | sed -n 1p)
       echo "     SIGKILL to rank pid $victim on node3 ($(date +%T)); the batch script runs on node1"
@@ -166,7 +165,7 @@ case $test_scenario in
 
   node-down)
     # 2 of the 3 nodes, so that one is left to take the requeued job.
-    submit_study 2 "$tmp/results.h5" --run.checkpoint_interval 3
+    submit_study 2 "$tmp/results.h5" --run.checkpoint_interval 1
     if await_checkpoint; then
       batch_host=$(job_field "$job_id" BatchHost)
       victim=$(scontrol show hostnames "$(job_field "$job_id" NodeList)" | grep -vx "$batch_host" | sed -n 1p)
@@ -203,6 +202,8 @@ case $test_scenario in
       hosts+=("$(job_field "${array_id}_$task" BatchHost)")
     done
     echo "     array task 0 ran on ${hosts[0]}, task 1 on ${hosts[1]}"
+    check "array task 0 ran seed 1" grep -q "seeds 1 (of 2)" "$tmp/array-0.out"
+    check "array task 1 ran seed 2" grep -q "seeds 2 (of 2)" "$tmp/array-1.out"
     different() { [ -n "${hosts[0]}" ] && [ "${hosts[0]}" != "${hosts[1]}" ]; }
     check "the array tasks ran on different nodes" different
     if "$ioca" merge "$tmp/merged.h5" "$tmp/parts-0.h5" "$tmp/parts-1.h5" 2>"$tmp/merge.err"; then

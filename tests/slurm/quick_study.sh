@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # The quick study through SLURM: jobs/study.sbatch on the local single-node cluster
 # (jobs/local-slurm, started here if needed and then stopped again), 2 ranks x 1 thread.
-# Checks the job completed and the results file is complete. Then the same study as a
-# 2-task job array (jobs/array.sbatch, one seed per task), merged with `ioca merge`: the
-# merged file must equal the single job's outside /provenance.
+# Checks the job completed and the results file is complete. (Job arrays and their merge:
+# the `array` scenario of tests/slurm/multinode.sh, with the tasks on different nodes.)
 # Usage: tests/slurm/quick_study.sh path/to/ioca     (exit 77: skipped, e.g. not root)
 # IOCA_SLURM_TEST_TIMEOUT: seconds the job may take (default 600).
 # shellcheck source=tests/slurm/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# The repository's quick study (real MNIST, 4 networks, 136 tasks; about a minute here).
+# The repository's quick study (real MNIST, 4 networks, 136 tasks; about 20 s here).
 cp "$repo/jobs/studies/quick.ini" "$tmp/study.ini"
 export IOCA_DATA="${IOCA_DATA:-$repo/data}"
 
@@ -41,26 +40,4 @@ else
 fi
 check "no checkpoint left behind" [ ! -e "$tmp/results.h5.checkpoint" ]
 
-# --- the same seeds as a job array: each task runs one seed into parts-<task>.h5
-submit --job-name=ioca-array --array=0-1 -n 1 -c 1 --output="$tmp/array-%a.out" \
-  --export=ALL,IOCA_BIN="$ioca" "$repo/jobs/array.sbatch" "$tmp/study.ini" "$tmp/parts"
-array_id=$job_id
-wait_job "$array_id" "${IOCA_SLURM_TEST_TIMEOUT:-600}" || true
-for task in 0 1; do
-  show_log "$tmp/array-$task.out"
-  state=$(job_field "${array_id}_$task" JobState)
-  check "array task $task completed (state $state)" [ "$state" = COMPLETED ]
-done
-check "array task 0 ran seed 1" grep -q "seeds 1 (of 2)" "$tmp/array-0.out"
-check "array task 1 ran seed 2" grep -q "seeds 2 (of 2)" "$tmp/array-1.out"
-if "$ioca" merge "$tmp/merged.h5" "$tmp/parts-0.h5" "$tmp/parts-1.h5" 2>"$tmp/merge.err"; then
-  pass "ioca merge merged.h5 parts-0.h5 parts-1.h5"
-  if h5diff --exclude-path /provenance "$tmp/results.h5" "$tmp/merged.h5" >"$tmp/h5diff.out" 2>&1; then
-    pass "the merged array job equals the single job (h5diff --exclude-path /provenance)"
-  else
-    fail "the merged array job differs from the single job: $(head -n 5 "$tmp/h5diff.out")"
-  fi
-else
-  fail "ioca merge: $(cat "$tmp/merge.err")"
-fi
 finish
