@@ -12,6 +12,8 @@ set -uo pipefail
 ioca=$(realpath "$1")
 py=/usr/bin/python3
 limit=${IOCA_BAD_INPUT_TIMEOUT:-120}  # seconds per command (sanitizer builds are slower)
+# Under tests/sanitize.sh --e2e: full allocation stacks for what starts MPI (tests/e2e/lib.sh).
+[ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 tmp=$(mktemp -d)
 mounts=()
 cleanup() {

@@ -2,6 +2,10 @@
 # Gives: $tmp (a temporary folder removed at exit), pass, fail, expect_status, finish.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Under tests/sanitize.sh: these tests start `ioca run`, which initialises Open MPI, and the
+# suppressions of Open MPI's leaks need the full allocation stacks (tests/sanitizers/lsan.supp).
+# The unit tests and fuzz replays never start MPI and keep the much cheaper fast unwinder.
+[ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 failures=0
 pass() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; failures=$((failures + 1)); }
