@@ -93,6 +93,9 @@ export IOCA_TEST_LAYOUTS=${IOCA_TEST_LAYOUTS:-3 1,2 2}
 # tests/mpi/lib.sh: fewer test samples in the MPI tests' studies, which their sweeps go through at
 # every step.
 export IOCA_TEST_SYNTHETIC_TEST_SAMPLES=${IOCA_TEST_SYNTHETIC_TEST_SAMPLES:-500}
+# tests/mpi/resume.sh: a smaller study, which a sanitized run still takes long enough over
+# for its kills to land mid-run.
+export IOCA_TEST_SLOW_BUILD=${IOCA_TEST_SLOW_BUILD:-1}
 
 status=0
 # Two tests at a time: most are single-threaded, and the MPI tests wait on each other's ranks.
