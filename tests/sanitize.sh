@@ -12,7 +12,8 @@
 #   --no-build    only run the tests (tests/run.sh builds first, at its own stage)
 # The build is cheaper than a release one, and as thorough for the sanitizers: -O1 with line
 # tables only (-g1: file and line in every report), except the kernels (-O2: the tests spend
-# most of their time there), and of the kernel variants only generic and the one this
+# most of their time there) and the modules that do no numerical work (-O0: they compile
+# fastest so; src/CMakeLists.txt), and of the kernel variants only generic and the one this
 # machine runs (the others are never executed here). The flags each part drops, and why:
 # CMakeLists.txt, cmake/IocaKernels.cmake, tests/CMakeLists.txt. Its ioca keeps Open MPI's
 # components loaded until exit (tests/sanitizers/keep_libraries_loaded.c).
