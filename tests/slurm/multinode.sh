@@ -129,6 +129,9 @@ case $test_scenario in
     wait_job "$job_id" "$job_timeout" || true
     show_log "$tmp/job.out"
     check "job $job_id completed (state $(job_field "$job_id" JobState))" [ "$(job_field "$job_id" JobState)" = COMPLETED ]
+    # A rank that fails (a crash at start, say) is requeued and resumed; here none may.
+    check "the job ran once, without a restart (Restarts=$(job_field "$job_id" Restarts))" \
+      [ "$(job_field "$job_id" Restarts)" = 0 ]
     check "the job ran 6 ranks on nodes node[1-3]" grep -q "nodes node\[1-3\], tasks 6 x 1 thread$" "$tmp/job.out"
     check "ranks 0-1 ran on node1, 2-3 on node2, 4-5 on node3" \
       grep -q "3 hosts: node1: ranks 0-1; node2: ranks 2-3; node3: ranks 4-5" "$tmp/job.out"
