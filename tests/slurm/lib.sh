@@ -3,9 +3,9 @@
 #
 # Gives: $ioca (absolute path), $repo, $tmp (removed at exit unless IOCA_TEST_KEEP=1 or a
 # failure), pass, fail, check, finish, submit (sets $job_id), wait_job, job_field, show_log,
-# root_attribute, test_study. Starts the local SLURM (jobs/local-slurm) unless it is already running,
-# and stops it at exit only if it was started here. Exit status 77 means "skipped" (not root, or SLURM not installed): CTest's
-# SKIP_RETURN_CODE.
+# root_attribute, test_study. Starts the local SLURM (jobs/local-slurm) unless it is
+# already running, and stops it at exit only if it was started here. Exit status 77 means
+# "skipped" (not root, or SLURM not installed): CTest's SKIP_RETURN_CODE.
 # Settings: IOCA_SLURM_DIR (see jobs/local-slurm), IOCA_SLURM_TEST_TIMEOUT (seconds a job
 # may take, default per test).
 # A test that sets test_nodes=N (N >= 2) before sourcing runs on its own N-node cluster of

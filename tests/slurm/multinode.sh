@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A study (test_study in tests/slurm/lib.sh) on a 3-node SLURM cluster of real hosts (jobs/local-slurm start --nodes 3:
-# each node a network and UTS namespace with its own host name, address and /tmp; MPI
-# between nodes over TCP through a bridge), and what goes wrong on clusters. One scenario
+# A small synthetic study (test_study in tests/slurm/lib.sh) on a 3-node SLURM cluster of
+# real hosts (jobs/local-slurm start --nodes 3: each node a network and UTS namespace with
+# its own host name, address, /tmp and boot id; MPI between nodes over TCP through a
+# bridge), and what goes wrong on clusters. One scenario
 # per run; each compares its results with the same study run on one host outside SLURM
 # (h5diff --exclude-path /provenance):
 #
