@@ -12,8 +12,9 @@ set -uo pipefail
 ioca=$(realpath "$1")
 py=/usr/bin/python3
 limit=${IOCA_BAD_INPUT_TIMEOUT:-120}  # seconds per command (sanitizer builds are slower)
-# Under tests/sanitize.sh --e2e: full allocation stacks for what starts MPI (tests/e2e/lib.sh).
-[ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
+# Under tests/sanitize.sh --e2e: what starts MPI is checked as in tests/e2e/lib.sh.
+[ -z "${ASAN_OPTIONS:-}" ] || export LSAN_OPTIONS="suppressions=$(realpath "$(dirname "$0")/..")/\
+sanitizers/lsan-mpi-libraries.supp:print_suppressions=0"
 tmp=$(mktemp -d)
 mounts=()
 cleanup() {
